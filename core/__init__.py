@@ -1,0 +1,1 @@
+"""RAG vs fine-tuning lab: everything a page does, without Streamlit."""

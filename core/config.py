@@ -1,0 +1,119 @@
+"""Typed settings, loaded once: environment variables (``LAB_...``, nested with ``__``),
+then an optional TOML settings file, then the defaults below.
+
+Examples::
+
+    LAB_DATA_DIR=/srv/lab-data
+    LAB_MODELS__LLM=HuggingFaceTB/SmolLM2-360M-Instruct   # any local dir or hub id
+    QDRANT_URL=https://my-cluster:6333  QDRANT_API_KEY=...   # Qdrant server instead of embedded
+    LAB_SETTINGS_FILE=/etc/lab/settings.toml
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, Field, SecretStr, field_validator, model_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+BUNDLED_LLM = "bundled:smollm2"
+BUNDLED_EMBEDDER = "bundled:all-minilm-l6-v2"
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+class ModelSettings(BaseModel):
+    llm: str = Field(BUNDLED_LLM, description="Causal LM: 'bundled:smollm2', a local model folder or a hub id.")
+    embedder: str = Field(BUNDLED_EMBEDDER, description="Sentence embedder: the bundled MiniLM, a local folder or a hub id.")
+    device: Literal["cpu", "cuda", "auto"] = Field("cpu", description="Where the models run.")
+    embed_batch_size: int = Field(32, ge=1, le=1024, description="Chunks embedded per batch.")
+
+
+class QdrantSettings(BaseModel):
+    url: str | None = Field(None, description="Qdrant server URL; unset means the embedded store under the data folder.")
+    api_key: SecretStr | None = Field(None, description="API key for the Qdrant server.")
+
+
+class IngestSettings(BaseModel):
+    max_file_mb: float = Field(25, gt=0, description="Largest file accepted for upload, in MB.")
+    parse_timeout_s: float = Field(60, gt=0, description="Time limit for parsing one file.")
+    parse_memory_mb: int = Field(1536, ge=256, description="Memory limit of the parsing subprocess.")
+    max_unpacked_mb: int = Field(200, ge=1, description="Largest total unpacked size of a DOCX (zip-bomb guard).")
+
+
+class RetrievalSettings(BaseModel):
+    chunk_size: int = Field(200, ge=32, le=4096, description="Default chunk size (embedder tokens) for new knowledge bases.")
+    chunk_overlap: int = Field(20, ge=0, description="Default chunk overlap (tokens) for new knowledge bases.")
+    top_k: int = Field(3, ge=1, le=50, description="Passages retrieved per question.")
+    mode: Literal["hybrid", "dense"] = Field("hybrid", description="Default retrieval mode for new knowledge bases.")
+    candidates: int = Field(20, ge=1, le=500, description="Candidates fetched from each side before fusion.")
+    rrf_k: int = Field(60, ge=1, description="Reciprocal-rank-fusion constant.")
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="LAB_", env_nested_delimiter="__", extra="ignore", toml_file=None
+    )
+
+    data_dir: Path = Field(REPO_ROOT / "data", description="Runtime state: knowledge bases, jobs, adapters.")
+    demo_seed: bool = Field(True, description="Seed the demo knowledge base on first start.")
+    models: ModelSettings = ModelSettings()
+    qdrant: QdrantSettings = QdrantSettings()
+    ingest: IngestSettings = IngestSettings()
+    retrieval: RetrievalSettings = RetrievalSettings()
+
+    @model_validator(mode="before")
+    @classmethod
+    def _qdrant_from_standard_env(cls, values: dict) -> dict:
+        # QDRANT_URL / QDRANT_API_KEY are the names Qdrant's own tools use; honour them.
+        qdrant = dict(values.get("qdrant") or {})
+        for key in ("url", "api_key"):
+            env = os.environ.get(f"QDRANT_{key.upper()}")
+            if env and not qdrant.get(key):
+                qdrant[key] = env
+        values["qdrant"] = qdrant
+        return values
+
+    @field_validator("data_dir")
+    @classmethod
+    def _absolute(cls, v: Path) -> Path:
+        return (v if v.is_absolute() else REPO_ROOT / v).resolve()
+
+    @classmethod
+    def settings_customise_sources(
+        cls, settings_cls, init_settings, env_settings, dotenv_settings, file_secret_settings
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        toml_file = Path(os.environ.get("LAB_SETTINGS_FILE", REPO_ROOT / "settings.toml"))
+        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
+        if toml_file.is_file():
+            sources.append(TomlConfigSettingsSource(settings_cls, toml_file=toml_file))
+        return tuple(sources)
+
+    @property
+    def qdrant_path(self) -> Path:
+        return self.data_dir / "qdrant"
+
+    @property
+    def catalog_path(self) -> Path:
+        return self.data_dir / "catalog.db"
+
+    @property
+    def kb_dir(self) -> Path:
+        return self.data_dir / "kbs"
+
+    @property
+    def tmp_dir(self) -> Path:
+        return self.data_dir / "tmp"
+
+
+def load_settings(**overrides) -> Settings:
+    """Settings from env, settings file and defaults; keyword overrides win (used by tests)."""
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+    return Settings(**overrides)

@@ -1,0 +1,1 @@
+"""Readers, chunking, embeddings, the Qdrant store, ingestion and retrieval."""

@@ -1,0 +1,138 @@
+"""The knowledge-base catalog in SQLite: knowledge bases, their documents, their versions.
+
+Qdrant holds the vectors; this holds what a person asks about: which files are in which
+knowledge base, their hashes, and every version the knowledge base has been in.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import sqlite3
+import threading
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+
+from core.db import connect, write
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS kbs (
+    name TEXT PRIMARY KEY, collection TEXT NOT NULL UNIQUE, chunk_size INTEGER NOT NULL,
+    chunk_overlap INTEGER NOT NULL, mode TEXT NOT NULL, embedder TEXT NOT NULL, created_at TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS documents (
+    kb TEXT NOT NULL REFERENCES kbs(name) ON DELETE CASCADE, doc_id TEXT NOT NULL, name TEXT NOT NULL,
+    kind TEXT NOT NULL, size_bytes INTEGER NOT NULL, chunks INTEGER NOT NULL, added_at TEXT NOT NULL,
+    content_hash TEXT NOT NULL, PRIMARY KEY (kb, doc_id));
+CREATE TABLE IF NOT EXISTS kb_versions (
+    kb TEXT NOT NULL REFERENCES kbs(name) ON DELETE CASCADE, version TEXT NOT NULL,
+    created_at TEXT NOT NULL, snapshot TEXT NOT NULL, PRIMARY KEY (kb, version));
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+"""
+
+
+def now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+@dataclass(frozen=True)
+class KBInfo:
+    name: str
+    collection: str
+    chunk_size: int
+    chunk_overlap: int
+    mode: str
+    embedder: str
+    created_at: str
+
+
+@dataclass(frozen=True)
+class DocumentInfo:
+    doc_id: str
+    name: str
+    kind: str
+    size_bytes: int
+    chunks: int
+    added_at: str
+    content_hash: str
+
+
+class Catalog:
+    def __init__(self, path: Path):
+        self._conn = connect(path)
+        self._lock = threading.RLock()  # one connection shared by Streamlit's session threads
+        self._conn.executescript(SCHEMA)
+
+    def _rows(self, sql: str, *args) -> list[sqlite3.Row]:
+        with self._lock:
+            return self._conn.execute(sql, args).fetchall()
+
+    def _write(self, *statements: tuple[str, tuple]) -> None:
+        with self._lock, write(self._conn) as conn:
+            for sql, args in statements:
+                conn.execute(sql, args)
+
+    # knowledge bases
+    def add_kb(self, info: KBInfo) -> None:
+        self._write(("INSERT INTO kbs VALUES (?,?,?,?,?,?,?)", tuple(info.__dict__.values())))
+
+    def kbs(self) -> list[KBInfo]:
+        return [KBInfo(**dict(r)) for r in self._rows("SELECT * FROM kbs ORDER BY created_at, name")]
+
+    def kb(self, name: str) -> KBInfo | None:
+        rows = self._rows("SELECT * FROM kbs WHERE name=?", name)
+        return KBInfo(**dict(rows[0])) if rows else None
+
+    def update_kb(self, name: str, **fields) -> None:
+        sets = ", ".join(f"{k}=?" for k in fields)
+        self._write((f"UPDATE kbs SET {sets} WHERE name=?", (*fields.values(), name)))
+
+    def delete_kb(self, name: str) -> None:
+        self._write(("DELETE FROM kbs WHERE name=?", (name,)))
+
+    def get_meta(self, key: str) -> str | None:
+        rows = self._rows("SELECT value FROM meta WHERE key=?", key)
+        return rows[0]["value"] if rows else None
+
+    def set_meta(self, key: str, value: str) -> None:
+        self._write(("INSERT OR REPLACE INTO meta VALUES (?,?)", (key, value)))
+
+    # documents
+    def documents(self, kb: str) -> list[DocumentInfo]:
+        rows = self._rows("SELECT * FROM documents WHERE kb=? ORDER BY added_at, name", kb)
+        return [DocumentInfo(**{k: r[k] for k in r.keys() if k != "kb"}) for r in rows]
+
+    def document(self, kb: str, doc_id: str) -> DocumentInfo | None:
+        return next((d for d in self.documents(kb) if d.doc_id == doc_id), None)
+
+    def upsert_document(self, kb: str, doc: DocumentInfo) -> None:
+        self._write(("INSERT OR REPLACE INTO documents VALUES (?,?,?,?,?,?,?,?)", (kb, *doc.__dict__.values())))
+
+    def delete_document(self, kb: str, doc_id: str) -> None:
+        self._write(("DELETE FROM documents WHERE kb=? AND doc_id=?", (kb, doc_id)))
+
+    # versions
+    def snapshot(self, kb: str) -> dict:
+        info = self.kb(kb)
+        return {
+            "embedder": info.embedder,
+            "chunk_size": info.chunk_size,
+            "chunk_overlap": info.chunk_overlap,
+            "documents": {d.name: d.content_hash for d in self.documents(kb)},
+        }
+
+    def record_version(self, kb: str) -> str:
+        """Hash the current documents and settings; remember the snapshot under that hash."""
+        snap = self.snapshot(kb)
+        version = hashlib.sha256(json.dumps(snap, sort_keys=True).encode()).hexdigest()[:12]
+        self._write(("INSERT OR IGNORE INTO kb_versions VALUES (?,?,?,?)", (kb, version, now(), json.dumps(snap))))
+        self.set_meta(f"version:{kb}", version)
+        return version
+
+    def version_snapshot(self, kb: str, version: str) -> dict | None:
+        rows = self._rows("SELECT snapshot FROM kb_versions WHERE kb=? AND version=?", kb, version)
+        return json.loads(rows[0]["snapshot"]) if rows else None
+
+    def versions(self, kb: str) -> list[tuple[str, str]]:
+        return [(r["version"], r["created_at"]) for r in self._rows(
+            "SELECT version, created_at FROM kb_versions WHERE kb=? ORDER BY created_at", kb)]

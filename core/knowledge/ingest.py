@@ -1,0 +1,86 @@
+"""From parsed text to embedded chunks: LlamaIndex's ingestion pipeline with stable ids.
+
+Chunk ids are ``uuid5(doc_id, chunk_index)``, so writing a document twice overwrites the same
+points and a crash mid-ingest can never leave duplicates. Embedding happens before anything
+is written: if it fails, the previous version of the document stays searchable.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+
+from llama_index.core import Document
+from llama_index.core.ingestion import IngestionPipeline
+from llama_index.core.node_parser import SentenceSplitter
+from llama_index.core.schema import BaseNode, MetadataMode, TransformComponent
+
+from core.knowledge.embeddings import token_counter
+
+NAMESPACE = uuid.UUID("6f1c5a52-8d0e-4f4b-9d43-6b0a3f1f7a10")
+# Chunk text alone is embedded: a file-name prefix cost ~9% of embedding time for little recall.
+NOT_EMBEDDED = ["kind", "chunk_index", "doc_name", "file_name"]
+
+
+def document_id(kb: str, name: str) -> str:
+    """Stable id: the same file name in the same knowledge base is the same document."""
+    return str(uuid.uuid5(NAMESPACE, f"{kb}/{name.lower()}"))
+
+
+def chunk_id(doc_id: str, index: int) -> str:
+    return str(uuid.uuid5(NAMESPACE, f"{doc_id}:{index}"))
+
+
+class NumberChunks(TransformComponent):
+    """Give each chunk its index and a deterministic id (the splitter's default is random)."""
+
+    def __call__(self, nodes: Sequence[BaseNode], **kwargs) -> Sequence[BaseNode]:
+        for index, node in enumerate(nodes):
+            node.id_ = chunk_id(node.ref_doc_id, index)
+            node.metadata["chunk_index"] = index
+        return nodes
+
+
+def split_document(
+    embedder, doc_id: str, name: str, kind: str, text: str, chunk_size: int, chunk_overlap: int
+) -> list[BaseNode]:
+    """Split one document into numbered chunks (not embedded yet)."""
+    document = Document(
+        id_=doc_id,
+        text=text,
+        metadata={"file_name": name, "doc_name": name, "kind": kind},
+        excluded_embed_metadata_keys=NOT_EMBEDDED,
+        excluded_llm_metadata_keys=NOT_EMBEDDED,
+    )
+    splitter = SentenceSplitter(
+        chunk_size=chunk_size,
+        chunk_overlap=min(chunk_overlap, chunk_size // 2),
+        tokenizer=token_counter(embedder),
+        include_prev_next_rel=False,
+    )
+    return IngestionPipeline(transformations=[splitter, NumberChunks()], disable_cache=True).run(documents=[document])
+
+
+def embed_nodes(embedder, nodes: list[BaseNode]) -> list[BaseNode]:
+    """Embed chunks of one or many documents in one call.
+
+    Calls the embedder's sentence-transformers model directly with all texts at once: it sorts
+    them by length before batching, so batches carry little padding. LlamaIndex's
+    ``get_text_embedding_batch`` slices into batches first and loses that sort (~7% slower here).
+    """
+    if not nodes:
+        return nodes
+    texts = [n.get_content(metadata_mode=MetadataMode.EMBED) for n in nodes]
+    vectors = embedder._model.encode(
+        texts, batch_size=embedder.embed_batch_size, normalize_embeddings=embedder.normalize, convert_to_numpy=True
+    )
+    for node, vector in zip(nodes, vectors):
+        node.embedding = vector.tolist()
+    return nodes
+
+
+def build_nodes(
+    embedder, doc_id: str, name: str, kind: str, text: str, chunk_size: int, chunk_overlap: int
+) -> list[BaseNode]:
+    """Split and embed one document; nothing is stored here."""
+    return embed_nodes(embedder, split_document(embedder, doc_id, name, kind, text, chunk_size, chunk_overlap))

@@ -1,0 +1,183 @@
+"""Turn the bytes of an uploaded file into plain text.
+
+Runs inside the parsing subprocess (see ``sandbox.py``): it must stay light to import and
+must only raise ``RejectedFile`` for anything a user can fix.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+import zipfile
+
+from core.errors import RejectedFile
+
+# extension -> kind; the file's bytes must agree with the kind (checked in ``detect_kind``).
+KINDS = {
+    ".pdf": "pdf",
+    ".docx": "docx",
+    ".md": "markdown",
+    ".markdown": "markdown",
+    ".txt": "text",
+    ".html": "html",
+    ".htm": "html",
+    ".csv": "csv",
+}
+TEXT_KINDS = {"markdown", "text", "html", "csv"}
+
+
+def kind_for_name(name: str) -> str:
+    suffix = "." + name.rsplit(".", 1)[-1].lower() if "." in name else ""
+    if suffix not in KINDS:
+        allowed = ", ".join(sorted({k.lstrip(".").upper() for k in KINDS}))
+        raise RejectedFile(f"unsupported file type '{suffix or 'none'}' (use {allowed}).")
+    return KINDS[suffix]
+
+
+def detect_kind(name: str, data: bytes) -> str:
+    """The kind the extension promises, after checking the bytes really are that kind."""
+    kind = kind_for_name(name)
+    if not data:
+        raise RejectedFile("the file is empty.")
+    is_pdf = data[:1024].lstrip().startswith(b"%PDF")
+    is_zip = data[:4] == b"PK\x03\x04"
+    if kind == "pdf" and not is_pdf:
+        raise RejectedFile("the file is named .pdf but is not a PDF.")
+    if kind == "docx" and not is_zip:
+        raise RejectedFile("the file is named .docx but is not a Word document.")
+    if kind in TEXT_KINDS and (is_pdf or is_zip or b"\x00" in data[:8192] and not _is_utf16(data)):
+        raise RejectedFile(f"the file is named .{name.rsplit('.', 1)[-1]} but holds binary data.")
+    return kind
+
+
+def _is_utf16(data: bytes) -> bool:
+    return data[:2] in (b"\xff\xfe", b"\xfe\xff")
+
+
+def decode_text(data: bytes) -> str:
+    """Decode text of unknown encoding (UTF-8 first, then charset-normalizer's best guess)."""
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        pass
+    from charset_normalizer import from_bytes
+
+    best = from_bytes(data).best()
+    if best is None:
+        raise RejectedFile("the text encoding could not be recognised.")
+    return str(best)
+
+
+def read_pdf(data: bytes) -> str:
+    from pypdf import PdfReader
+    from pypdf.errors import PdfReadError
+
+    try:
+        reader = PdfReader(io.BytesIO(data))
+        if reader.is_encrypted and not reader.decrypt(""):
+            raise RejectedFile("the PDF is password-protected.")
+        pages = [page.extract_text() or "" for page in reader.pages]
+    except RejectedFile:
+        raise
+    except (PdfReadError, ValueError, KeyError, TypeError, AttributeError, IndexError) as exc:
+        raise RejectedFile("the PDF is damaged and could not be read.") from exc
+    except Exception as exc:  # pypdf raises many types on hostile input; none is the user's fault to debug
+        if "encrypt" in str(exc).lower() or "decrypt" in str(exc).lower():
+            raise RejectedFile("the PDF is encrypted and could not be read.") from exc
+        raise RejectedFile("the PDF is damaged and could not be read.") from exc
+    return "\n\n".join(p.strip() for p in pages)
+
+
+def _check_zip(data: bytes, max_unpacked_mb: int) -> zipfile.ZipFile:
+    try:
+        archive = zipfile.ZipFile(io.BytesIO(data))
+    except zipfile.BadZipFile as exc:
+        raise RejectedFile("the Word document is damaged (not a valid archive).") from exc
+    unpacked = sum(info.file_size for info in archive.infolist())
+    ratio = unpacked / max(len(data), 1)
+    if unpacked > max_unpacked_mb * 1024 * 1024 or ratio > 200:
+        raise RejectedFile("the Word document unpacks to an unsafe size (possible zip bomb).")
+    if "word/document.xml" not in archive.namelist():
+        raise RejectedFile("the file is named .docx but is not a Word document.")
+    return archive
+
+
+def read_docx(data: bytes, max_unpacked_mb: int = 200) -> str:
+    _check_zip(data, max_unpacked_mb)
+    import docx
+
+    try:
+        document = docx.Document(io.BytesIO(data))
+    except Exception as exc:  # python-docx wraps lxml/zip errors in several types
+        raise RejectedFile("the Word document is damaged and could not be read.") from exc
+    lines: list[str] = []
+    for para in document.paragraphs:
+        text = para.text.strip()
+        if not text:
+            continue
+        style = (para.style.name or "").lower() if para.style is not None else ""
+        if style.startswith("heading") or style == "title":
+            level = int(style[-1]) if style[-1:].isdigit() else 1
+            text = "#" * min(level, 6) + " " + text
+        lines.append(text)
+    for table in document.tables:
+        for row in table.rows:
+            cells = [c.text.strip() for c in row.cells]
+            if any(cells):
+                lines.append(" | ".join(cells))
+    return "\n\n".join(lines)
+
+
+def read_html(data: bytes) -> str:
+    from bs4 import BeautifulSoup
+
+    soup = BeautifulSoup(decode_text(data), "html.parser")
+    for tag in soup(["script", "style", "noscript", "template", "nav", "iframe", "svg", "head"]):
+        tag.decompose()
+    for level in range(1, 7):
+        for heading in soup.find_all(f"h{level}"):
+            heading.replace_with(f"\n\n{'#' * level} {heading.get_text(' ', strip=True)}\n\n")
+    text = soup.get_text("\n")
+    return re.sub(r"\n{3,}", "\n\n", "\n".join(line.strip() for line in text.splitlines()))
+
+
+def read_csv(data: bytes) -> str:
+    """One line per row, 'column: value' pairs, so each row reads as a self-contained fact."""
+    text = decode_text(data)
+    try:
+        dialect = csv.Sniffer().sniff(text[:4096], delimiters=",;\t|")
+    except csv.Error:
+        dialect = csv.excel
+    rows = list(csv.reader(io.StringIO(text), dialect))
+    rows = [r for r in rows if any(cell.strip() for cell in r)]
+    if not rows:
+        return ""
+    header, body = rows[0], rows[1:]
+    if not body:
+        return " | ".join(header)
+    lines = []
+    for row in body:
+        pairs = [f"{h.strip()}: {v.strip()}" for h, v in zip(header, row) if v.strip()]
+        lines.append("; ".join(pairs))
+    return "\n".join(lines)
+
+
+def extract_text(name: str, data: bytes, max_unpacked_mb: int = 200) -> tuple[str, str]:
+    """Return (kind, text) for an uploaded file, or raise ``RejectedFile`` with the reason."""
+    kind = detect_kind(name, data)
+    if kind == "pdf":
+        text = read_pdf(data)
+    elif kind == "docx":
+        text = read_docx(data, max_unpacked_mb)
+    elif kind == "html":
+        text = read_html(data)
+    elif kind == "csv":
+        text = read_csv(data)
+    else:
+        text = decode_text(data)
+    text = text.replace("\x00", "").replace("\r\n", "\n").strip()
+    if not text:
+        hint = " (a scanned PDF needs OCR first)" if kind == "pdf" else ""
+        raise RejectedFile(f"no text could be extracted{hint}.")
+    return kind, text

@@ -1,0 +1,95 @@
+"""Retrieval over a knowledge base: hybrid (dense + BM25, RRF-fused) or dense only,
+plus the sentences of each passage that best match a query or an answer."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+import numpy as np
+from llama_index.core import VectorStoreIndex
+from llama_index.core.vector_stores.types import VectorStoreQueryMode
+
+from core.knowledge import sparse
+from core.knowledge.service import KnowledgeService
+
+_SENTENCE_END = re.compile(r"(?<=[.!?。！？])\s+|\n+")
+
+
+@dataclass
+class Hit:
+    doc_id: str
+    doc_name: str
+    chunk_index: int
+    text: str
+    score: float
+    dense_score: float | None = None
+    sparse_rank: int | None = None
+    sentences: list[tuple[str, bool]] = field(default_factory=list)
+
+
+def search(service: KnowledgeService, kb: str, query: str, top_k: int | None = None, mode: str | None = None) -> list[Hit]:
+    """Top-k passages for ``query``; ``mode`` overrides the knowledge base's own mode."""
+    info = service.get_kb(kb)
+    query = (query or "").strip()
+    if not query or not service.client.collection_exists(info.collection):
+        return []
+    top_k = top_k or service.settings.retrieval.top_k
+    mode = mode or info.mode
+    candidates = max(service.settings.retrieval.candidates, top_k)
+    index = VectorStoreIndex.from_vector_store(service.vector_store(info), embed_model=service.embedder)
+    if mode == "hybrid":
+        retriever = index.as_retriever(
+            vector_store_query_mode=VectorStoreQueryMode.HYBRID,
+            similarity_top_k=candidates, sparse_top_k=candidates, hybrid_top_k=top_k,
+        )
+    else:
+        retriever = index.as_retriever(similarity_top_k=top_k)
+    with service._lock:
+        results = retriever.retrieve(query)
+    hits = []
+    for r in results:
+        meta = r.node.metadata
+        dense = meta.get("dense_score", r.score if mode != "hybrid" else None)
+        hits.append(Hit(
+            doc_id=r.node.ref_doc_id or "",
+            doc_name=meta.get("doc_name", meta.get("file_name", "?")),
+            chunk_index=int(meta.get("chunk_index", 0)),
+            text=r.node.get_content(),
+            score=float(r.score or 0.0),
+            dense_score=None if dense is None else float(dense),
+            sparse_rank=meta.get("sparse_rank"),
+        ))
+    mark_sentences(service.embedder, query, hits)
+    return hits
+
+
+def split_sentences(text: str) -> list[str]:
+    return [s.strip() for s in _SENTENCE_END.split(text) if s and s.strip()]
+
+
+def mark_sentences(embedder, reference: str, hits: list[Hit], margin: float = 0.08, floor: float = 0.25) -> None:
+    """Mark, in each hit, the sentences closest to ``reference`` (a query or an answer).
+
+    Score = cosine of embeddings plus keyword overlap (the overlap carries non-English text,
+    which the English-only default embedder cannot). The best sentence of a hit is marked if
+    it clears ``floor``; others within ``margin`` of it too.
+    """
+    all_sentences = [split_sentences(h.text) for h in hits]
+    flat = [s for sents in all_sentences for s in sents]
+    if not flat:
+        return
+    vectors = np.array(embedder.get_text_embedding_batch([reference] + flat))
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True) + 1e-9
+    cosines = vectors[1:] @ vectors[0]
+    ref_tokens = set(sparse.tokenize(reference))
+    pos = 0
+    for hit, sents in zip(hits, all_sentences):
+        scores = []
+        for s in sents:
+            tokens = set(sparse.tokenize(s))
+            overlap = len(tokens & ref_tokens) / max(len(ref_tokens), 1)
+            scores.append(float(cosines[pos]) + 0.5 * overlap)
+            pos += 1
+        best = max(scores, default=0.0)
+        hit.sentences = [(s, best >= floor and sc >= best - margin) for s, sc in zip(sents, scores)]

@@ -1,0 +1,330 @@
+"""KnowledgeService: named knowledge bases, their documents, ingestion and versions.
+
+One instance per process owns the Qdrant client (the embedded store allows only one);
+the Streamlit app keeps it in ``st.cache_resource``. Calls are serialised by a lock because
+Streamlit runs each browser session on its own thread.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import re
+import shutil
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+from core.config import Settings
+from core.errors import KnowledgeBaseError, RejectedFile
+from core.knowledge import store
+from core.knowledge.catalog import Catalog, DocumentInfo, KBInfo, now
+from core.knowledge.embeddings import load_embedder
+from core.knowledge.filenames import safe_display_name
+from core.knowledge.ingest import build_nodes, document_id, embed_nodes, split_document
+from core.knowledge.sandbox import parse_file
+
+log = logging.getLogger(__name__)
+Progress = Callable[[float, str], None]
+ACTIVE_KEY = "active_kb"
+
+
+@dataclass(frozen=True)
+class FileResult:
+    name: str
+    status: Literal["added", "updated", "unchanged", "rejected"]
+    chunks: int = 0
+    reason: str = ""
+
+
+@dataclass
+class _Pending:
+    """A parsed and split file waiting to be embedded and written."""
+
+    doc_id: str
+    content_hash: str
+    row: DocumentInfo
+    text: str
+    nodes: list
+    is_update: bool
+    position: int = -1
+
+
+EMBED_ROUND_CHUNKS = 128  # small enough to overlap with reading, big enough for full batches
+INTERNAL_ERROR = "an internal error stopped this file; nothing was changed."
+
+
+def _quiet(fraction: float, message: str) -> None:
+    pass
+
+
+class KnowledgeService:
+    def __init__(self, settings: Settings, embedder=None, client=None):
+        self.settings = settings
+        self.embedder = embedder or load_embedder(settings)
+        self.client = client or store.open_client(settings)
+        self.catalog = Catalog(settings.catalog_path)
+        self._lock = threading.RLock()
+
+    # ---- knowledge bases -------------------------------------------------------------
+    def list_kbs(self) -> list[KBInfo]:
+        return self.catalog.kbs()
+
+    def get_kb(self, name: str) -> KBInfo:
+        info = self.catalog.kb(name)
+        if info is None:
+            raise KnowledgeBaseError(f"There is no knowledge base named '{name}'.")
+        return info
+
+    def create_kb(
+        self, name: str, chunk_size: int | None = None, chunk_overlap: int | None = None, mode: str | None = None
+    ) -> KBInfo:
+        name = name.strip()
+        if not re.fullmatch(r"[\w][\w .-]{0,47}", name):
+            raise KnowledgeBaseError("A knowledge-base name needs 1-48 letters, digits, spaces, '.', '-' or '_'.")
+        if self.catalog.kb(name):
+            raise KnowledgeBaseError(f"A knowledge base named '{name}' already exists.")
+        r = self.settings.retrieval
+        size, overlap = chunk_size or r.chunk_size, r.chunk_overlap if chunk_overlap is None else chunk_overlap
+        self._check_chunking(size, overlap)
+        slug = re.sub(r"\W+", "_", name.lower()).strip("_")[:24] or "kb"
+        collection = f"kb_{slug}_{hashlib.sha1(name.encode()).hexdigest()[:8]}"
+        info = KBInfo(name, collection, size, overlap, mode or r.mode, self.settings.models.embedder, now())
+        with self._lock:
+            self.catalog.add_kb(info)
+            self.catalog.record_version(name)
+            if self.catalog.get_meta(ACTIVE_KEY) is None:
+                self.catalog.set_meta(ACTIVE_KEY, name)
+        return info
+
+    @staticmethod
+    def _check_chunking(size: int, overlap: int) -> None:
+        if not 32 <= size <= 4096:
+            raise KnowledgeBaseError("Chunk size must be between 32 and 4096 tokens.")
+        if not 0 <= overlap < size // 2 + 1:
+            raise KnowledgeBaseError("Chunk overlap must be at least 0 and at most half the chunk size.")
+
+    def delete_kb(self, name: str) -> None:
+        info = self.get_kb(name)
+        with self._lock:
+            if self.client.collection_exists(info.collection):
+                self.client.delete_collection(info.collection)
+            shutil.rmtree(self._kb_dir(info), ignore_errors=True)
+            self.catalog.delete_kb(name)
+            if self.catalog.get_meta(ACTIVE_KEY) == name:
+                rest = self.catalog.kbs()
+                self.catalog.set_meta(ACTIVE_KEY, rest[0].name if rest else "")
+
+    def active_kb(self) -> KBInfo | None:
+        name = self.catalog.get_meta(ACTIVE_KEY)
+        return self.catalog.kb(name) if name else None
+
+    def set_active(self, name: str) -> None:
+        self.get_kb(name)
+        self.catalog.set_meta(ACTIVE_KEY, name)
+
+    def set_mode(self, name: str, mode: str) -> None:
+        if mode not in ("hybrid", "dense"):
+            raise KnowledgeBaseError("Retrieval mode must be 'hybrid' or 'dense'.")
+        self.get_kb(name)
+        self.catalog.update_kb(name, mode=mode)
+
+    # ---- versions --------------------------------------------------------------------
+    def version(self, name: str) -> str:
+        self.get_kb(name)
+        return self.catalog.get_meta(f"version:{name}") or self.catalog.record_version(name)
+
+    def changes_since(self, name: str, old_version: str) -> list[str]:
+        """Names of documents added, changed or removed since ``old_version``.
+        Raises if the version is unknown; a settings change with no document change gives []."""
+        old = self.catalog.version_snapshot(name, old_version)
+        if old is None:
+            raise KnowledgeBaseError(f"Version {old_version} is not a version of '{name}'.")
+        before, after = old["documents"], self.catalog.snapshot(name)["documents"]
+        return sorted(n for n in before.keys() | after.keys() if before.get(n) != after.get(n))
+
+    # ---- documents -------------------------------------------------------------------
+    def documents(self, name: str) -> list[DocumentInfo]:
+        self.get_kb(name)
+        return self.catalog.documents(name)
+
+    def _kb_dir(self, info: KBInfo) -> Path:
+        return self.settings.kb_dir / info.collection
+
+    def _text_path(self, info: KBInfo, doc_id: str) -> Path:
+        return self._kb_dir(info) / "texts" / f"{doc_id}.txt"
+
+    def document_text(self, name: str, doc_id: str) -> str:
+        path = self._text_path(self.get_kb(name), doc_id)
+        if not path.is_file():
+            raise KnowledgeBaseError("That document is no longer in the knowledge base.")
+        return path.read_text(encoding="utf-8")
+
+    def chunks(self, name: str, doc_id: str) -> list[dict]:
+        """The stored chunks of one document: index, text, token-free preview data."""
+        info = self.get_kb(name)
+        with self._lock:
+            payloads = store.document_chunks(self.client, info.collection, doc_id)
+        return [{"chunk_index": p.get("chunk_index", 0), "text": _node_text(p)} for p in payloads]
+
+    def ingest_files(self, name: str, files: list[tuple[str, bytes]], progress: Progress = _quiet) -> list[FileResult]:
+        """Add or update files; each file succeeds or fails on its own, with a reason.
+
+        A background thread parses and splits the next files while this one embeds rounds of
+        several files at once (fewer, fuller batches) and writes them.
+        """
+        info = self.get_kb(name)
+        existing = {d.doc_id: d for d in self.catalog.documents(info.name)}
+        results: dict[int, FileResult] = {}
+        pending: list[_Pending] = []
+        seen: set[str] = set()
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="ingest-read") as reader:
+            prepared = reader.map(lambda item: self._prepare_safely(info, item[1][0], item[1][1], existing),
+                                  enumerate(files))
+            for i, item in enumerate(prepared):
+                progress(0.95 * i / max(len(files), 1), f"Indexing {item.row.name if isinstance(item, _Pending) else item.name} ({i + 1} of {len(files)})")
+                if isinstance(item, FileResult):
+                    results[i] = item
+                    continue
+                if {item.doc_id, item.content_hash} & seen:
+                    results[i] = FileResult(item.row.name, "rejected", reason="the same file appears twice in this upload.")
+                    continue
+                seen |= {item.doc_id, item.content_hash}
+                item.position = i
+                pending.append(item)
+                if sum(len(p.nodes) for p in pending) >= EMBED_ROUND_CHUNKS:
+                    results.update(self._flush(info, pending))
+                    pending = []
+        if pending:
+            results.update(self._flush(info, pending))
+        ordered = [results[i] for i in range(len(files))]
+        if any(r.status in ("added", "updated") for r in ordered):
+            self.catalog.record_version(name)
+        progress(1.0, "Done")
+        return ordered
+
+    def _prepare_safely(self, info: KBInfo, raw_name: str, data: bytes, existing: dict) -> _Pending | FileResult:
+        try:
+            return self._prepare(info, raw_name, data, existing)
+        except RejectedFile as exc:
+            return FileResult(_label(raw_name), "rejected", reason=str(exc))
+        except Exception:  # never lose the batch to one file; the log keeps the detail
+            log.exception("reading %r failed", _label(raw_name))
+            return FileResult(_label(raw_name), "rejected", reason=INTERNAL_ERROR)
+
+    def _prepare(self, info: KBInfo, raw_name: str, data: bytes, existing: dict) -> _Pending | FileResult:
+        """Check, parse and split one file; a FileResult means there is nothing to embed."""
+        name = safe_display_name(raw_name)
+        limit = self.settings.ingest.max_file_mb
+        if len(data) > limit * 1024 * 1024:
+            raise RejectedFile(f"the file is larger than the {limit:g} MB limit.")
+        if not data:
+            raise RejectedFile("the file is empty.")
+        content_hash = hashlib.sha256(data).hexdigest()
+        doc_id = document_id(info.name, name)
+        if doc_id in existing and existing[doc_id].content_hash == content_hash:
+            return FileResult(name, "unchanged", existing[doc_id].chunks, "already in the knowledge base, unchanged.")
+        twin = next((d for d in existing.values() if d.content_hash == content_hash), None)
+        if twin is not None:
+            return FileResult(name, "unchanged", twin.chunks, f"same content as '{twin.name}', already in the knowledge base.")
+        s = self.settings.ingest
+        parsed = parse_file(
+            name, data, self.settings.tmp_dir,
+            timeout_s=s.parse_timeout_s, memory_mb=s.parse_memory_mb, max_unpacked_mb=s.max_unpacked_mb,
+        )
+        nodes = split_document(self.embedder, doc_id, name, parsed.kind, parsed.text, info.chunk_size, info.chunk_overlap)
+        info_row = DocumentInfo(doc_id, name, parsed.kind, len(data), len(nodes), now(), content_hash)
+        return _Pending(doc_id, content_hash, info_row, parsed.text, nodes, is_update=doc_id in existing)
+
+    def _flush(self, info: KBInfo, pending: list[_Pending]) -> dict[int, FileResult]:
+        """Embed the pending files together (one by one if that fails), then write each."""
+        try:
+            embed_nodes(self.embedder, [n for p in pending for n in p.nodes])
+            ready = pending
+        except Exception:
+            log.exception("embedding a round of %d files failed; retrying one by one", len(pending))
+            ready = []
+            for p in pending:
+                try:
+                    embed_nodes(self.embedder, p.nodes)
+                    ready.append(p)
+                except Exception:
+                    log.exception("embedding %r failed", p.row.name)
+        out = {p.position: FileResult(p.row.name, "rejected", reason=INTERNAL_ERROR) for p in pending}
+        for p in ready:
+            try:
+                with self._lock:
+                    self._write_document(info, p.doc_id, p.nodes, p.text)
+                    self.catalog.upsert_document(info.name, p.row)
+            except Exception:
+                log.exception("writing %r failed", p.row.name)
+                continue
+            out[p.position] = FileResult(p.row.name, "updated" if p.is_update else "added", len(p.nodes))
+        return out
+
+    def _write_document(self, info: KBInfo, doc_id: str, nodes, text: str) -> None:
+        # Upsert first (same ids overwrite), then drop the old version's surplus chunks.
+        store.vector_store(self.client, info.collection, self.settings.retrieval.rrf_k).add(nodes)
+        store.delete_chunks_from(self.client, info.collection, doc_id, len(nodes))
+        path = self._text_path(info, doc_id)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(text, encoding="utf-8")
+        os.replace(tmp, path)
+
+    def delete_document(self, name: str, doc_id: str) -> None:
+        info = self.get_kb(name)
+        with self._lock:
+            store.delete_chunks_from(self.client, info.collection, doc_id, 0)
+            self._text_path(info, doc_id).unlink(missing_ok=True)
+            self.catalog.delete_document(name, doc_id)
+            self.catalog.record_version(name)
+
+    def update_chunking(self, name: str, chunk_size: int, chunk_overlap: int, progress: Progress = _quiet) -> None:
+        """Store new chunk settings and re-index every document with them."""
+        self._check_chunking(chunk_size, chunk_overlap)
+        self.get_kb(name)
+        self.catalog.update_kb(name, chunk_size=chunk_size, chunk_overlap=chunk_overlap)
+        self.reindex(name, progress)
+
+    def reindex(self, name: str, progress: Progress = _quiet) -> None:
+        """Re-chunk and re-embed every document from its stored text."""
+        info = self.get_kb(name)
+        docs = self.catalog.documents(name)
+        for i, doc in enumerate(docs):
+            progress(i / max(len(docs), 1), f"Re-indexing {doc.name} ({i + 1} of {len(docs)})")
+            text = self.document_text(name, doc.doc_id)
+            nodes = build_nodes(self.embedder, doc.doc_id, doc.name, doc.kind, text, info.chunk_size, info.chunk_overlap)
+            with self._lock:
+                self._write_document(info, doc.doc_id, nodes, text)
+                self.catalog.upsert_document(name, DocumentInfo(**{**doc.__dict__, "chunks": len(nodes)}))
+        self.catalog.record_version(name)
+        progress(1.0, "Done")
+
+    def point_count(self, name: str) -> int:
+        info = self.get_kb(name)
+        with self._lock:
+            return store.count_points(self.client, info.collection)
+
+    def vector_store(self, info: KBInfo):
+        return store.vector_store(self.client, info.collection, self.settings.retrieval.rrf_k)
+
+
+def _label(raw_name: str) -> str:
+    try:
+        return safe_display_name(raw_name)
+    except RejectedFile:
+        return "(unnamed file)"
+
+
+def _node_text(payload: dict) -> str:
+    import json
+
+    try:
+        return json.loads(payload.get("_node_content", "{}")).get("text", "")
+    except json.JSONDecodeError:
+        return ""

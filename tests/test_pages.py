@@ -1,0 +1,85 @@
+"""Streamlit AppTest runs of the pages, headless, against the real stack and a temp data folder.
+
+The app's resources are process-wide (st.cache_resource), so all page tests share one data
+folder; the first run seeds the demo knowledge base exactly as ``make run`` does.
+"""
+
+import os
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from core.config import REPO_ROOT as ROOT
+from core.seed import DEMO_KB
+
+TIMEOUT = 180
+
+
+@pytest.fixture(scope="module")
+def app_env(tmp_path_factory):
+    data = tmp_path_factory.mktemp("app-data")
+    old = os.environ.get("LAB_DATA_DIR")
+    os.environ["LAB_DATA_DIR"] = str(data)
+    yield data
+    if old is None:
+        os.environ.pop("LAB_DATA_DIR")
+    else:
+        os.environ["LAB_DATA_DIR"] = old
+
+
+def open_page(page: str) -> AppTest:
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=TIMEOUT)
+    at.run()
+    if page != "pages/home.py":
+        at.switch_page(page).run()
+    assert not at.exception, at.exception
+    return at
+
+
+def test_home_page_explains_the_four_arms_and_shows_the_demo_kb(app_env):
+    at = open_page("pages/home.py")
+    text = " ".join(m.value for m in at.markdown)
+    for arm in ("Base", "RAG", "Fine-tuned", "Hybrid", "open-book"):
+        assert arm in text
+    assert any(m.value == DEMO_KB for m in at.metric)
+
+
+def test_knowledge_base_page_lists_the_seeded_demo_documents(app_env):
+    at = open_page("pages/knowledge_base.py")
+    table = at.dataframe[0].value
+    assert "customer_service_policy.md" in set(table["name"])
+    assert len(table) == 7
+
+
+def test_upload_shows_a_result_per_file_and_the_new_document(app_env):
+    at = open_page("pages/knowledge_base.py")
+    at.file_uploader[0].set_value([
+        ("kettle_faq.md", b"# Kettle\n\nThe Lumora kettle boils 1.7 litres in 4 minutes.", "text/markdown"),
+        ("broken.pdf", b"not really a pdf", "application/pdf"),
+    ])
+    at.button[0].click().run()
+    assert not at.exception
+    results = at.dataframe[0].value
+    assert dict(zip(results["file"], results["result"])) == {"kettle_faq.md": "✅ added", "broken.pdf": "❌ rejected"}
+    assert "not a PDF" in results.loc[results["file"] == "broken.pdf", "detail"].item()
+    assert any("1 rejected" in w.value for w in at.warning)
+    documents = at.dataframe[1].value
+    assert "kettle_faq.md" in set(documents["name"])
+
+
+def test_retrieval_panel_shows_passages_with_sources(app_env):
+    at = open_page("pages/knowledge_base.py")
+    at.text_input[0].input("How many paid sick days do employees get?").run()
+    assert not at.exception
+    headers = [m.value for m in at.markdown if m.value.startswith("**1.")]
+    assert headers and "hr_handbook.docx" in headers[0]
+    assert any("10 paid sick days" in h.body for h in at.get("html"))
+
+
+def test_creating_a_knowledge_base_with_a_bad_name_shows_one_sentence(app_env):
+    at = open_page("pages/knowledge_base.py")
+    form_input = at.sidebar.text_input[0]
+    form_input.input("../bad;name")
+    at.sidebar.button[0].click().run()
+    assert not at.exception
+    assert any("knowledge-base name" in e.value for e in at.error)

@@ -1,0 +1,131 @@
+"""The sections of the knowledge-base page."""
+
+from __future__ import annotations
+
+import pandas as pd
+import streamlit as st
+
+from core.errors import LabError
+from core.knowledge.catalog import KBInfo
+from core.knowledge.retrieval import search
+from core.knowledge.service import KnowledgeService
+from ui.widgets import report_error, show_passage
+
+STATUS_ICON = {"added": "✅ added", "updated": "🔄 updated", "unchanged": "⏸️ unchanged", "rejected": "❌ rejected"}
+
+
+def upload_section(service: KnowledgeService, kb: KBInfo) -> None:
+    st.subheader("Add documents")
+    with st.form("upload", clear_on_submit=True):
+        files = st.file_uploader(
+            "PDF, DOCX, Markdown, TXT, HTML or CSV — many at once",
+            accept_multiple_files=True,
+            help=f"Up to {service.settings.ingest.max_file_mb:g} MB per file. Re-uploading a file with the "
+            "same name replaces the old version; an unchanged file is skipped.",
+        )
+        submitted = st.form_submit_button("Add to knowledge base", type="primary")
+    if submitted and files:
+        bar = st.progress(0.0, text="Starting…")
+        results = service.ingest_files(
+            kb.name, [(f.name, f.getvalue()) for f in files], lambda frac, msg: bar.progress(frac, text=msg)
+        )
+        bar.empty()
+        st.session_state["last_upload"] = results
+    elif submitted:
+        st.warning("Choose one or more files first.")
+    results = st.session_state.get("last_upload")
+    if results:
+        added = sum(r.status in ("added", "updated") for r in results)
+        rejected = sum(r.status == "rejected" for r in results)
+        summary = f"{added} file(s) indexed, {rejected} rejected, {len(results) - added - rejected} unchanged."
+        (st.warning if rejected else st.success)(summary)
+        st.dataframe(
+            pd.DataFrame(
+                [{"file": r.name, "result": STATUS_ICON[r.status], "chunks": r.chunks, "detail": r.reason} for r in results]
+            ),
+            hide_index=True,
+            width="stretch",
+        )
+
+
+def documents_section(service: KnowledgeService, kb: KBInfo) -> None:
+    docs = service.documents(kb.name)
+    st.subheader(f"Documents ({len(docs)})")
+    if not docs:
+        st.info("This knowledge base is empty. Add documents above.")
+        return
+    table = pd.DataFrame(
+        [
+            {
+                "name": d.name, "type": d.kind, "size (KB)": round(d.size_bytes / 1024, 1), "chunks": d.chunks,
+                "added at": d.added_at.replace("T", " ")[:16], "content hash": d.content_hash[:12],
+            }
+            for d in docs
+        ]
+    )
+    st.dataframe(table, hide_index=True, width="stretch")
+    by_label = {f"{d.name} ({d.chunks} chunks)": d for d in docs}
+    left, right = st.columns([3, 1])
+    label = left.selectbox("Document", list(by_label), key="doc_pick")
+    doc = by_label[label]
+    right.write("")
+    if right.button("🗑️ Delete document", key="doc_delete", width="stretch"):
+        service.delete_document(kb.name, doc.doc_id)
+        st.toast(f"Deleted {doc.name} and its {doc.chunks} chunks.")
+        st.rerun()
+    with st.expander(f"Chunk preview: {doc.name}"):
+        for chunk in service.chunks(kb.name, doc.doc_id):
+            st.caption(f"Chunk {chunk['chunk_index']}")
+            st.text(chunk["text"])
+
+
+def settings_section(service: KnowledgeService, kb: KBInfo) -> None:
+    st.subheader("Chunking and retrieval settings")
+    mode = st.radio(
+        "Retrieval mode", ["hybrid", "dense"], index=["hybrid", "dense"].index(kb.mode), horizontal=True,
+        help="Hybrid fuses dense vectors with BM25 keywords (reciprocal rank fusion); dense uses vectors only.",
+    )
+    if mode != kb.mode:
+        service.set_mode(kb.name, mode)
+        st.rerun()
+    c1, c2 = st.columns(2)
+    size = c1.number_input("Chunk size (tokens)", 32, 4096, kb.chunk_size, step=16)
+    overlap = c2.number_input("Chunk overlap (tokens)", 0, 2048, kb.chunk_overlap, step=4)
+    if (size, overlap) != (kb.chunk_size, kb.chunk_overlap):
+        st.warning(
+            f"Changing chunking re-indexes all {len(service.documents(kb.name))} documents and creates a new "
+            "knowledge-base version: adapters trained on the old version will show as stale."
+        )
+        if st.button("Apply and re-index", type="primary"):
+            bar = st.progress(0.0)
+            try:
+                service.update_chunking(kb.name, int(size), int(overlap), lambda f, m: bar.progress(f, text=m))
+            except LabError as exc:
+                report_error(exc)
+            else:
+                st.rerun()
+    elif st.button("Re-index all documents"):
+        bar = st.progress(0.0)
+        service.reindex(kb.name, lambda f, m: bar.progress(f, text=m))
+        st.toast("Re-indexed.")
+
+
+def retrieval_test_section(service: KnowledgeService, kb: KBInfo) -> None:
+    st.subheader("Test retrieval")
+    c1, c2, c3 = st.columns([4, 1, 1])
+    query = c1.text_input("Query", placeholder="e.g. How long do customers have to return a product?")
+    top_k = c2.number_input("Top k", 1, 20, service.settings.retrieval.top_k)
+    mode = c3.selectbox("Mode", ["hybrid", "dense"], index=["hybrid", "dense"].index(kb.mode))
+    if not query.strip():
+        return
+    hits = search(service, kb.name, query, top_k=int(top_k), mode=mode)
+    if not hits:
+        st.info("Nothing found: the knowledge base is empty or nothing matches.")
+    for rank, hit in enumerate(hits, 1):
+        scores = f"cosine {hit.dense_score:.2f}" if hit.dense_score is not None else "not in dense top list"
+        if mode == "hybrid":
+            bm25 = f"BM25 rank {hit.sparse_rank}" if hit.sparse_rank else "no keyword match"
+            scores = f"fused {hit.score:.4f} · {scores} · {bm25}"
+        st.markdown(f"**{rank}. {hit.doc_name}** · chunk {hit.chunk_index}")
+        st.caption(scores)
+        show_passage(hit.sentences)

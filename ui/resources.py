@@ -1,0 +1,26 @@
+"""Process-wide resources, built once and shared by all browser sessions."""
+
+from __future__ import annotations
+
+import logging
+
+import streamlit as st
+
+from core.config import Settings, load_settings
+from core.knowledge.service import KnowledgeService
+from core.seed import seed_demo
+
+
+@st.cache_resource(show_spinner=False)
+def settings() -> Settings:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    return load_settings()
+
+
+@st.cache_resource(show_spinner="Loading the embedding model and the knowledge base…")
+def knowledge() -> KnowledgeService:
+    """The one KnowledgeService (and so the one Qdrant client) of this process."""
+    service = KnowledgeService(settings())
+    if settings().demo_seed:
+        seed_demo(service)
+    return service

@@ -1,0 +1,50 @@
+"""Widgets shared by pages. Everything from users or models is escaped before display."""
+
+from __future__ import annotations
+
+import html
+
+import streamlit as st
+
+from core.errors import LabError
+from core.knowledge.catalog import KBInfo
+from core.knowledge.service import KnowledgeService
+
+PASSAGE_CSS = (
+    "font-size:0.9rem;line-height:1.5;white-space:pre-wrap;border-left:3px solid #c7d2fe;"
+    "padding:0.25rem 0.75rem;margin:0.25rem 0 0.75rem 0;color:#1f2937"
+)
+
+
+def passage_html(sentences: list[tuple[str, bool]]) -> str:
+    """A passage with its matching sentences highlighted; every sentence is HTML-escaped."""
+    parts = [
+        f"<mark style='background:#fde68a'>{html.escape(s)}</mark>" if hit else html.escape(s)
+        for s, hit in sentences
+    ]
+    return f"<div style='{PASSAGE_CSS}'>{' '.join(parts)}</div>"
+
+
+def show_passage(sentences: list[tuple[str, bool]]) -> None:
+    st.html(passage_html(sentences))
+
+
+def active_kb_picker(service: KnowledgeService, key: str = "kb_picker") -> KBInfo | None:
+    """Sidebar selector of the active knowledge base; returns it (None if there is none)."""
+    kbs = service.list_kbs()
+    if not kbs:
+        st.sidebar.info("No knowledge base yet: create one on the Knowledge base page.")
+        return None
+    names = [k.name for k in kbs]
+    active = service.active_kb()
+    index = names.index(active.name) if active and active.name in names else 0
+    choice = st.sidebar.selectbox("Active knowledge base", names, index=index, key=key)
+    if not active or choice != active.name:
+        service.set_active(choice)
+    info = service.get_kb(choice)
+    st.sidebar.caption(f"Version `{service.version(choice)}` · {info.mode} retrieval")
+    return info
+
+
+def report_error(exc: LabError) -> None:
+    st.error(str(exc), icon="⚠️")
