@@ -53,12 +53,12 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--chunks", type=int, default=300)
     parser.add_argument("--points", type=int, default=20_000)
+    parser.add_argument("--repeats", type=int, default=2)
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory() as tmp:
         settings = load_settings(data_dir=Path(tmp) / "data", demo_seed=False)
         service = KnowledgeService(settings)
-        service.create_kb("bench")
         docs = synthetic_documents(args.chunks)
 
         # Warm both paths so neither pays a first-call cost in the timed part.
@@ -66,24 +66,30 @@ def main() -> None:
         raw.encode(["warm up"] * 8)
         service.embedder.get_text_embedding_batch(["warm up"] * 8)
 
-        t0 = time.perf_counter()
-        results = service.ingest_files("bench", docs)
-        pipeline_s = time.perf_counter() - t0
-        n_chunks = sum(r.chunks for r in results)
-        texts = [c["text"] for d in service.documents("bench") for c in service.chunks("bench", d.doc_id)]
-
-        t0 = time.perf_counter()
-        raw.encode(texts, batch_size=settings.models.embed_batch_size)
-        raw_s = time.perf_counter() - t0
-
+        # Alternate the two paths and keep each one's best run: the machine is shared and noisy.
+        pipeline_times, raw_times = [], []
+        for rep in range(args.repeats):
+            kb = f"bench{rep}"
+            service.create_kb(kb)
+            t0 = time.perf_counter()
+            results = service.ingest_files(kb, docs)
+            pipeline_times.append(time.perf_counter() - t0)
+            n_chunks = sum(r.chunks for r in results)
+            texts = [c["text"] for d in service.documents(kb) for c in service.chunks(kb, d.doc_id)]
+            t0 = time.perf_counter()
+            raw.encode(texts, batch_size=settings.models.embed_batch_size)
+            raw_times.append(time.perf_counter() - t0)
+            if rep:
+                service.delete_kb(kb)
+        pipeline_s, raw_s = min(pipeline_times), min(raw_times)
         pipeline_rate, raw_rate = n_chunks / pipeline_s, len(texts) / raw_s
-        print(f"documents={len(docs)} chunks={n_chunks}")
+        print(f"documents={len(docs)} chunks={n_chunks} (best of {args.repeats} alternating runs)")
         print(f"pipeline (parse subprocess + chunk + embed + dense/sparse upsert): {pipeline_rate:.1f} chunks/s")
         print(f"raw SentenceTransformer.encode of the same chunks:               {raw_rate:.1f} chunks/s")
 
         # Retrieval latency at scale: fill up to --points with real text and sparse vectors;
         # dense vectors are perturbed copies of real ones (embedding 20k chunks would take ~20 min).
-        info = service.get_kb("bench")
+        info = service.get_kb("bench0")
         base_vecs = np.array(service.embedder.get_text_embedding_batch(texts))
         rng = np.random.default_rng(0)
         store = service.vector_store(info)
@@ -99,7 +105,7 @@ def main() -> None:
                 node.embedding = (vec / np.linalg.norm(vec)).tolist()
                 nodes.append(node)
             store.add(nodes)
-        print(f"filled to {service.point_count('bench')} points in {time.perf_counter() - t0:.0f} s")
+        print(f"filled to {service.point_count('bench0')} points in {time.perf_counter() - t0:.0f} s")
 
         queries = [
             "How many days do customers have to return a product?", "What is the customer centre number?",
@@ -111,7 +117,7 @@ def main() -> None:
             latencies = []
             for q in queries:
                 t0 = time.perf_counter()
-                search(service, "bench", q, top_k=3, mode=mode)
+                search(service, "bench0", q, top_k=3, mode=mode)
                 latencies.append((time.perf_counter() - t0) * 1000)
             print(f"retrieval at {args.points} chunks, {mode}: p50={percentile(latencies, 50):.0f} ms "
                   f"p95={percentile(latencies, 95):.0f} ms (query embedding, search, sentence highlighting)")

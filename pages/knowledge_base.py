@@ -22,6 +22,8 @@ with st.sidebar.expander("➕ New knowledge base"):
                 report_error(exc)
 
 kb = active_kb_picker(service)
+with st.sidebar:
+    kb_sections.demo_reset_section(service)
 if kb is None:
     st.stop()
 

@@ -35,3 +35,19 @@ def test_memory_limit_stops_the_parse(tmp_path):
     with pytest.raises(RejectedFile, match="too much memory"):
         parse(tmp_path, "a.md", b"ab " * 20_000_000, memory_mb=160)
     assert parse(tmp_path, "a.md", b"# small", memory_mb=160).text == "# small"
+
+
+def test_one_parser_serves_a_batch_and_recovers_from_a_dead_child(tmp_path):
+    from core.knowledge.sandbox import Parser
+
+    with Parser(tmp_path, timeout_s=30, memory_mb=160, max_unpacked_mb=200) as parser:
+        assert parser.parse("a.md", b"first").text == "first"
+        first_child = parser._proc.pid
+        assert parser.parse("b.md", b"second").text == "second"
+        assert parser._proc.pid == first_child  # same process for the whole batch
+        with pytest.raises(RejectedFile, match="too much memory"):
+            parser.parse("huge.md", b"ab " * 20_000_000)
+        parser._proc.kill()  # a crash between files
+        parser._proc.wait()
+        assert parser.parse("c.md", b"third").text == "third"
+        assert parser._proc.pid != first_child

@@ -9,6 +9,7 @@ from core.errors import LabError
 from core.knowledge.catalog import KBInfo
 from core.knowledge.retrieval import search
 from core.knowledge.service import KnowledgeService
+from core.seed import DEMO_KB, reset_demo
 from ui.widgets import report_error, show_passage
 
 STATUS_ICON = {"added": "✅ added", "updated": "🔄 updated", "unchanged": "⏸️ unchanged", "rejected": "❌ rejected"}
@@ -129,3 +130,14 @@ def retrieval_test_section(service: KnowledgeService, kb: KBInfo) -> None:
         st.markdown(f"**{rank}. {hit.doc_name}** · chunk {hit.chunk_index}")
         st.caption(scores)
         show_passage(hit.sentences)
+
+
+def demo_reset_section(service: KnowledgeService) -> None:
+    """Restore the shipped demo knowledge base (after a demo changed or deleted it)."""
+    with st.popover("↺ Reset demo knowledge base"):
+        st.write(f"Deletes '{DEMO_KB}' with any changes made to it and ingests the shipped demo documents again.")
+        if st.button("Reset demo", type="primary", key="reset_demo"):
+            bar = st.progress(0.0)
+            results = reset_demo(service, lambda f, m: bar.progress(f, text=m))
+            st.session_state["last_upload"] = results
+            st.rerun()

@@ -1,6 +1,7 @@
-"""Subprocess entry point: parse one file under resource limits, print JSON to stdout.
+"""Subprocess entry point: parse files under resource limits, one JSON line per request.
 
-Usage: python -m core.knowledge.parse_worker <path> <original name> <max_unpacked_mb>
+Reads requests ``{"path": ..., "name": ..., "max_unpacked_mb": ...}`` as JSON lines on stdin
+and answers each with one JSON line on stdout, until stdin closes.
 """
 
 import json
@@ -11,18 +12,24 @@ from core.errors import RejectedFile
 from core.knowledge.readers import extract_text
 
 
-def main() -> None:
-    path, name, max_unpacked_mb = sys.argv[1], sys.argv[2], int(sys.argv[3])
+def handle(request: dict) -> dict:
     try:
-        kind, text = extract_text(name, Path(path).read_bytes(), max_unpacked_mb)
-        result = {"ok": True, "kind": kind, "text": text}
+        data = Path(request["path"]).read_bytes()
+        kind, text = extract_text(request["name"], data, int(request["max_unpacked_mb"]))
+        return {"ok": True, "kind": kind, "text": text}
     except RejectedFile as exc:
-        result = {"ok": False, "reason": str(exc)}
+        return {"ok": False, "reason": str(exc)}
     except MemoryError:
-        result = {"ok": False, "reason": "the file needs too much memory to parse."}
+        return {"ok": False, "reason": "the file needs too much memory to parse."}
     except RecursionError:
-        result = {"ok": False, "reason": "the file is too deeply nested to parse."}
-    sys.stdout.write(json.dumps(result))
+        return {"ok": False, "reason": "the file is too deeply nested to parse."}
+
+
+def main() -> None:
+    for line in sys.stdin:
+        if line.strip():
+            sys.stdout.write(json.dumps(handle(json.loads(line))) + "\n")
+            sys.stdout.flush()
 
 
 if __name__ == "__main__":

@@ -26,7 +26,7 @@ from core.knowledge.catalog import Catalog, DocumentInfo, KBInfo, now
 from core.knowledge.embeddings import load_embedder
 from core.knowledge.filenames import safe_display_name
 from core.knowledge.ingest import build_nodes, document_id, embed_nodes, split_document
-from core.knowledge.sandbox import parse_file
+from core.knowledge.sandbox import Parser
 
 log = logging.getLogger(__name__)
 Progress = Callable[[float, str], None]
@@ -182,9 +182,11 @@ class KnowledgeService:
         results: dict[int, FileResult] = {}
         pending: list[_Pending] = []
         seen: set[str] = set()
-        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="ingest-read") as reader:
-            prepared = reader.map(lambda item: self._prepare_safely(info, item[1][0], item[1][1], existing),
-                                  enumerate(files))
+        limits = self.settings.ingest
+        parser = Parser(self.settings.tmp_dir, timeout_s=limits.parse_timeout_s,
+                        memory_mb=limits.parse_memory_mb, max_unpacked_mb=limits.max_unpacked_mb)
+        with parser, ThreadPoolExecutor(max_workers=1, thread_name_prefix="ingest-read") as reader:
+            prepared = reader.map(lambda f: self._prepare_safely(info, parser, f[0], f[1], existing), files)
             for i, item in enumerate(prepared):
                 progress(0.95 * i / max(len(files), 1), f"Indexing {item.row.name if isinstance(item, _Pending) else item.name} ({i + 1} of {len(files)})")
                 if isinstance(item, FileResult):
@@ -207,16 +209,16 @@ class KnowledgeService:
         progress(1.0, "Done")
         return ordered
 
-    def _prepare_safely(self, info: KBInfo, raw_name: str, data: bytes, existing: dict) -> _Pending | FileResult:
+    def _prepare_safely(self, info: KBInfo, parser: Parser, raw_name: str, data: bytes, existing: dict) -> _Pending | FileResult:
         try:
-            return self._prepare(info, raw_name, data, existing)
+            return self._prepare(info, parser, raw_name, data, existing)
         except RejectedFile as exc:
             return FileResult(_label(raw_name), "rejected", reason=str(exc))
         except Exception:  # never lose the batch to one file; the log keeps the detail
             log.exception("reading %r failed", _label(raw_name))
             return FileResult(_label(raw_name), "rejected", reason=INTERNAL_ERROR)
 
-    def _prepare(self, info: KBInfo, raw_name: str, data: bytes, existing: dict) -> _Pending | FileResult:
+    def _prepare(self, info: KBInfo, parser: Parser, raw_name: str, data: bytes, existing: dict) -> _Pending | FileResult:
         """Check, parse and split one file; a FileResult means there is nothing to embed."""
         name = safe_display_name(raw_name)
         limit = self.settings.ingest.max_file_mb
@@ -231,11 +233,7 @@ class KnowledgeService:
         twin = next((d for d in existing.values() if d.content_hash == content_hash), None)
         if twin is not None:
             return FileResult(name, "unchanged", twin.chunks, f"same content as '{twin.name}', already in the knowledge base.")
-        s = self.settings.ingest
-        parsed = parse_file(
-            name, data, self.settings.tmp_dir,
-            timeout_s=s.parse_timeout_s, memory_mb=s.parse_memory_mb, max_unpacked_mb=s.max_unpacked_mb,
-        )
+        parsed = parser.parse(name, data)
         nodes = split_document(self.embedder, doc_id, name, parsed.kind, parsed.text, info.chunk_size, info.chunk_overlap)
         info_row = DocumentInfo(doc_id, name, parsed.kind, len(data), len(nodes), now(), content_hash)
         return _Pending(doc_id, content_hash, info_row, parsed.text, nodes, is_update=doc_id in existing)

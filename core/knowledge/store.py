@@ -6,6 +6,8 @@ cluster (``QDRANT_URL``); only the client differs.
 
 from __future__ import annotations
 
+import warnings
+
 from llama_index.core.vector_stores.types import VectorStoreQueryResult
 from llama_index.vector_stores.qdrant import QdrantVectorStore
 from qdrant_client import QdrantClient, models
@@ -23,6 +25,8 @@ def open_client(settings: Settings) -> QdrantClient:
         key = settings.qdrant.api_key.get_secret_value() if settings.qdrant.api_key else None
         return QdrantClient(url=settings.qdrant.url, api_key=key)
     settings.qdrant_path.mkdir(parents=True, exist_ok=True)
+    # LlamaIndex indexes doc_id for servers; the local store says (rightly) that it has no effect.
+    warnings.filterwarnings("ignore", message="Payload indexes have no effect in the local Qdrant")
     return QdrantClient(path=str(settings.qdrant_path))
 
 
