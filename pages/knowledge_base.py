@@ -27,11 +27,15 @@ with st.sidebar:
 if kb is None:
     st.stop()
 
-c1, c2, c3, c4 = st.columns(4)
+c1, c2, c3 = st.columns(3)
 c1.metric("Documents", len(service.documents(kb.name)))
 c2.metric("Chunks", service.point_count(kb.name))
-c3.metric("Version", service.version(kb.name))
-c4.metric("Retrieval", kb.mode)
+c3.metric("Retrieval", kb.mode, help="hybrid = meaning (dense vectors) + keywords (BM25), fused by rank")
+st.caption(
+    f"Knowledge-base version `{service.version(kb.name)}` · chunks of {kb.chunk_size} tokens, "
+    f"overlap {kb.chunk_overlap}. The version changes whenever documents or chunking change; "
+    "comparisons and adapters are pinned to it."
+)
 
 upload_tab, docs_tab, search_tab, settings_tab = st.tabs(["Add documents", "Documents", "Test retrieval", "Settings"])
 with upload_tab:

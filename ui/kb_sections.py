@@ -123,10 +123,10 @@ def retrieval_test_section(service: KnowledgeService, kb: KBInfo) -> None:
     if not hits:
         st.info("Nothing found: the knowledge base is empty or nothing matches.")
     for rank, hit in enumerate(hits, 1):
-        scores = f"cosine {hit.dense_score:.2f}" if hit.dense_score is not None else "not in dense top list"
+        scores = f"meaning similarity {hit.dense_score:.2f}" if hit.dense_score is not None else "found by keywords only"
         if mode == "hybrid":
-            bm25 = f"BM25 rank {hit.sparse_rank}" if hit.sparse_rank else "no keyword match"
-            scores = f"fused {hit.score:.4f} · {scores} · {bm25}"
+            keywords = f"keyword match #{hit.sparse_rank}" if hit.sparse_rank else "no keyword match"
+            scores = f"{scores} · {keywords}"
         st.markdown(f"**{rank}. {hit.doc_name}** · chunk {hit.chunk_index}")
         st.caption(scores)
         show_passage(hit.sentences)

@@ -19,10 +19,12 @@ PASSAGE_CSS = (
 def passage_html(sentences: list[tuple[str, bool]]) -> str:
     """A passage with its matching sentences highlighted; every sentence is HTML-escaped."""
     parts = [
-        f"<mark style='background:#fde68a'>{html.escape(s)}</mark>" if hit else html.escape(s)
+        f"<mark style='background:#fde68a'>{html.escape(s.rstrip())}</mark>{html.escape(s[len(s.rstrip()):])}"
+        if hit
+        else html.escape(s)
         for s, hit in sentences
     ]
-    return f"<div style='{PASSAGE_CSS}'>{' '.join(parts)}</div>"
+    return f"<div style='{PASSAGE_CSS}'>{''.join(parts)}</div>"
 
 
 def show_passage(sentences: list[tuple[str, bool]]) -> None:

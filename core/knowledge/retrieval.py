@@ -13,7 +13,7 @@ from llama_index.core.vector_stores.types import VectorStoreQueryMode
 from core.knowledge import sparse
 from core.knowledge.service import KnowledgeService
 
-_SENTENCE_END = re.compile(r"(?<=[.!?。！？])\s+|\n+")
+_SENTENCE_END = re.compile(r"((?<=[.!?。！？])[ \t]+|\n+)")
 
 
 @dataclass
@@ -65,15 +65,26 @@ def search(service: KnowledgeService, kb: str, query: str, top_k: int | None = N
 
 
 def split_sentences(text: str) -> list[str]:
-    return [s.strip() for s in _SENTENCE_END.split(text) if s and s.strip()]
+    """Sentences and lines of ``text``, each keeping the whitespace that follows it, so that
+    joining them gives back the text exactly (line breaks included)."""
+    parts = _SENTENCE_END.split(text)
+    out: list[str] = []
+    for i in range(0, len(parts), 2):
+        sentence = parts[i] + (parts[i + 1] if i + 1 < len(parts) else "")
+        if sentence.strip():
+            out.append(sentence)
+        elif out:
+            out[-1] += sentence
+    return out
 
 
-def mark_sentences(embedder, reference: str, hits: list[Hit], margin: float = 0.08, floor: float = 0.25) -> None:
+def mark_sentences(embedder, reference: str, hits: list[Hit], margin: float = 0.05, floor: float = 0.5) -> None:
     """Mark, in each hit, the sentences closest to ``reference`` (a query or an answer).
 
     Score = cosine of embeddings plus keyword overlap (the overlap carries non-English text,
     which the English-only default embedder cannot). The best sentence of a hit is marked if
-    it clears ``floor``; others within ``margin`` of it too.
+    it clears ``floor`` (set so that off-topic passages get no highlight); others within
+    ``margin`` of it too.
     """
     all_sentences = [split_sentences(h.text) for h in hits]
     flat = [s for sents in all_sentences for s in sents]
