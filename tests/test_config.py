@@ -34,3 +34,15 @@ def test_settings_file_is_read(monkeypatch, tmp_path: Path):
     s = load_settings()
     assert s.ingest.max_file_mb == 3
     assert s.data_dir == Path("/tmp/lab-x")
+
+
+def test_streamlit_config_is_safe_for_uploads_and_hides_tracebacks():
+    import tomllib
+
+    from core.config import REPO_ROOT
+
+    config = tomllib.loads((REPO_ROOT / ".streamlit" / "config.toml").read_text())
+    assert config["server"]["enableXsrfProtection"] is True
+    assert config["server"]["maxUploadSize"] == load_settings().ingest.max_file_mb
+    assert config["client"]["showErrorDetails"] == "none"
+    assert config["browser"]["gatherUsageStats"] is False
