@@ -1,6 +1,5 @@
 """Ingestion correctness: dedup, replace, failure safety, stable ids, bad batches."""
 
-import pytest
 
 from core.knowledge import store
 from core.knowledge.ingest import chunk_id, document_id

@@ -8,6 +8,7 @@ Streamlit runs each browser session on its own thread.
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 import os
 import re
@@ -320,8 +321,6 @@ def _label(raw_name: str) -> str:
 
 
 def _node_text(payload: dict) -> str:
-    import json
-
     try:
         return json.loads(payload.get("_node_content", "{}")).get("text", "")
     except json.JSONDecodeError:
