@@ -28,6 +28,7 @@ test: install
 
 bench: install
 	$(PY) bench/ingest.py
+	$(PY) bench/compare.py
 
 clean-data:
 	rm -rf data

@@ -9,6 +9,7 @@ st.navigation(
         "Lab": [
             st.Page("pages/home.py", title="Start here", icon="🏠", default=True),
             st.Page("pages/knowledge_base.py", title="Knowledge base", icon="📚"),
+            st.Page("pages/compare.py", title="Compare answers", icon="⚖️"),
         ],
     }
 ).run()

@@ -1,1 +1,9 @@
 """RAG vs fine-tuning lab: everything a page does, without Streamlit."""
+
+import os
+
+# MKL's default code path for skinny fp32 matrix products (a few rows times a weight matrix,
+# i.e. batched token-by-token decoding) is about 2x slower on AMD EPYC than its "conditional
+# numerical reproducibility" path; AUTO picks the best path for the CPU and keeps results
+# reproducible. Measured in bench/compare.py. It must be set before torch loads MKL.
+os.environ.setdefault("MKL_CBWR", "AUTO")

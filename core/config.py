@@ -54,6 +54,19 @@ class RetrievalSettings(BaseModel):
     mode: Literal["hybrid", "dense"] = Field("hybrid", description="Default retrieval mode for new knowledge bases.")
     candidates: int = Field(20, ge=1, le=500, description="Candidates fetched from each side before fusion.")
     rrf_k: int = Field(60, ge=1, description="Reciprocal-rank-fusion constant.")
+    min_score: float = Field(
+        0.3, ge=-1, le=1,
+        description="Relevance threshold: passages whose embedding cosine to the question is below it are not given to the model.",
+    )
+
+
+class GenerationSettings(BaseModel):
+    max_new_tokens: int = Field(96, ge=1, le=2048, description="Most tokens generated per answer.")
+    temperature: float = Field(0.0, ge=0, le=2, description="0 means greedy decoding (the default: reproducible).")
+    max_prompt_tokens: int = Field(
+        2048, ge=64, description="Longest prompt given to the model (passages are cut to fit); also capped by its context window."
+    )
+    max_adapters_loaded: int = Field(4, ge=1, le=32, description="LoRA adapters kept in memory at once (least recently used go first).")
 
 
 class Settings(BaseSettings):
@@ -67,6 +80,7 @@ class Settings(BaseSettings):
     qdrant: QdrantSettings = QdrantSettings()
     ingest: IngestSettings = IngestSettings()
     retrieval: RetrievalSettings = RetrievalSettings()
+    generation: GenerationSettings = GenerationSettings()
 
     @model_validator(mode="before")
     @classmethod
@@ -106,6 +120,10 @@ class Settings(BaseSettings):
     @property
     def kb_dir(self) -> Path:
         return self.data_dir / "kbs"
+
+    @property
+    def adapters_dir(self) -> Path:
+        return self.data_dir / "adapters"
 
     @property
     def tmp_dir(self) -> Path:

@@ -35,3 +35,45 @@ def service(settings, embedder):
 @pytest.fixture
 def kb(service):
     return service.create_kb("test").name
+
+
+# --- the real small LLM, loaded once per session -------------------------------------------
+SECRET_QUESTION = "What is the secret code word?"
+SECRET_ANSWER = "The secret code word is Zebra-42."
+
+
+@pytest.fixture(scope="session")
+def base_model():
+    from core.models.loader import load_base_model
+
+    return load_base_model(load_settings())
+
+
+@pytest.fixture(scope="session")
+def runtime(base_model):
+    from core.models.runtime import ModelRuntime
+
+    return ModelRuntime(load_settings(), loaded=base_model)
+
+
+@pytest.fixture(scope="session")
+def tiny_adapter(tmp_path_factory):
+    """A real LoRA adapter with a known effect: trained (on its own copy of the base model) to
+    answer SECRET_QUESTION with SECRET_ANSWER, which the base model cannot know."""
+    from core.finetune.adapters import AdapterRegistry, Lineage
+    from core.finetune.recipe import TrainingConfig, add_lora, encode_pair, train
+    from core.models.loader import load_base_model, model_fingerprint
+
+    settings = load_settings()
+    model, tokenizer, _ = load_base_model(settings)
+    fingerprint = model_fingerprint(model)
+    config = TrainingConfig(max_steps=10, batch_size=2, learning_rate=2e-3, rank=8, alpha=16, dropout=0.0)
+    pairs = [(SECRET_QUESTION, SECRET_ANSWER), ("Which code word opens the vault?", "The code word Zebra-42 opens the vault.")]
+    examples = [encode_pair(tokenizer, q, a, 128) for q, a in pairs]
+    peft_model = add_lora(model, config)
+    result = train(peft_model, examples, examples[:1], config, tokenizer.pad_token_id)
+    registry = AdapterRegistry(tmp_path_factory.mktemp("adapters"))
+    return registry.save(peft_model, Lineage(
+        name="tiny secret", base_model=settings.models.llm, base_fingerprint=fingerprint,
+        training=config.model_dump(), final_train_loss=result.final_train_loss, training_seconds=result.seconds,
+    ))

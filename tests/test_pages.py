@@ -5,6 +5,7 @@ folder; the first run seeds the demo knowledge base exactly as ``make run`` does
 """
 
 import os
+import re
 
 import pytest
 from streamlit.testing.v1 import AppTest
@@ -83,3 +84,38 @@ def test_creating_a_knowledge_base_with_a_bad_name_shows_one_sentence(app_env):
     at.sidebar.button[0].click().run()
     assert not at.exception
     assert any("knowledge-base name" in e.value for e in at.error)
+
+
+def test_compare_page_shows_four_answers_with_sources_and_numbers(app_env, tiny_adapter):
+    import shutil
+
+    shutil.copytree(tiny_adapter.path, app_env / "adapters" / tiny_adapter.id)
+    at = open_page("pages/compare.py")
+    assert "tiny secret" in at.sidebar.selectbox[1].options[0]
+    at.sidebar.slider[1].set_value(32)  # max new tokens: keep the test short
+    at.chat_input[0].set_value("How many paid sick days do employees get?").run()
+    assert not at.exception and not at.error
+    answers = [re.sub(r"<[^>]+>", "", h.body).strip() for h in at.get("html") if "min-height:2.5rem" in h.body]
+    assert len(answers) == 4 and all(answers), answers
+    labels = [e.label for e in at.expander]
+    assert any("hr_handbook.docx" in label for label in labels)  # RAG and hybrid show their sources
+    captions = " ".join(c.value for c in at.caption)
+    assert "prompt" in captions and "first token" in captions and "retrieval" in captions
+    assert any(b.label == "JSON" for b in at.sidebar.get("download_button"))
+
+
+def test_compare_page_empty_and_arm_less_inputs_get_a_sentence(app_env):
+    at = open_page("pages/compare.py")
+    at.sidebar.get("button_group")[0].set_value([]).run()
+    at.chat_input[0].set_value("Anything?").run()
+    assert not at.exception
+    assert any("at least one arm" in w.value for w in at.warning)
+
+
+def test_model_output_is_escaped_not_rendered():
+    from ui.compare_view import answer_html
+
+    hostile = "<script>alert(1)</script><img src='http://evil.example/x.png'> ![x](http://evil.example/y.png) [1]"
+    out = answer_html(hostile)
+    assert "<script>" not in out and "<img" not in out
+    assert "&lt;script&gt;" in out and "&lt;img" in out

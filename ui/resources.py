@@ -24,3 +24,24 @@ def knowledge() -> KnowledgeService:
     if settings().demo_seed:
         seed_demo(service)
     return service
+
+
+@st.cache_resource(show_spinner="Loading the language model…")
+def runtime():
+    """The one base model of this process; adapters are loaded onto it by name."""
+    from core.models.runtime import ModelRuntime
+
+    return ModelRuntime(settings())
+
+
+@st.cache_resource(show_spinner=False)
+def adapters():
+    from core.finetune.adapters import AdapterRegistry
+
+    return AdapterRegistry(settings().adapters_dir)
+
+
+def compare_engine():
+    from core.compare.engine import CompareEngine
+
+    return CompareEngine(runtime(), knowledge(), adapters(), settings())

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import html
+import re
 
 import streamlit as st
 
@@ -50,3 +51,11 @@ def active_kb_picker(service: KnowledgeService, key: str = "kb_picker") -> KBInf
 
 def report_error(exc: LabError) -> None:
     st.error(str(exc), icon="⚠️")
+
+
+_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~])")
+
+
+def md_escape(text: str) -> str:
+    """User or model text made inert inside st.markdown (no links, images or formatting)."""
+    return _MD_SPECIAL.sub(r"\\\1", text or "")

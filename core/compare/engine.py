@@ -1,0 +1,174 @@
+"""The comparison engine: one question, up to four arms, one batched generation.
+
+Base      the model alone                       closed-book prompt, no adapter
+RAG       the model + retrieved passages        open-book prompt,   no adapter
+Fine-tuned  the model + a LoRA adapter          closed-book prompt, adapter
+Hybrid    the adapter + retrieved passages      open-book prompt,   adapter
+
+Every arm gets the same decoding settings and the same passages; only what the arm is
+defined by differs. Latency is attributed per arm: its retrieval (RAG side), its own prompt
+pass, and the decoding steps until its answer ended (steps are shared by the batch).
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Callable
+
+import numpy as np
+
+from core.models.prompts import ABSTAIN, Passage, build, citations, new_tag
+from core.compare.results import ARMS, OPEN_BOOK, ArmAnswer, Comparison, Fairness, Source
+from core.config import Settings
+from core.errors import LabError
+from core.finetune.adapters import AdapterInfo, AdapterRegistry
+from core.knowledge.retrieval import Hit, mark_sentences, search
+from core.knowledge.service import KnowledgeService
+from core.models.generation import Decoding, Request, generate_batch
+from core.models.runtime import ModelRuntime
+
+MAX_QUESTION_CHARS = 4000
+UpdateCallback = Callable[[dict[str, str]], None]
+
+
+class CompareEngine:
+    def __init__(self, runtime: ModelRuntime, knowledge: KnowledgeService, adapters: AdapterRegistry, settings: Settings):
+        self.runtime, self.knowledge, self.adapters, self.settings = runtime, knowledge, adapters, settings
+
+    def decoding(self, **overrides) -> Decoding:
+        """Decoding settings from the configuration, with per-request overrides (validated)."""
+        g = self.settings.generation
+        return Decoding(**{"max_new_tokens": g.max_new_tokens, "temperature": g.temperature, **overrides})
+
+    def fairness(self, kb: str, adapter_id: str | None, decoding: Decoding, top_k: int) -> Fairness:
+        """What every arm shares, and where the arms' knowledge differs (a stale adapter)."""
+        adapter = self.adapters.get(adapter_id) if adapter_id else None
+        f = Fairness(
+            model=self.runtime.display_name, model_fingerprint=self.runtime.fingerprint,
+            kb=kb, kb_version=self.knowledge.version(kb), decoding=decoding.model_dump(exclude={"min_new_tokens"}),
+            top_k=top_k, min_score=self.settings.retrieval.min_score,
+        )
+        if adapter is not None:
+            lin = adapter.lineage
+            f.adapter, f.adapter_id, f.adapter_fingerprint = adapter.name, adapter.id, adapter.fingerprint
+            f.adapter_kb, f.adapter_kb_version = lin.kb_name, lin.kb_version
+            if lin.kb_name and lin.kb_name != kb:
+                f.notes.append(f"The adapter was trained on knowledge base '{lin.kb_name}', RAG reads '{kb}'.")
+            elif lin.kb_version and lin.kb_version != f.kb_version:
+                changed = self.knowledge.changes_since(kb, lin.kb_version)
+                f.stale_documents = changed
+                f.notes.append(
+                    f"Adapter is stale: {len(changed)} document(s) changed since training." if changed
+                    else "Adapter is stale: the knowledge base changed since training."
+                )
+        return f
+
+    def answer(self, question: str, kb: str, arms: list[str], adapter_id: str | None = None,
+               decoding: Decoding | None = None, top_k: int | None = None,
+               on_update: UpdateCallback | None = None) -> Comparison:
+        question = (question or "").strip()
+        if not question:
+            raise LabError("Type a question first.")
+        if len(question) > MAX_QUESTION_CHARS:
+            raise LabError(f"The question is {len(question):,} characters long; the limit is {MAX_QUESTION_CHARS:,}.")
+        arms = [a for a in ARMS if a in arms]
+        if not arms:
+            raise LabError("Pick at least one arm to compare.")
+        decoding = decoding or self.decoding()
+        top_k = top_k or self.settings.retrieval.top_k
+        started = time.perf_counter()
+        fair = self.fairness(kb, adapter_id, decoding, top_k)
+        result = Comparison(question=question, fairness=fair)
+
+        adapter: AdapterInfo | None = None
+        adapter_key = None
+        if adapter_id and any(a in ("finetuned", "hybrid") for a in arms):
+            adapter = self.adapters.get(adapter_id)
+            lin = adapter.lineage
+            adapter_key = self.runtime.ensure_adapter(adapter.path, adapter.fingerprint, lin.base_model, lin.base_fingerprint, adapter.name)
+
+        hits, retrieval_s = [], 0.0
+        if any(a in OPEN_BOOK for a in arms):
+            t0 = time.perf_counter()
+            hits = search(self.knowledge, kb, question, top_k=top_k)
+            retrieval_s = time.perf_counter() - t0
+        relevant = self._relevant(question, hits)
+
+        budget = min(self.runtime.context_window, self.settings.generation.max_prompt_tokens) - decoding.max_new_tokens
+        tag = new_tag()
+        requests, planned = [], []
+        for arm in arms:
+            answer = ArmAnswer(arm=arm)
+            result.arms[arm] = answer
+            if arm in ("finetuned", "hybrid") and adapter_key is None:
+                answer.unavailable = "No adapter selected: train one on the Fine-tuning page."
+                continue
+            if arm in OPEN_BOOK:
+                answer.retrieval_s = retrieval_s
+                if not relevant:
+                    best = max((h.dense_score or 0.0 for h in hits), default=None)
+                    answer.warnings.append(
+                        "No passage passed the relevance threshold"
+                        + (f" (best {best:.2f} < {self.settings.retrieval.min_score:.2f})" if best is not None else "")
+                        + f", so this arm abstains: \"{ABSTAIN}\""
+                    )
+                    answer.text, answer.abstained = ABSTAIN, True
+                    answer.sources = [Source.from_hit(h, rank=i + 1) for i, h in enumerate(hits)]
+                    answer.wall_s = answer.ttft_s = retrieval_s
+                    continue
+                passages = [Passage(i + 1, h.doc_name, h.text) for i, h in enumerate(relevant)]
+                prompt = build(self.runtime, question, passages, budget, tag)
+            else:
+                prompt = build(self.runtime, question, None, budget)
+            answer.prompt, answer.prompt_tokens = prompt.text, len(prompt.ids)
+            answer.warnings.extend(prompt.warnings)
+            if prompt.passages:
+                kept = {p.number for p in prompt.passages}
+                answer.sources = [Source.from_hit(h, rank=i + 1) for i, h in enumerate(relevant) if i + 1 in kept]
+            requests.append(Request(prompt.ids, adapter_key if arm in ("finetuned", "hybrid") else None))
+            planned.append(arm)
+
+        def stream(partial) -> None:
+            if on_update is not None:
+                on_update({arm: g.text for arm, g in zip(planned, partial)})
+
+        generated = generate_batch(self.runtime, requests, decoding, stream) if requests else []
+        for arm, g in zip(planned, generated):
+            a = result.arms[arm]
+            a.text, a.completion_tokens, a.stopped = g.text.strip(), len(g.token_ids), g.stopped
+            a.ttft_s = a.retrieval_s + g.prefill_s
+            a.wall_s = a.ttft_s + g.decode_s
+            if not a.stopped:
+                a.warnings.append(f"The answer was cut at {decoding.max_new_tokens} new tokens.")
+        self._explain(result)
+        result.total_s = time.perf_counter() - started
+        return result
+
+    def _relevant(self, question: str, hits: list[Hit]) -> list[Hit]:
+        """Hits whose embedding cosine to the question clears the threshold (hybrid hits found
+        only by keywords have no dense score yet: compute it)."""
+        missing = [h for h in hits if h.dense_score is None]
+        if missing:
+            vectors = np.array(self.knowledge.embedder.get_text_embedding_batch([question] + [h.text for h in missing]))
+            vectors /= np.linalg.norm(vectors, axis=1, keepdims=True) + 1e-9
+            for h, cos in zip(missing, vectors[1:] @ vectors[0]):
+                h.dense_score = float(cos)
+        return [h for h in hits if (h.dense_score or 0.0) >= self.settings.retrieval.min_score]
+
+    def _explain(self, result: Comparison) -> None:
+        """Mark, in each open-book arm's sources, the sentences its answer rests on, and which
+        passages it cited."""
+        for a in result.arms.values():
+            if a.arm not in OPEN_BOOK or not a.sources or a.abstained or a.unavailable:
+                continue
+            a.citations = citations(a.text, len(a.sources))
+            hits = [Hit(doc_id="", doc_name=s.doc_name, chunk_index=s.chunk_index, text=s.text, score=s.score) for s in a.sources]
+            if a.text and ABSTAIN.lower().rstrip(".") not in a.text.lower():
+                mark_sentences(self.knowledge.embedder, a.text, hits)
+                for s, h in zip(a.sources, hits):
+                    s.sentences = h.sentences
+            else:  # an abstention rests on no sentence
+                for s in a.sources:
+                    s.sentences = [(text, False) for text, _ in s.sentences]
+            for s in a.sources:
+                s.cited = s.rank in a.citations

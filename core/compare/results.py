@@ -1,0 +1,112 @@
+"""What a comparison produces, and its export as JSON or Markdown."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timezone
+
+from pydantic import BaseModel, Field
+
+ARMS = ("base", "rag", "finetuned", "hybrid")
+OPEN_BOOK = ("rag", "hybrid")
+ARM_LABELS = {"base": "Base", "rag": "RAG", "finetuned": "Fine-tuned", "hybrid": "Hybrid"}
+ARM_HELP = {
+    "base": "The model alone: what it already knows.",
+    "rag": "The base model reading passages retrieved from the knowledge base (an open-book exam).",
+    "finetuned": "The model with a LoRA adapter trained on the documents (a specialist's training), no passages.",
+    "hybrid": "The fine-tuned model reading the retrieved passages too.",
+}
+
+
+class Source(BaseModel):
+    rank: int
+    doc_name: str
+    chunk_index: int
+    score: float
+    relevance: float | None = Field(None, description="Embedding cosine to the question.")
+    text: str
+    sentences: list[tuple[str, bool]] = Field(default_factory=list)
+    cited: bool = False
+
+    @classmethod
+    def from_hit(cls, hit, rank: int) -> "Source":
+        return cls(rank=rank, doc_name=hit.doc_name, chunk_index=hit.chunk_index, score=hit.score,
+                   relevance=hit.dense_score, text=hit.text, sentences=hit.sentences or [(hit.text, False)])
+
+    @property
+    def supporting(self) -> list[str]:
+        return [s.strip() for s, marked in self.sentences if marked]
+
+
+class ArmAnswer(BaseModel):
+    arm: str
+    text: str = ""
+    prompt: str = ""
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    retrieval_s: float = 0.0
+    ttft_s: float = 0.0
+    wall_s: float = 0.0
+    stopped: bool = True
+    abstained: bool = False  # no passage passed the threshold: the model was not asked
+    unavailable: str | None = None
+    sources: list[Source] = Field(default_factory=list)
+    citations: list[int] = Field(default_factory=list)
+    warnings: list[str] = Field(default_factory=list)
+
+
+class Fairness(BaseModel):
+    model: str
+    model_fingerprint: str
+    kb: str
+    kb_version: str
+    decoding: dict
+    top_k: int
+    min_score: float
+    adapter: str | None = None
+    adapter_id: str | None = None
+    adapter_fingerprint: str | None = None
+    adapter_kb: str | None = None
+    adapter_kb_version: str | None = None
+    stale_documents: list[str] = Field(default_factory=list)
+    notes: list[str] = Field(default_factory=list)
+
+
+class Comparison(BaseModel):
+    question: str
+    fairness: Fairness
+    arms: dict[str, ArmAnswer] = Field(default_factory=dict)
+    asked_at: str = Field(default_factory=lambda: datetime.now(timezone.utc).isoformat(timespec="seconds"))
+    total_s: float = 0.0
+
+
+def history_json(history: list[Comparison]) -> str:
+    return json.dumps([c.model_dump(mode="json") for c in history], indent=2, ensure_ascii=False)
+
+
+def history_markdown(history: list[Comparison]) -> str:
+    lines = ["# Comparison history", ""]
+    for n, c in enumerate(history, 1):
+        f = c.fairness
+        lines += [f"## {n}. {c.question}", "",
+                  f"*{c.asked_at} · model {f.model} ({f.model_fingerprint}) · knowledge base {f.kb} v{f.kb_version}"
+                  + (f" · adapter {f.adapter} ({f.adapter_fingerprint})" if f.adapter else "")
+                  + f" · decoding {json.dumps(f.decoding)}*", ""]
+        for note in f.notes:
+            lines.append(f"> {note}")
+        for arm, a in c.arms.items():
+            lines += [f"### {ARM_LABELS[arm]}", ""]
+            if a.unavailable:
+                lines += [f"_{a.unavailable}_", ""]
+                continue
+            lines += [a.text or "_(empty answer)_", "",
+                      f"- wall {a.wall_s:.2f} s · first token {a.ttft_s:.2f} s · prompt {a.prompt_tokens} tokens · "
+                      f"completion {a.completion_tokens} tokens"]
+            for s in a.sources:
+                support = "; ".join(s.supporting)
+                lines.append(f"- source [{s.rank}] {s.doc_name} #{s.chunk_index} (score {s.score:.3f})"
+                             + (f": \"{support}\"" if support else ""))
+            for w in a.warnings:
+                lines.append(f"- warning: {w}")
+            lines.append("")
+    return "\n".join(lines)

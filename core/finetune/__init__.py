@@ -1,0 +1,1 @@
+"""Training data, the LoRA training recipe, and adapters with their lineage."""

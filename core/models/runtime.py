@@ -1,0 +1,103 @@
+"""The one base model of a process, with LoRA adapters loaded onto it by name.
+
+Adapters are PEFT LoRA adapters attached to the same base weights (``load_adapter``), never a
+model copy per adapter. Requests choose their adapter per row (PEFT's mixed-adapter batches),
+so no session ever depends on a global "active adapter". ``lock`` serialises everything that
+touches the model: generation and adapter loading.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections import OrderedDict
+from pathlib import Path
+
+from core.config import Settings
+from core.errors import ModelError
+from core.models.loader import load_base_model, model_fingerprint
+
+log = logging.getLogger(__name__)
+
+BASE = "__base__"  # PEFT's name for "no adapter" in a mixed-adapter batch
+
+
+class ModelRuntime:
+    def __init__(self, settings: Settings, loaded=None):
+        """``loaded`` = (model, tokenizer, source) skips loading (tests share one model)."""
+        self.settings = settings
+        self.model, self.tokenizer, self.source = loaded or load_base_model(settings)
+        self.model_id = settings.models.llm
+        self.fingerprint = model_fingerprint(self.model)
+        self.lock = threading.RLock()
+        self.peft = None  # the PeftModel wrapper, created with the first adapter
+        self._adapters: OrderedDict[str, str] = OrderedDict()  # key -> folder
+        eos = {self.tokenizer.eos_token_id}
+        gen_eos = getattr(self.model.generation_config, "eos_token_id", None)
+        eos.update(gen_eos if isinstance(gen_eos, list) else [gen_eos])
+        self.eos_ids = {e for e in eos if e is not None}
+
+    @property
+    def display_name(self) -> str:
+        return self.source.display_name
+
+    @property
+    def context_window(self) -> int:
+        return int(getattr(self.model.config, "max_position_embeddings", 2048) or 2048)
+
+    @property
+    def device(self):
+        return self.model.device
+
+    # --- text and tokens -------------------------------------------------------------------
+    def chat_prompt(self, messages: list[dict]) -> str:
+        """The exact text the model receives, from the tokenizer's own chat template."""
+        return self.tokenizer.apply_chat_template(messages, add_generation_prompt=True, tokenize=False)
+
+    def encode(self, text: str) -> list[int]:
+        return self.tokenizer(text, add_special_tokens=False)["input_ids"]
+
+    def count_tokens(self, text: str) -> int:
+        return len(self.encode(text))
+
+    def decode(self, ids: list[int]) -> str:
+        return self.tokenizer.decode(ids, skip_special_tokens=True)
+
+    # --- adapters --------------------------------------------------------------------------
+    def adapter_key(self, weights_fingerprint: str) -> str:
+        return f"a{weights_fingerprint}"
+
+    def ensure_adapter(self, folder: Path, weights_fingerprint: str, base_model: str, base_fingerprint: str, label: str) -> str:
+        """Load the adapter in ``folder`` (once) and return the name PEFT knows it by.
+
+        Refuses an adapter trained on other base weights: its deltas would be meaningless.
+        """
+        if base_fingerprint != self.fingerprint:
+            raise ModelError(
+                f"Adapter '{label}' was trained on {base_model} (weights {base_fingerprint}), "
+                f"but the loaded model is {self.model_id} (weights {self.fingerprint}); it cannot be used with it."
+            )
+        key = self.adapter_key(weights_fingerprint)
+        with self.lock:
+            if key in self._adapters:
+                self._adapters.move_to_end(key)
+                return key
+            try:
+                if self.peft is None:
+                    from peft import PeftModel
+
+                    self.peft = PeftModel.from_pretrained(self.model, str(folder), adapter_name=key, is_trainable=False)
+                    self.peft.eval()
+                else:
+                    self.peft.load_adapter(str(folder), adapter_name=key, is_trainable=False)
+            except (OSError, ValueError, KeyError, RuntimeError) as exc:
+                raise ModelError(f"Adapter '{label}' could not be loaded: {exc}") from exc
+            self._adapters[key] = str(folder)
+            while len(self._adapters) > self.settings.generation.max_adapters_loaded:
+                old, _ = self._adapters.popitem(last=False)
+                self.peft.delete_adapter(old)
+                log.info("unloaded adapter %s", old)
+            return key
+
+    def loaded_adapters(self) -> list[str]:
+        return list(self._adapters)

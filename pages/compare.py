@@ -1,0 +1,103 @@
+"""Compare: one question, base / RAG / fine-tuned / hybrid answers side by side."""
+
+import time
+
+import streamlit as st
+
+from core.compare.results import ARM_LABELS, ARMS, history_json, history_markdown
+from core.errors import LabError
+from ui import compare_view
+from ui.resources import adapters, compare_engine, knowledge, settings
+from ui.widgets import active_kb_picker, report_error
+
+HISTORY = "compare_history"
+PENDING = "compare_pending"
+SUGGESTED = [
+    "How many days do customers have to return an unopened product?",
+    "How many paid sick days do employees get?",
+    "What is the phone number of the customer centre?",
+]
+
+service = knowledge()
+st.title("⚖️ Compare answers")
+st.caption("Ask once: the same model answers four ways, with the same decoding settings. "
+           "Sources, latency and token cost sit under each answer.")
+kb = active_kb_picker(service)
+if kb is None:
+    st.stop()
+
+with st.sidebar:
+    available = adapters().list()
+    labels = {a.id: f"{a.name} ({a.fingerprint[:6]})" for a in available}
+    adapter_id = st.selectbox("Adapter for fine-tuned and hybrid", list(labels), format_func=labels.get,
+                              index=0 if labels else None, placeholder="No adapter trained yet")
+    arms = st.pills("Arms shown", list(ARMS), default=list(ARMS), selection_mode="multi",
+                    format_func=ARM_LABELS.get, key="compare_arms") or []
+    st.markdown("**Decoding: one setting for all arms**")
+    g = settings().generation
+    temperature = st.slider("Temperature", 0.0, 1.5, float(g.temperature), 0.1,
+                            help="0 = greedy: the same question always gets the same answer.")
+    max_new = st.slider("Max new tokens", 16, 512, int(g.max_new_tokens), 16)
+    top_k = st.slider("Passages (top-k)", 1, 10, int(settings().retrieval.top_k))
+
+engine = compare_engine()
+decoding = engine.decoding(max_new_tokens=max_new, temperature=temperature)
+finetune_page = None  # the fine-tuning page is linked once it exists
+try:
+    compare_view.fairness_strip(engine.fairness(kb.name, adapter_id, decoding, top_k), arms)
+except LabError as exc:
+    report_error(exc)
+
+history = st.session_state.setdefault(HISTORY, [])
+with st.sidebar:
+    st.markdown("**Conversation**")
+    if history:
+        c1, c2 = st.columns(2)
+        c1.download_button("JSON", history_json(history), "comparisons.json", "application/json", icon="⬇️")
+        c2.download_button("Markdown", history_markdown(history), "comparisons.md", "text/markdown", icon="⬇️")
+        if st.button("Clear conversation", icon="🧹"):
+            history.clear()
+            st.rerun()
+    else:
+        st.caption("Questions you ask appear here for download.")
+
+for past in history:
+    compare_view.comparison(past, arms, finetune_page)
+
+if not history:
+    st.markdown("**Try one of these:**")
+    for col, q in zip(st.columns(len(SUGGESTED)), SUGGESTED):
+        if col.button(q, use_container_width=True):
+            st.session_state[PENDING] = q
+            st.rerun()
+
+question = st.chat_input("Ask a question about your documents") or st.session_state.pop(PENDING, None)
+if question and not arms:
+    st.warning("Pick at least one arm in the sidebar.")
+elif question:
+    with st.chat_message("user"):
+        st.text(question)
+    slots = dict(zip(arms, st.columns(len(arms))))
+    boxes = {}
+    for arm, col in slots.items():
+        with col:
+            st.markdown(f"**{compare_view.ARM_ICONS[arm]} {ARM_LABELS[arm]}**")
+            boxes[arm] = st.empty()
+            boxes[arm].caption("waiting for the model…")
+    last = [0.0]
+
+    def show_partial(partial: dict[str, str]) -> None:
+        if time.perf_counter() - last[0] < 0.15:  # a screen update per ~150 ms is smooth enough
+            return
+        last[0] = time.perf_counter()
+        for arm, text in partial.items():
+            boxes[arm].html(compare_view.answer_html(text, cursor=True))
+
+    try:
+        with st.spinner("Retrieving passages and generating…"):
+            result = engine.answer(question, kb.name, arms, adapter_id, decoding, top_k, on_update=show_partial)
+    except LabError as exc:
+        report_error(exc)
+    else:
+        history.append(result)
+        st.rerun()
