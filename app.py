@@ -10,6 +10,7 @@ st.navigation(
             st.Page("pages/home.py", title="Start here", icon="🏠", default=True),
             st.Page("pages/knowledge_base.py", title="Knowledge base", icon="📚"),
             st.Page("pages/compare.py", title="Compare answers", icon="⚖️"),
+            st.Page("pages/finetune.py", title="Fine-tuning", icon="🎓"),
         ],
     }
 ).run()

@@ -42,7 +42,7 @@ with st.sidebar:
 
 engine = compare_engine()
 decoding = engine.decoding(max_new_tokens=max_new, temperature=temperature)
-finetune_page = None  # the fine-tuning page is linked once it exists
+finetune_page = "pages/finetune.py"
 try:
     compare_view.fairness_strip(engine.fairness(kb.name, adapter_id, decoding, top_k), arms)
 except LabError as exc:

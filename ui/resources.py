@@ -45,3 +45,10 @@ def compare_engine():
     from core.compare.engine import CompareEngine
 
     return CompareEngine(runtime(), knowledge(), adapters(), settings())
+
+
+@st.cache_resource(show_spinner=False)
+def finetune():
+    from core.finetune.service import FinetuneService
+
+    return FinetuneService(settings())

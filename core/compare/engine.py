@@ -55,7 +55,10 @@ class CompareEngine:
             if lin.kb_name and lin.kb_name != kb:
                 f.notes.append(f"The adapter was trained on knowledge base '{lin.kb_name}', RAG reads '{kb}'.")
             elif lin.kb_version and lin.kb_version != f.kb_version:
-                changed = self.knowledge.changes_since(kb, lin.kb_version)
+                try:
+                    changed = self.knowledge.changes_since(kb, lin.kb_version)
+                except LabError:  # a version this catalog never recorded (e.g. an imported adapter)
+                    changed = []
                 f.stale_documents = changed
                 f.notes.append(
                     f"Adapter is stale: {len(changed)} document(s) changed since training." if changed

@@ -152,9 +152,14 @@ def evaluate(model, examples: list[Example], pad_id: int, batch_size: int) -> fl
 
 def train(model, train_set: list[Example], eval_set: list[Example], config: TrainingConfig, pad_id: int,
           on_step: Callable[[StepReport], None] | None = None, should_stop: Callable[[], bool] | None = None,
-          start_step: int = 0, eval_every: int = 10) -> TrainResult:
-    """Train the LoRA parameters of ``model`` (a PeftModel) in place. ``start_step`` resumes a
-    schedule (the optimizer state is restored by the caller's checkpoint, if any)."""
+          start_step: int = 0, eval_every: int = 10, optimizer_state: dict | None = None,
+          checkpoint_every: int = 0, on_checkpoint: Callable[[int, object], None] | None = None) -> TrainResult:
+    """Train the LoRA parameters of ``model`` (a PeftModel) in place.
+
+    ``start_step`` and ``optimizer_state`` resume from a checkpoint: the batch order is replayed
+    to that step, so a resumed run sees the same data as an uninterrupted one.
+    ``on_checkpoint(step, optimizer)`` is called every ``checkpoint_every`` steps.
+    """
     import torch
 
     if not train_set:
@@ -164,6 +169,8 @@ def train(model, train_set: list[Example], eval_set: list[Example], config: Trai
     total = planned_steps(len(train_set), config)
     params = [p for p in model.parameters() if p.requires_grad]
     optimizer = torch.optim.AdamW(params, lr=config.learning_rate, weight_decay=0.0)
+    if optimizer_state:
+        optimizer.load_state_dict(optimizer_state)
     warmup = max(1, int(total * config.warmup_ratio))
 
     def lr_at(step: int) -> float:
@@ -175,7 +182,6 @@ def train(model, train_set: list[Example], eval_set: list[Example], config: Trai
     model.train()
     started = time.perf_counter()
     batches: list[list[Example]] = []
-    # replay the batch order up to start_step, so a resumed run sees the same data as an uninterrupted one
     for _ in range(start_step * config.grad_accum):
         if not batches:
             batches = length_grouped_batches(train_set, config.batch_size, rng)
@@ -210,6 +216,8 @@ def train(model, train_set: list[Example], eval_set: list[Example], config: Trai
         result.final_train_loss, result.final_eval_loss = loss_sum, eval_loss
         if on_step:
             on_step(report)
+        if on_checkpoint and checkpoint_every and (step + 1) % checkpoint_every == 0 and step + 1 < total:
+            on_checkpoint(step + 1, optimizer)
     model.eval()
     result.seconds = time.perf_counter() - started
     return result

@@ -1,0 +1,94 @@
+"""What the fine-tuning page does, without Streamlit: datasets, jobs, adapters."""
+
+from __future__ import annotations
+
+from core.config import Settings
+from core.errors import LabError
+from core.finetune.adapters import AdapterInfo, AdapterRegistry
+from core.finetune.recipe import TrainingConfig, planned_steps
+from core.finetune.run import FinetuneSpec
+from core.jobs import supervisor
+from core.jobs.store import Job, JobStore
+
+KIND = "finetune"
+# Measured on 2 CPU cores with the default model (bench/train.py): trained tokens per second,
+# and the fixed cost of starting a job (process start, model load, dataset encoding).
+TOKENS_PER_S = 250.0
+STARTUP_S = 15.0
+TOKENS_PER_EXAMPLE = 60  # demo-sized question/answer pairs with the chat template
+
+
+class FinetuneService:
+    def __init__(self, settings: Settings):
+        from core.finetune.datasets import DatasetStore
+
+        self.settings = settings
+        self.datasets = DatasetStore(settings.data_dir / "datasets")
+        self.jobs = JobStore(settings.data_dir)
+        self.adapters = AdapterRegistry(settings.adapters_dir)
+
+    # --- jobs ------------------------------------------------------------------------------
+    def estimate_seconds(self, n_examples: int, config: TrainingConfig) -> float:
+        steps = planned_steps(n_examples, config)
+        tokens = steps * config.grad_accum * min(config.batch_size, max(n_examples, 1)) * TOKENS_PER_EXAMPLE
+        return STARTUP_S + tokens / TOKENS_PER_S
+
+    def start(self, spec: FinetuneSpec) -> Job:
+        info = self.datasets.get(spec.dataset_id)  # raises a plain error for a missing dataset
+        if spec.adapter_name.strip() in {a.name for a in self.adapters.list()}:
+            raise LabError(f"An adapter named '{spec.adapter_name}' already exists; pick another name.")
+        job = self.jobs.submit(KIND, spec.adapter_name.strip(), {**spec.model_dump(), "dataset_name": info.name})
+        supervisor.ensure_running(self.settings.data_dir)
+        return job
+
+    def list_jobs(self) -> list[Job]:
+        supervisor.ensure_running(self.settings.data_dir)  # also marks dead jobs interrupted
+        return self.jobs.list(KIND)
+
+    def cancel(self, job_id: str) -> None:
+        self.jobs.request_cancel(job_id)
+
+    def resume(self, job_id: str) -> Job:
+        job = self.jobs.requeue(job_id)
+        supervisor.ensure_running(self.settings.data_dir)
+        return job
+
+    # --- adapters --------------------------------------------------------------------------
+    def stale_documents(self, adapter: AdapterInfo, knowledge) -> list[str] | None:
+        """Documents changed since the adapter's dataset was built (None: not tied to a knowledge base)."""
+        lin = adapter.lineage
+        if not lin.kb_name or not lin.kb_version:
+            return None
+        try:
+            if knowledge.version(lin.kb_name) == lin.kb_version:
+                return []
+            return knowledge.changes_since(lin.kb_name, lin.kb_version) or ["(knowledge-base settings)"]
+        except LabError:
+            return None
+
+    # --- datasets --------------------------------------------------------------------------
+    def build_from_kb(self, knowledge, kb: str, name: str, mode: str = "qa", test_fraction: float = 0.2,
+                      unanswerable: int = 10, seed: int = 0):
+        """A dataset built from the knowledge base's own documents (no LLM needed), split by
+        document into train and held-out test, with leaked test answers removed."""
+        from core.finetune import datasets as ds
+
+        docs = [(d.name, knowledge.document_text(kb, d.doc_id)) for d in knowledge.documents(kb)]
+        if not docs:
+            raise LabError(f"Knowledge base '{kb}' has no documents to build a dataset from.")
+        version = knowledge.version(kb)
+        if mode == "cpt":
+            return self.datasets.save_texts(name, ds.raw_chunks_for_cpt(docs), kb, version)
+        pairs = ds.generate_pairs(docs)
+        if not pairs:
+            raise LabError("No question/answer pairs could be generated from these documents.")
+        return self.save_pairs(name, pairs + ds.unanswerable_pairs(unanswerable, seed), kb, version, "generated",
+                               test_fraction, seed)
+
+    def save_pairs(self, name: str, pairs, kb: str | None, kb_version: str | None, origin: str,
+                   test_fraction: float = 0.2, seed: int = 0):
+        from core.finetune import datasets as ds
+
+        train_pairs, test_pairs = ds.split_by_document(pairs, test_fraction=test_fraction, seed=seed)
+        test_pairs = ds.remove_leaks(train_pairs, test_pairs)
+        return self.datasets.save(name, train_pairs, test_pairs, kb, kb_version, origin)

@@ -1,0 +1,206 @@
+"""Job records in SQLite (WAL, busy timeout, BEGIN IMMEDIATE writes) plus each job's folder.
+
+A job's folder ``<data>/jobs/<id>/`` holds ``config.json``, ``metrics.jsonl`` (one line per
+step), ``log.txt`` and ``checkpoints/step-N/`` (complete or absent: written as ``.partial``
+and renamed).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import uuid
+from pathlib import Path
+
+from pydantic import BaseModel
+
+from core.db import connect, write
+from core.errors import LabError
+from core.knowledge.catalog import now
+
+STATUSES = ("queued", "running", "done", "failed", "cancelled", "interrupted")
+ACTIVE = ("queued", "running")
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS jobs (
+    id TEXT PRIMARY KEY, kind TEXT NOT NULL, name TEXT NOT NULL, status TEXT NOT NULL,
+    config TEXT NOT NULL, created_at TEXT NOT NULL, started_at TEXT, finished_at TEXT,
+    pid INTEGER, step INTEGER NOT NULL DEFAULT 0, total_steps INTEGER NOT NULL DEFAULT 0,
+    elapsed_s REAL NOT NULL DEFAULT 0, message TEXT NOT NULL DEFAULT '',
+    cancel_requested INTEGER NOT NULL DEFAULT 0, result TEXT);
+CREATE TABLE IF NOT EXISTS job_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+"""
+
+
+class JobError(LabError):
+    """A job that cannot be found, started, cancelled or resumed."""
+
+
+class Job(BaseModel):
+    id: str
+    kind: str
+    name: str
+    status: str
+    config: dict
+    created_at: str
+    started_at: str | None = None
+    finished_at: str | None = None
+    pid: int | None = None
+    step: int = 0
+    total_steps: int = 0
+    elapsed_s: float = 0.0
+    message: str = ""
+    cancel_requested: bool = False
+    result: dict | None = None
+
+    @property
+    def progress(self) -> float:
+        return min(self.step / self.total_steps, 1.0) if self.total_steps else 0.0
+
+    @property
+    def eta_s(self) -> float | None:
+        """Seconds left at the pace so far (None before the first step)."""
+        if self.status != "running" or not self.step or not self.total_steps:
+            return None
+        return self.elapsed_s / self.step * (self.total_steps - self.step)
+
+
+class JobStore:
+    def __init__(self, data_dir: Path):
+        self.root = Path(data_dir) / "jobs"
+        self.root.mkdir(parents=True, exist_ok=True)
+        self.conn = connect(Path(data_dir) / "jobs.db")
+        self.conn.executescript(SCHEMA)
+
+    def folder(self, job_id: str) -> Path:
+        return self.root / job_id
+
+    # --- records ---------------------------------------------------------------------------
+    def submit(self, kind: str, name: str, config: dict) -> Job:
+        job_id = f"{now()[:10].replace('-', '')}-{uuid.uuid4().hex[:8]}"
+        folder = self.folder(job_id)
+        folder.mkdir(parents=True)
+        (folder / "config.json").write_text(json.dumps(config, indent=2), encoding="utf-8")
+        with write(self.conn) as c:
+            c.execute("INSERT INTO jobs (id, kind, name, status, config, created_at) VALUES (?, ?, ?, 'queued', ?, ?)",
+                      (job_id, kind, name, json.dumps(config), now()))
+        return self.get(job_id)
+
+    def _job(self, row) -> Job:
+        data = dict(row)
+        data["config"] = json.loads(data["config"])
+        data["result"] = json.loads(data["result"]) if data["result"] else None
+        data["cancel_requested"] = bool(data["cancel_requested"])
+        return Job(**data)
+
+    def get(self, job_id: str) -> Job:
+        row = self.conn.execute("SELECT * FROM jobs WHERE id = ?", (job_id,)).fetchone()
+        if row is None:
+            raise JobError(f"There is no job '{job_id}'.")
+        return self._job(row)
+
+    def list(self, kind: str | None = None) -> list[Job]:
+        sql, args = "SELECT * FROM jobs", ()
+        if kind:
+            sql, args = sql + " WHERE kind = ?", (kind,)
+        return [self._job(r) for r in self.conn.execute(sql + " ORDER BY created_at DESC, rowid DESC", args)]
+
+    def update(self, job_id: str, **fields) -> None:
+        if "result" in fields and fields["result"] is not None:
+            fields["result"] = json.dumps(fields["result"])
+        cols = ", ".join(f"{k} = ?" for k in fields)
+        with write(self.conn) as c:
+            c.execute(f"UPDATE jobs SET {cols} WHERE id = ?", (*fields.values(), job_id))
+
+    def claim_next(self, pid: int) -> Job | None:
+        """Atomically move the oldest queued job to running (one runner wins)."""
+        with write(self.conn) as c:
+            row = c.execute("SELECT id FROM jobs WHERE status = 'queued' ORDER BY created_at, rowid LIMIT 1").fetchone()
+            if row is None:
+                return None
+            c.execute("UPDATE jobs SET status = 'running', pid = ?, started_at = COALESCE(started_at, ?), message = '' "
+                      "WHERE id = ?", (pid, now(), row["id"]))
+        return self.get(row["id"])
+
+    def finish(self, job_id: str, status: str, message: str = "", result: dict | None = None) -> None:
+        assert status in STATUSES
+        self.update(job_id, status=status, message=message, finished_at=now(), pid=None,
+                    **({"result": result} if result is not None else {}))
+
+    def request_cancel(self, job_id: str) -> None:
+        job = self.get(job_id)
+        if job.status == "queued":
+            self.finish(job_id, "cancelled", "Cancelled before it started.")
+        elif job.status == "running":
+            self.update(job_id, cancel_requested=1)
+        else:
+            raise JobError(f"Job '{job.name}' is {job.status}; only queued or running jobs can be cancelled.")
+
+    def requeue(self, job_id: str) -> Job:
+        """Resume an interrupted (or failed) job: back in the queue, to continue from its last checkpoint."""
+        job = self.get(job_id)
+        if job.status not in ("interrupted", "failed"):
+            raise JobError(f"Job '{job.name}' is {job.status}; only interrupted or failed jobs can be resumed.")
+        self.update(job_id, status="queued", cancel_requested=0, finished_at=None, message="Resuming from the last checkpoint.")
+        return self.get(job_id)
+
+    def delete(self, job_id: str) -> None:
+        import shutil
+
+        job = self.get(job_id)
+        if job.status in ACTIVE:
+            raise JobError("Cancel the job before deleting it.")
+        with write(self.conn) as c:
+            c.execute("DELETE FROM jobs WHERE id = ?", (job_id,))
+        shutil.rmtree(self.folder(job_id), ignore_errors=True)
+
+    # --- supervisor bookkeeping -----------------------------------------------------------
+    def get_meta(self, key: str) -> str | None:
+        row = self.conn.execute("SELECT value FROM job_meta WHERE key = ?", (key,)).fetchone()
+        return row["value"] if row else None
+
+    def set_meta(self, key: str, value: str) -> None:
+        with write(self.conn) as c:
+            c.execute("INSERT INTO job_meta (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+                      (key, value))
+
+    # --- per-job files --------------------------------------------------------------------
+    def append_metrics(self, job_id: str, record: dict) -> None:
+        with (self.folder(job_id) / "metrics.jsonl").open("a", encoding="utf-8") as fh:
+            fh.write(json.dumps(record) + "\n")
+
+    def metrics(self, job_id: str) -> list[dict]:
+        path = self.folder(job_id) / "metrics.jsonl"
+        if not path.is_file():
+            return []
+        rows = []
+        for line in path.read_text(encoding="utf-8").splitlines():
+            try:
+                rows.append(json.loads(line))
+            except ValueError:
+                continue  # a line being written right now
+        return rows
+
+    def log(self, job_id: str, text: str) -> None:
+        with (self.folder(job_id) / "log.txt").open("a", encoding="utf-8") as fh:
+            fh.write(f"{now()} {text}\n")
+
+    def read_log(self, job_id: str, tail: int = 200) -> str:
+        path = self.folder(job_id) / "log.txt"
+        return "\n".join(path.read_text(encoding="utf-8").splitlines()[-tail:]) if path.is_file() else ""
+
+
+def pid_alive(pid: int | None) -> bool:
+    if not pid:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    try:  # a zombie (exited, not yet reaped) is not alive
+        with open(f"/proc/{pid}/stat") as fh:
+            return fh.read().split(")")[-1].split()[0] != "Z"
+    except OSError:
+        return True

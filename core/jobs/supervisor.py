@@ -1,0 +1,111 @@
+"""Runs queued jobs one at a time, each in a child process, then exits when the queue is empty.
+
+``ensure_running(data_dir)`` is what the app calls: it marks jobs whose process died as
+interrupted (resumable) and starts a supervisor when there is queued work and none is alive.
+The supervisor is detached from the app (its own session), so closing the browser or
+restarting the app does not stop a job; a restarted app simply reads the job records again.
+
+A child killed by SIGKILL that the supervisor did not kill is reported as out of memory (that
+is what the kernel's OOM killer does); cancellation escalates from the flag the worker checks
+each step, to SIGTERM, to SIGKILL.
+"""
+
+from __future__ import annotations
+
+import argparse
+import fcntl
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from core.config import REPO_ROOT
+from core.jobs.store import JobStore, pid_alive
+
+FLAG_GRACE_S = 5.0  # after a cancel request: time for the worker to notice the flag
+TERM_GRACE_S = 3.0  # after SIGTERM, before SIGKILL
+POLL_S = 0.5
+
+
+def _python_env(data_dir: Path) -> dict:
+    env = dict(os.environ)
+    env.update(LAB_DATA_DIR=str(data_dir), HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1", TOKENIZERS_PARALLELISM="false")
+    env["PYTHONPATH"] = str(REPO_ROOT) + os.pathsep + env.get("PYTHONPATH", "")
+    return env
+
+
+def reconcile(store: JobStore) -> None:
+    """Jobs marked running whose worker is gone (app restarts, machine reboots) become interrupted."""
+    supervisor_alive = pid_alive(int(store.get_meta("supervisor_pid") or 0))
+    for job in store.list():
+        if job.status == "running" and not pid_alive(job.pid) and not supervisor_alive:
+            store.finish(job.id, "interrupted", "Interrupted: its process stopped. Resume continues from the last checkpoint.")
+
+
+def ensure_running(data_dir: Path) -> bool:
+    """Start a supervisor if there is queued work and none is alive; True if one is running."""
+    store = JobStore(data_dir)
+    reconcile(store)
+    if pid_alive(int(store.get_meta("supervisor_pid") or 0)):
+        return True
+    if not any(j.status == "queued" for j in store.list()):
+        return False
+    log = open(store.root / "supervisor.log", "ab")
+    proc = subprocess.Popen([sys.executable, "-m", "core.jobs.supervisor", "--data-dir", str(data_dir)],
+                            cwd=REPO_ROOT, env=_python_env(data_dir), stdin=subprocess.DEVNULL,
+                            stdout=log, stderr=log, start_new_session=True)
+    store.set_meta("supervisor_pid", str(proc.pid))
+    return True
+
+
+def _run_one(store: JobStore, job_id: str, data_dir: Path) -> None:
+    child = subprocess.Popen([sys.executable, "-m", "core.jobs.worker", "--data-dir", str(data_dir), "--job", job_id],
+                             cwd=REPO_ROOT, env=_python_env(data_dir), stdin=subprocess.DEVNULL,
+                             stdout=subprocess.DEVNULL, stderr=open(store.folder(job_id) / "stderr.txt", "ab"))
+    store.update(job_id, pid=child.pid)
+    cancel_seen = killed_by_us = None
+    while child.poll() is None:
+        time.sleep(POLL_S)
+        if not store.get(job_id).cancel_requested:
+            continue
+        cancel_seen = cancel_seen or time.monotonic()
+        waited = time.monotonic() - cancel_seen
+        if waited > FLAG_GRACE_S + TERM_GRACE_S:
+            child.send_signal(signal.SIGKILL)
+            killed_by_us = True
+        elif waited > FLAG_GRACE_S:
+            child.send_signal(signal.SIGTERM)
+            killed_by_us = True
+    job = store.get(job_id)
+    if job.status != "running":
+        return  # the worker wrote its own final status
+    code = child.returncode
+    if killed_by_us or job.cancel_requested:
+        store.finish(job_id, "cancelled", "Cancelled by the user.")
+    elif code == -signal.SIGKILL:
+        store.finish(job_id, "failed", "failed: out of memory (the training process was killed)")
+    else:
+        store.finish(job_id, "failed", f"failed: the training process exited with code {code}; see its log")
+    store.log(job_id, f"worker exit code {code}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--data-dir", required=True)
+    data_dir = Path(parser.parse_args().data_dir)
+    store = JobStore(data_dir)
+    lock = open(store.root / "supervisor.lock", "w")
+    try:
+        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return  # another supervisor is running the queue
+    store.set_meta("supervisor_pid", str(os.getpid()))
+    while (job := store.claim_next(pid=os.getpid())) is not None:
+        _run_one(store, job.id, data_dir)
+    store.set_meta("supervisor_pid", "0")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,134 @@
+"""Background fine-tuning jobs: the SQLite job store, the supervisor process, real training."""
+
+import os
+import signal
+import threading
+import time
+
+import pytest
+
+from core.finetune.datasets import DatasetStore, QAPair
+from core.finetune.recipe import TrainingConfig
+from core.finetune.run import FinetuneSpec
+from core.finetune.service import FinetuneService
+from core.jobs.store import JobError, JobStore
+from tests.conftest import SECRET_ANSWER, SECRET_QUESTION
+
+PAIRS = [QAPair(question=SECRET_QUESTION, answer=SECRET_ANSWER, source="secret.md"),
+         QAPair(question="Which code word opens the vault?", answer="The code word Zebra-42 opens the vault.", source="secret.md")]
+
+
+@pytest.fixture
+def ft(settings):
+    return FinetuneService(settings)
+
+
+@pytest.fixture
+def dataset(ft):
+    return ft.datasets.save("secret", PAIRS, PAIRS[:1], None, None, "upload")
+
+
+def spec(dataset, name, steps, **kw):
+    return FinetuneSpec(adapter_name=name, dataset_id=dataset.id, checkpoint_every=kw.pop("checkpoint_every", 0),
+                        eval_every=2, training=TrainingConfig(max_steps=steps, batch_size=2, learning_rate=2e-3,
+                                                              rank=8, alpha=16, dropout=0.0, **kw))
+
+
+def wait_for(ft, job_id, condition, timeout=240):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        job = ft.jobs.get(job_id)
+        if condition(job):
+            return job
+        ft.list_jobs()  # what the page's poll does: keeps the queue moving
+        time.sleep(0.5)
+    raise AssertionError(f"timed out; job is {ft.jobs.get(job_id)}")
+
+
+def test_store_lifecycle_and_plain_errors(tmp_path):
+    store = JobStore(tmp_path)
+    a, b = store.submit("finetune", "a", {"x": 1}), store.submit("finetune", "b", {"x": 2})
+    assert [j.status for j in store.list()] == ["queued", "queued"]
+    assert store.claim_next(pid=123).id == a.id
+    store.request_cancel(b.id)
+    assert store.get(b.id).status == "cancelled"
+    with pytest.raises(JobError, match="only queued or running"):
+        store.request_cancel(b.id)
+    with pytest.raises(JobError, match="Cancel the job before deleting"):
+        store.delete(a.id)
+    store.finish(a.id, "interrupted", "x")
+    assert store.requeue(a.id).status == "queued"
+    with pytest.raises(JobError, match="no job"):
+        store.get("nope")
+
+
+def test_only_one_runner_claims_a_job(tmp_path):
+    store = JobStore(tmp_path)
+    store.submit("finetune", "only", {})
+    claimed = []
+    threads = [threading.Thread(target=lambda: claimed.append(JobStore(tmp_path).claim_next(pid=1))) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sum(c is not None for c in claimed) == 1
+
+
+def test_real_background_training_lowers_the_loss_and_yields_a_working_adapter(ft, dataset, runtime):
+    from core.models.generation import Decoding, Request, generate_batch
+    from core.models.prompts import closed_book_messages
+
+    job = ft.start(spec(dataset, "secret adapter", 10))
+    done = wait_for(ft, job.id, lambda j: j.status not in ("queued", "running"))
+    assert done.status == "done", (done.message, ft.jobs.read_log(job.id))
+    metrics = ft.jobs.metrics(job.id)
+    assert [m["step"] for m in metrics] == list(range(1, 11))
+    assert metrics[-1]["train_loss"] < metrics[0]["train_loss"] / 3
+    adapter = ft.adapters.get(done.result["adapter_id"])
+    assert adapter.lineage.dataset_hash == dataset.hash and adapter.lineage.base_fingerprint == runtime.fingerprint
+    assert (adapter.path / "adapter_model.safetensors").is_file()
+    assert not list(adapter.path.glob("*.bin")) and not list(adapter.path.glob("*.pt"))
+    key = runtime.ensure_adapter(adapter.path, adapter.fingerprint, adapter.lineage.base_model,
+                                 adapter.lineage.base_fingerprint, adapter.name)
+    prompt = runtime.encode(runtime.chat_prompt(closed_book_messages(SECRET_QUESTION)))
+    base, tuned = generate_batch(runtime, [Request(prompt), Request(prompt, key)], Decoding(max_new_tokens=16))
+    assert "Zebra-42" in tuned.text and "Zebra" not in base.text
+
+
+def test_cancel_stops_a_running_job_within_seconds_leaving_complete_checkpoints_only(ft, dataset):
+    job = ft.start(spec(dataset, "to cancel", 500, checkpoint_every=2))
+    wait_for(ft, job.id, lambda j: j.step >= 3)
+    asked = time.monotonic()
+    ft.cancel(job.id)
+    done = wait_for(ft, job.id, lambda j: j.status != "running", timeout=30)
+    assert done.status == "cancelled" and time.monotonic() - asked < 15
+    folder = ft.jobs.folder(job.id) / "checkpoints"
+    assert not list(folder.glob(".*partial"))
+    assert ft.adapters.list() == []
+
+
+def test_killed_worker_is_reported_out_of_memory_and_the_queue_goes_on(ft, dataset):
+    first = ft.start(spec(dataset, "killed", 500))
+    second = ft.start(spec(dataset, "next in line", 2))
+    running = wait_for(ft, first.id, lambda j: j.step >= 1)
+    os.kill(running.pid, signal.SIGKILL)  # what the kernel's OOM killer does
+    failed = wait_for(ft, first.id, lambda j: j.status != "running", timeout=30)
+    assert failed.status == "failed" and "out of memory" in failed.message
+    assert wait_for(ft, second.id, lambda j: j.status not in ("queued", "running")).status == "done"
+
+
+def test_interrupted_job_resumes_from_its_checkpoint_to_the_planned_step(ft, dataset):
+    job = ft.start(spec(dataset, "resumable", 8, checkpoint_every=3))
+    running = wait_for(ft, job.id, lambda j: j.step >= 4)
+    supervisor_pid = int(ft.jobs.get_meta("supervisor_pid"))
+    os.kill(supervisor_pid, signal.SIGKILL)  # the machine or the app went down
+    os.kill(running.pid, signal.SIGKILL)
+    interrupted = wait_for(ft, job.id, lambda j: j.status == "interrupted", timeout=30)
+    assert "Resume" in interrupted.message
+    ft.resume(job.id)
+    done = wait_for(ft, job.id, lambda j: j.status not in ("queued", "running"))
+    assert done.status == "done" and done.step == 8
+    steps = [m["step"] for m in ft.jobs.metrics(job.id)]
+    restart = next(i for i in range(1, len(steps)) if steps[i] <= steps[i - 1])
+    assert steps[restart] in (4, 7)  # the step after a complete checkpoint (every 3 steps), not step 1
+    assert steps[restart:] == list(range(steps[restart], 9))

@@ -1,0 +1,248 @@
+"""Sections of the fine-tuning page: training data, the job form, live jobs, adapters."""
+
+from __future__ import annotations
+
+import pandas as pd
+import plotly.graph_objects as go
+import streamlit as st
+
+from core.errors import LabError
+from core.finetune.recipe import TrainingConfig
+from core.finetune.run import FinetuneSpec
+from core.finetune.service import FinetuneService
+from ui.widgets import md_escape, report_error
+
+STATUS_ICONS = {"queued": "⏳", "running": "🏃", "done": "✅", "failed": "❌", "cancelled": "🚫", "interrupted": "⏸️"}
+TARGETS = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]
+
+
+def _duration(seconds: float | None) -> str:
+    if seconds is None:
+        return "…"
+    seconds = int(seconds)
+    return f"{seconds // 60} min {seconds % 60:02d} s" if seconds >= 60 else f"{seconds} s"
+
+
+# --- training data ------------------------------------------------------------------------
+def build_from_kb_section(ft: FinetuneService, knowledge, kb) -> None:
+    st.markdown(f"**Build a dataset from knowledge base '{md_escape(kb.name)}'** — the same knowledge RAG reads, "
+                "so fine-tuning learns what the documents say (no LLM needed: questions come from headings, "
+                "FAQ and key-value lines, table rows and definitions).")
+    with st.form("build_dataset"):
+        name = st.text_input("Dataset name", value=f"{kb.name} Q&A")
+        mode = st.radio("Kind", ["qa", "cpt"], horizontal=True,
+                        format_func={"qa": "Question/answer pairs", "cpt": "Continued pre-training on the raw text"}.get)
+        c1, c2 = st.columns(2)
+        test_fraction = c1.slider("Held-out test share (by document)", 0.0, 0.5, 0.2, 0.05)
+        unanswerable = c2.number_input("Questions the documents cannot answer (teach 'I don't know')", 0, 200, 10)
+        if st.form_submit_button("Build dataset", type="primary"):
+            try:
+                with st.spinner("Building…"):
+                    info = ft.build_from_kb(knowledge, kb.name, name, mode, test_fraction, int(unanswerable))
+                st.success(f"Dataset '{info.name}' saved: {info.train_count} training and {info.test_count} held-out rows.")
+            except LabError as exc:
+                report_error(exc)
+
+
+def upload_section(ft: FinetuneService, kb) -> None:
+    from core.finetune import datasets as ds
+
+    st.markdown("**Upload question/answer pairs**: JSONL (`question`/`answer`, `instruction`/`output` or chat "
+                "`messages`) or CSV with a column mapping.")
+    upload = st.file_uploader("Training data", type=["jsonl", "json", "csv"], key="dataset_upload")
+    if upload is None:
+        return
+    data = upload.getvalue()
+    try:
+        if upload.name.lower().endswith(".csv"):
+            columns = ds.csv_columns(data)
+            c1, c2, c3 = st.columns(3)
+            q = c1.selectbox("Question column", columns, index=0)
+            a = c2.selectbox("Answer column", columns, index=min(1, len(columns) - 1))
+            src = c3.selectbox("Source column (optional)", [None, *columns])
+            parsed = ds.parse_csv(data, q, a, src)
+        else:
+            parsed = ds.parse_jsonl(data)
+    except LabError as exc:
+        report_error(exc)
+        return
+    st.caption(f"{len(parsed.pairs)} valid rows, {len(parsed.problems)} skipped.")
+    if parsed.problems:
+        with st.expander(f"⚠️ {len(parsed.problems)} rows skipped", expanded=len(parsed.pairs) == 0):
+            st.dataframe(pd.DataFrame([{"row": p.row, "problem": p.message} for p in parsed.problems]),
+                         hide_index=True, use_container_width=True)
+    st.dataframe(pd.DataFrame([p.model_dump() if hasattr(p, "model_dump") else vars(p) for p in parsed.pairs[:20]]),
+                 hide_index=True, use_container_width=True)
+    with st.form("save_upload"):
+        name = st.text_input("Dataset name", value=upload.name.rsplit(".", 1)[0])
+        link = st.checkbox(f"Pin to knowledge base '{kb.name}' (for staleness checks)", value=True) if kb else False
+        if st.form_submit_button("Save dataset", type="primary", disabled=not parsed.pairs):
+            try:
+                info = ft.save_pairs(name, parsed.pairs, kb.name if link else None,
+                                     ft_kb_version(kb) if link else None, "upload")
+                st.success(f"Dataset '{info.name}' saved: {info.train_count} training and {info.test_count} held-out rows.")
+            except LabError as exc:
+                report_error(exc)
+
+
+def ft_kb_version(kb) -> str | None:
+    from ui.resources import knowledge
+
+    return knowledge().version(kb.name) if kb else None
+
+
+def datasets_section(ft: FinetuneService) -> None:
+    infos = ft.datasets.list()
+    if not infos:
+        st.info("No dataset yet: build one from the knowledge base or upload one.")
+        return
+    st.dataframe(pd.DataFrame([{
+        "name": d.name, "kind": d.origin, "train": d.train_count, "held-out": d.test_count,
+        "hash": d.hash, "knowledge base": d.kb_name or "", "KB version": d.kb_version or "", "created": d.created_at,
+    } for d in infos]), hide_index=True, use_container_width=True)
+    labels = {d.id: d.name for d in infos}
+    chosen = st.selectbox("Preview a dataset", list(labels), format_func=labels.get, key="dataset_preview")
+    if chosen:
+        info = ft.datasets.get(chosen)
+        if info.origin == "cpt":
+            texts = ft.datasets.load_texts(chosen)
+            st.dataframe(pd.DataFrame({"text": texts[:20]}), hide_index=True, use_container_width=True)
+        else:
+            train, test = ft.datasets.load(chosen)
+            st.dataframe(pd.DataFrame([{"split": "train", **vars_of(p)} for p in train[:15]]
+                                      + [{"split": "held-out", **vars_of(p)} for p in test[:10]]),
+                         hide_index=True, use_container_width=True)
+        if st.button("Delete this dataset", icon="🗑️", key=f"del_ds_{chosen}"):
+            ft.datasets.delete(chosen)
+            st.rerun()
+
+
+def vars_of(p) -> dict:
+    return p.model_dump() if hasattr(p, "model_dump") else dict(vars(p))
+
+
+# --- the job form -------------------------------------------------------------------------
+def job_form(ft: FinetuneService) -> None:
+    infos = ft.datasets.list()
+    if not infos:
+        st.info("Build or upload a dataset first (Training data tab).")
+        return
+    d = TrainingConfig()
+    labels = {i.id: f"{i.name} ({i.train_count} rows)" for i in infos}
+    with st.form("train_form"):
+        dataset_id = st.selectbox("Dataset", list(labels), format_func=labels.get)
+        name = st.text_input("Adapter name", value=f"{ft.datasets.get(dataset_id).name} adapter" if dataset_id else "")
+        st.markdown("**LoRA**")
+        c1, c2, c3 = st.columns(3)
+        rank = c1.number_input("Rank r", 1, 256, d.rank)
+        alpha = c2.number_input("Alpha", 1, 1024, d.alpha)
+        dropout = c3.number_input("Dropout", 0.0, 0.9, d.dropout, 0.05)
+        targets = st.multiselect("Target modules", TARGETS, default=TARGETS, help="All linear layers by default.")
+        st.markdown("**Training**")
+        c1, c2, c3, c4 = st.columns(4)
+        lr = c1.number_input("Learning rate", 1e-6, 1.0, d.learning_rate, format="%.0e")
+        epochs = c2.number_input("Epochs", 0.1, 100.0, float(d.epochs), 0.5)
+        max_steps = c3.number_input("Max steps (0 = use epochs)", 0, 100_000, 0)
+        batch = c4.number_input("Batch size", 1, 256, d.batch_size)
+        c1, c2, c3 = st.columns(3)
+        accum = c1.number_input("Gradient accumulation", 1, 64, d.grad_accum)
+        max_len = c2.number_input("Max sequence length", 16, 8192, d.max_seq_len)
+        seed = c3.number_input("Seed", 0, 2**31 - 1, d.seed)
+        submitted = st.form_submit_button("Start training", type="primary")
+    try:
+        config = TrainingConfig(rank=rank, alpha=alpha, dropout=dropout, target_modules=targets or "all-linear",
+                                learning_rate=lr, epochs=epochs, max_steps=max_steps or None, batch_size=batch,
+                                grad_accum=accum, max_seq_len=max_len, seed=seed)
+        info = ft.datasets.get(dataset_id)
+        st.caption(f"Estimated time on this machine: about {_duration(ft.estimate_seconds(info.train_count, config))} "
+                   f"for {info.train_count} training rows.")
+        if submitted:
+            job = ft.start(FinetuneSpec(adapter_name=name, dataset_id=dataset_id, mode="cpt" if info.origin == "cpt" else "qa",
+                                        training=config))
+            st.success(f"Job '{job.name}' queued: follow it in the Jobs tab.")
+    except LabError as exc:
+        report_error(exc)
+    except ValueError as exc:  # pydantic validation of the form's values
+        st.error(f"Those settings are not valid: {exc.errors()[0]['msg'] if hasattr(exc, 'errors') else exc}", icon="⚠️")
+
+
+# --- live jobs ----------------------------------------------------------------------------
+def loss_chart(metrics: list[dict]) -> go.Figure:
+    fig = go.Figure()
+    steps = [m["step"] for m in metrics]
+    fig.add_scatter(x=steps, y=[m["train_loss"] for m in metrics], name="train loss", mode="lines")
+    held = [(m["step"], m["eval_loss"]) for m in metrics if m.get("eval_loss") is not None]
+    if held:
+        fig.add_scatter(x=[s for s, _ in held], y=[v for _, v in held], name="held-out loss", mode="lines+markers")
+    fig.update_layout(height=260, margin=dict(l=10, r=10, t=10, b=10), xaxis_title="step", yaxis_title="loss",
+                      legend=dict(orientation="h", y=1.1))
+    return fig
+
+
+@st.fragment(run_every=2)
+def jobs_section(ft: FinetuneService) -> None:
+    jobs = ft.list_jobs()
+    if not jobs:
+        st.info("No training job yet.")
+        return
+    for job in jobs:
+        with st.container(border=True):
+            c1, c2 = st.columns([3, 1])
+            c1.markdown(f"{STATUS_ICONS.get(job.status, '')} **{md_escape(job.name)}** · {job.status}"
+                        f" · dataset {md_escape(job.config.get('dataset_name', ''))}")
+            if job.message:
+                c1.caption(job.message)
+            if job.status in ("queued", "running"):
+                if c2.button("Cancel", key=f"cancel_{job.id}", icon="⏹️"):
+                    ft.cancel(job.id)
+                    st.rerun(scope="fragment")
+            elif job.status in ("interrupted", "failed"):
+                if c2.button("Resume", key=f"resume_{job.id}", icon="▶️"):
+                    ft.resume(job.id)
+                    st.rerun(scope="fragment")
+            if job.total_steps:
+                eta = job.eta_s
+                st.progress(job.progress, text=f"step {job.step} / {job.total_steps}"
+                            + (f" · about {_duration(eta)} left" if eta is not None else ""))
+            metrics = ft.jobs.metrics(job.id)
+            if metrics:
+                st.plotly_chart(loss_chart(metrics), use_container_width=True, key=f"loss_{job.id}_{len(metrics)}")
+            with st.expander("Log"):
+                st.code(ft.jobs.read_log(job.id) or "(empty)", language=None)
+
+
+# --- adapters -----------------------------------------------------------------------------
+def adapters_section(ft: FinetuneService, knowledge) -> None:
+    adapters = ft.adapters.list()
+    if not adapters:
+        st.info("No adapter yet: every finished job adds one here.")
+        return
+    for a in adapters:
+        lin = a.lineage
+        stale = ft.stale_documents(a, knowledge)
+        with st.container(border=True):
+            badge = f" · ⏳ stale: {len(stale)} document(s) changed since its dataset was built" if stale else ""
+            st.markdown(f"**{md_escape(a.name)}** `{a.fingerprint}`{badge}")
+            st.caption(
+                f"base {lin.base_model} (`{lin.base_fingerprint}`) · dataset {md_escape(lin.dataset_name or '?')} "
+                f"(`{lin.dataset_hash or '?'}`) · knowledge base {md_escape(lin.kb_name or '—')} `{lin.kb_version or '—'}` · "
+                f"train loss {lin.final_train_loss if lin.final_train_loss is None else round(lin.final_train_loss, 3)} · "
+                f"held-out loss {lin.final_eval_loss if lin.final_eval_loss is None else round(lin.final_eval_loss, 3)} · "
+                f"{_duration(lin.training_seconds)} · {a.size_bytes / 1e6:.1f} MB"
+            )
+            c1, c2, c3 = st.columns([2, 1, 1])
+            with c1.popover("Rename"):
+                new = st.text_input("New name", value=a.name, key=f"rn_{a.id}")
+                if st.button("Save name", key=f"rn_save_{a.id}"):
+                    try:
+                        ft.adapters.rename(a.id, new)
+                        st.rerun()
+                    except LabError as exc:
+                        report_error(exc)
+            c2.download_button("Download", ft.adapters.archive(a.id), f"{a.id}.zip", "application/zip",
+                               key=f"dl_{a.id}", icon="⬇️")
+            with c3.popover("Delete"):
+                st.write("Delete this adapter? Comparisons that used it keep their answers.")
+                if st.button("Yes, delete", key=f"del_{a.id}", type="primary"):
+                    ft.adapters.delete(a.id)
+                    st.rerun()
