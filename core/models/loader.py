@@ -8,6 +8,7 @@ package is located without importing it, because importing it needs the ``llm`` 
 from __future__ import annotations
 
 import hashlib
+import json
 import importlib.util
 from dataclasses import dataclass
 from pathlib import Path
@@ -42,18 +43,35 @@ def resolve_llm(name: str) -> ModelSource:
     return ModelSource(name, None, name)
 
 
+def _gguf_cache(settings: Settings, source: ModelSource) -> Path:
+    gguf = Path(source.location) / source.gguf_file
+    stat = gguf.stat()
+    key = hashlib.sha256(f"{gguf.resolve()}|{stat.st_size}|{stat.st_mtime_ns}".encode()).hexdigest()[:12]
+    return settings.models.cache_dir / "models" / key
+
+
 def load_base_model(settings: Settings):
-    """Return (model, tokenizer, source) for the configured LLM, in eval mode, fp32 on CPU."""
+    """Return (model, tokenizer, source) for the configured LLM, in eval mode, fp32 on CPU.
+
+    A GGUF file is dequantized once and kept as safetensors under ``models.cache_dir``:
+    dequantizing takes seconds of CPU on every load, reading safetensors well under one (job
+    processes load the model each time they start).
+    """
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     source = resolve_llm(settings.models.llm)
-    kwargs = {"gguf_file": source.gguf_file} if source.gguf_file else {}
+    location, kwargs = source.location, ({"gguf_file": source.gguf_file} if source.gguf_file else {})
+    cache = _gguf_cache(settings, source) if source.gguf_file else None
+    if cache is not None and (cache / "config.json").is_file():
+        location, kwargs = str(cache), {}
     try:
-        tokenizer = AutoTokenizer.from_pretrained(source.location, **kwargs)
-        model = AutoModelForCausalLM.from_pretrained(source.location, dtype=torch.float32, **kwargs)
+        tokenizer = AutoTokenizer.from_pretrained(location, **kwargs)
+        model = AutoModelForCausalLM.from_pretrained(location, dtype=torch.float32, **kwargs)
     except (OSError, ValueError) as exc:
         raise ModelError(f"The language model '{settings.models.llm}' could not be loaded: {exc}") from exc
+    if cache is not None and kwargs:
+        _save_cache(cache, model, tokenizer)
     if tokenizer.pad_token_id is None:
         tokenizer.pad_token = tokenizer.eos_token
     device = settings.models.device
@@ -61,6 +79,32 @@ def load_base_model(settings: Settings):
         device = "cuda" if torch.cuda.is_available() else "cpu"
     model.to(device).eval()
     return model, tokenizer, source
+
+
+def _save_cache(cache: Path, model, tokenizer) -> None:
+    """Write the dequantized model; complete or absent (written aside, then renamed)."""
+    import shutil
+    import uuid
+
+    from safetensors.torch import save_file
+
+    partial = cache.with_name(f".{cache.name}.{uuid.uuid4().hex[:6]}.partial")
+    try:
+        # save_pretrained refuses models loaded from GGUF (they are marked as quantized even
+        # though transformers dequantized them): write the fp32 weights and a plain config.
+        partial.mkdir(parents=True)
+        tied = bool(getattr(model.config, "tie_word_embeddings", False))
+        weights = {k: v.detach().contiguous() for k, v in model.state_dict().items()
+                   if not (tied and k == "lm_head.weight")}
+        save_file(weights, str(partial / "model.safetensors"), metadata={"format": "pt"})
+        config = model.config.to_dict()
+        config.pop("quantization_config", None)
+        (partial / "config.json").write_text(json.dumps(config, indent=2), encoding="utf-8")
+        model.generation_config.save_pretrained(str(partial))
+        tokenizer.save_pretrained(str(partial))
+        partial.rename(cache)
+    except (OSError, ValueError, RuntimeError):  # another process won the race, or the disk is read-only: loading still worked
+        shutil.rmtree(partial, ignore_errors=True)
 
 
 def model_fingerprint(model) -> str:
