@@ -67,7 +67,7 @@ for past in history:
 if not history:
     st.markdown("**Try one of these:**")
     for col, q in zip(st.columns(len(SUGGESTED)), SUGGESTED):
-        if col.button(q, use_container_width=True):
+        if col.button(q, width="stretch"):
             st.session_state[PENDING] = q
             st.rerun()
 

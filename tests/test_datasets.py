@@ -32,7 +32,8 @@ def demo_pairs() -> list[QAPair]:
 def test_jsonl_question_answer_rows_keep_their_source():
     result = ds.parse_jsonl(jsonl({"question": " Q1? ", "answer": "A1.", "source": "policy.md"},
                                   {"question": "Q2?", "answer": "A2."}))
-    assert [(p.question, p.answer, p.source) for p in result.pairs] == [("Q1?", "A1.", "policy.md"), ("Q2?", "A2.", None)]
+    assert [(p.question, p.answer, p.source) for p in result.pairs] == [
+        ("Q1?", "A1.", "policy.md"), ("Q2?", "A2.", None)]
     assert result.problems == []
 
 
@@ -86,7 +87,8 @@ def test_each_bad_jsonl_row_is_skipped_and_reported_with_its_line_number():
 
 
 def test_the_length_limit_is_configurable():
-    result = ds.parse_jsonl(jsonl({"question": "Q?", "answer": "x" * 50}, {"question": "Q2?", "answer": "ok"}), max_chars=20)
+    data = jsonl({"question": "Q?", "answer": "x" * 50}, {"question": "Q2?", "answer": "ok"})
+    result = ds.parse_jsonl(data, max_chars=20)
     assert [p.row for p in result.problems] == [1] and len(result.pairs) == 1
 
 
@@ -161,7 +163,7 @@ def test_generator_is_deterministic_and_asks_each_question_once():
 
 
 def test_generator_heading_rule_answers_with_the_first_two_sentences():
-    doc = "# Travel Policy\n\n## Hotels\n\nBook through the portal. Rooms are capped at $150. Suites are never allowed.\n"
+    doc = "# Travel Policy\n\n## Hotels\n\nBook through the portal. Rooms are capped at $150. Suites are not allowed.\n"
     [pair] = [p for p in ds.generate_pairs([("travel.md", doc)]) if "say about" in p.question]
     assert pair.question == "What does Travel Policy say about hotels?"
     assert pair.answer == "Book through the portal. Rooms are capped at $150."
@@ -231,7 +233,7 @@ def test_split_keeps_each_document_whole_and_is_deterministic():
 def test_split_spreads_unanswerable_and_sourceless_pairs_by_proportion():
     sourced = [QAPair(question=f"q{d}-{i}", answer="a", source=f"doc{d}") for d in range(5) for i in range(4)]
     loose = [QAPair(question=f"loose {i}", answer="a") for i in range(10)]
-    train, test = ds.split_by_document(sourced + loose + ds.unanswerable_pairs(10, 0), 0.2, seed=7)
+    _, test = ds.split_by_document(sourced + loose + ds.unanswerable_pairs(10, 0), 0.2, seed=7)
     assert sum(not p.answerable for p in test) == 2
     assert sum(p.answerable and p.source is None for p in test) == 2
     assert sum(p.source is not None for p in test) == 4  # one whole document of four
@@ -243,7 +245,8 @@ def test_split_rejects_a_test_fraction_outside_zero_and_one():
 
 
 def test_leakage_finds_test_answers_repeated_verbatim_in_training_text():
-    train = [QAPair(question="When can I return it?", answer="Unopened products: within 14 days of DELIVERY, full refund.")]
+    train = [QAPair(question="When can I return it?",
+                    answer="Unopened products: within 14 days of DELIVERY, full refund.")]
     test = [QAPair(question="Refund window?", answer="Within 14 days of delivery."),      # leaks
             QAPair(question="Phone?", answer="1234-5678."),                               # too short to judge
             QAPair(question="Pets?", answer=IDK, answerable=False),                       # abstention

@@ -119,3 +119,31 @@ def test_model_output_is_escaped_not_rendered():
     out = answer_html(hostile)
     assert "<script>" not in out and "<img" not in out
     assert "&lt;script&gt;" in out and "&lt;img" in out
+
+
+def test_finetune_page_builds_data_validates_uploads_and_starts_a_job(app_env):
+    from core.config import load_settings
+    from core.jobs.store import JobStore
+
+    at = open_page("pages/finetune.py")
+    assert any("Lumora demo Q&A (hand-written)" in str(d.value) for d in at.dataframe)  # seeded, ready to train
+    at.button(key="FormSubmitter:build_dataset-Build dataset").click().run()
+    assert not at.exception and any("training and" in s.value for s in at.success)
+
+    bad = b'{"question": "Q1?", "answer": "A1."}\n{"question": "", "answer": "x"}\nnot json\n{"question": "Q1?", "answer": "A1."}\n'
+    at.get("file_uploader")[0].set_value([("pairs.jsonl", bad, "application/json")]).run()
+    problems = next(d.value for d in at.dataframe if "problem" in d.value.columns)
+    assert list(problems["row"]) == [2, 3, 4]
+
+    steps = next(n for n in at.number_input if n.label.startswith("Max steps"))
+    steps.set_value(2)
+    name = next(t for t in at.text_input if t.label == "Adapter name")
+    name.set_value("page test adapter")
+    at.button(key="FormSubmitter:train_form-Start training").click().run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    assert any("queued" in s.value for s in at.success)
+    store = JobStore(load_settings().data_dir)
+    [job] = store.list()
+    assert job.name == "page test adapter" and job.config["training"]["max_steps"] == 2
+    if job.status in ("queued", "running"):
+        store.request_cancel(job.id)

@@ -68,7 +68,7 @@ def pane(answer: ArmAnswer, finetune_page: str | None) -> None:
     for w in answer.warnings:
         st.caption(f"⚠️ {w}")
     if answer.prompt:
-        with st.popover("Exact prompt", use_container_width=True):
+        with st.popover("Exact prompt", width="stretch"):
             st.code(answer.prompt, language=None, wrap_lines=True)
     for s in answer.sources:
         supported = any(m for _, m in s.sentences)

@@ -70,9 +70,9 @@ def upload_section(ft: FinetuneService, kb) -> None:
     if parsed.problems:
         with st.expander(f"⚠️ {len(parsed.problems)} rows skipped", expanded=len(parsed.pairs) == 0):
             st.dataframe(pd.DataFrame([{"row": p.row, "problem": p.message} for p in parsed.problems]),
-                         hide_index=True, use_container_width=True)
+                         hide_index=True, width="stretch")
     st.dataframe(pd.DataFrame([p.model_dump() if hasattr(p, "model_dump") else vars(p) for p in parsed.pairs[:20]]),
-                 hide_index=True, use_container_width=True)
+                 hide_index=True, width="stretch")
     with st.form("save_upload"):
         name = st.text_input("Dataset name", value=upload.name.rsplit(".", 1)[0])
         link = st.checkbox(f"Pin to knowledge base '{kb.name}' (for staleness checks)", value=True) if kb else False
@@ -99,19 +99,19 @@ def datasets_section(ft: FinetuneService) -> None:
     st.dataframe(pd.DataFrame([{
         "name": d.name, "kind": d.origin, "train": d.train_count, "held-out": d.test_count,
         "hash": d.hash, "knowledge base": d.kb_name or "", "KB version": d.kb_version or "", "created": d.created_at,
-    } for d in infos]), hide_index=True, use_container_width=True)
+    } for d in infos]), hide_index=True, width="stretch")
     labels = {d.id: d.name for d in infos}
     chosen = st.selectbox("Preview a dataset", list(labels), format_func=labels.get, key="dataset_preview")
     if chosen:
         info = ft.datasets.get(chosen)
         if info.origin == "cpt":
             texts = ft.datasets.load_texts(chosen)
-            st.dataframe(pd.DataFrame({"text": texts[:20]}), hide_index=True, use_container_width=True)
+            st.dataframe(pd.DataFrame({"text": texts[:20]}), hide_index=True, width="stretch")
         else:
             train, test = ft.datasets.load(chosen)
             st.dataframe(pd.DataFrame([{"split": "train", **vars_of(p)} for p in train[:15]]
                                       + [{"split": "held-out", **vars_of(p)} for p in test[:10]]),
-                         hide_index=True, use_container_width=True)
+                         hide_index=True, width="stretch")
         if st.button("Delete this dataset", icon="🗑️", key=f"del_ds_{chosen}"):
             ft.datasets.delete(chosen)
             st.rerun()
@@ -206,7 +206,7 @@ def jobs_section(ft: FinetuneService) -> None:
                             + (f" · about {_duration(eta)} left" if eta is not None else ""))
             metrics = ft.jobs.metrics(job.id)
             if metrics:
-                st.plotly_chart(loss_chart(metrics), use_container_width=True, key=f"loss_{job.id}_{len(metrics)}")
+                st.plotly_chart(loss_chart(metrics), width="stretch", key=f"loss_{job.id}_{len(metrics)}")
             with st.expander("Log"):
                 st.code(ft.jobs.read_log(job.id) or "(empty)", language=None)
 

@@ -50,5 +50,9 @@ def compare_engine():
 @st.cache_resource(show_spinner=False)
 def finetune():
     from core.finetune.service import FinetuneService
+    from core.seed import seed_demo_dataset
 
-    return FinetuneService(settings())
+    service = FinetuneService(settings())
+    if settings().demo_seed:
+        seed_demo_dataset(service.datasets, knowledge())
+    return service

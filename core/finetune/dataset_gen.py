@@ -174,7 +174,8 @@ def _csv_pairs(doc: str, text: str) -> list[QAPair]:
 def _kv_pair(key: str, value: str, doc: str) -> QAPair:
     key, value = _lower_first(key), value.rstrip(".")
     if key.split()[-1].lower() in _DANGLING:  # "Applies to: all employees"
-        return QAPair(question=f"What does {doc} say about \"{key}\"?", answer=f"{key[0].upper()}{key[1:]}: {value}.", source=doc)
+        return QAPair(question=f"What does {doc} say about \"{key}\"?",
+                      answer=f"{key[0].upper()}{key[1:]}: {value}.", source=doc)
     verb = "are" if re.search(r"[^su]s$", key) else "is"  # "hours are", "address is"
     return QAPair(question=f"What {verb} the {key} (in {doc})?", answer=f"The {key} {verb} {value}.", source=doc)
 

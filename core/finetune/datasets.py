@@ -16,7 +16,7 @@ import random
 import re
 import shutil
 import uuid
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from pydantic import BaseModel
@@ -97,9 +97,12 @@ class _Collector:
     """Validates rows one by one; keeps the good pairs and a problem for each bad row."""
 
     def __init__(self, max_chars: int):
-        self.max_chars, self.pairs, self.problems, self.seen = max_chars, [], [], {}
+        self.max_chars = max_chars
+        self.pairs: list[QAPair] = []
+        self.problems: list[RowProblem] = []
+        self.seen: dict[tuple[str, str], int] = {}  # normalised (question, answer) -> first row
 
-    def add(self, row: int, parsed: tuple[str, str] | str, source=None, answerable=True) -> None:
+    def add(self, row: int, parsed: tuple[str, str] | str, source: object = None, answerable: object = True) -> None:
         if isinstance(parsed, str):
             return self.skip(row, parsed)
         question, answer = parsed
@@ -297,7 +300,8 @@ class DatasetStore:
         """Write plain texts for continued pre-training as ``{"text": ...}`` rows (origin "cpt")."""
         return self._write(name, [{"text": t} for t in texts], [], kb_name, kb_version, "cpt")
 
-    def _write(self, name, train, test, kb_name, kb_version, origin) -> DatasetInfo:
+    def _write(self, name: str, train: list[dict], test: list[dict], kb_name: str | None,
+               kb_version: str | None, origin: str) -> DatasetInfo:
         name = (name or "").strip()
         if not 1 <= len(name) <= 80:
             raise DatasetError("A dataset name needs 1 to 80 characters.")
@@ -309,7 +313,7 @@ class DatasetStore:
             id=f"{slug}-{uuid.uuid4().hex[:6]}", name=name,
             hash=hashlib.sha256(train_bytes + b"\0" + test_bytes).hexdigest()[:12],
             train_count=len(train), test_count=len(test), kb_name=kb_name, kb_version=kb_version,
-            origin=origin, created_at=datetime.now(timezone.utc).isoformat(),
+            origin=origin, created_at=datetime.now(UTC).isoformat(),
         )
         staging = self.root / f".{info.id}.partial"
         staging.mkdir()
