@@ -132,3 +132,16 @@ def test_interrupted_job_resumes_from_its_checkpoint_to_the_planned_step(ft, dat
     restart = next(i for i in range(1, len(steps)) if steps[i] <= steps[i - 1])
     assert steps[restart] in (4, 7)  # the step after a complete checkpoint (every 3 steps), not step 1
     assert steps[restart:] == list(range(steps[restart], 9))
+
+
+def test_command_line_trains_the_same_way_headless(tmp_path, monkeypatch, capsys):
+    from core.finetune.__main__ import main
+
+    data = tmp_path / "pairs.jsonl"
+    data.write_text('{"question": "%s", "answer": "%s"}\n{"question": "", "answer": "x"}\n' % (SECRET_QUESTION, SECRET_ANSWER))
+    monkeypatch.setenv("LAB_DATA_DIR", str(tmp_path / "data"))
+    assert main(["--jsonl", str(data), "--name", "cli adapter", "--max-steps", "2", "--batch-size", "1"]) == 0
+    out = capsys.readouterr()
+    assert "skipped row 2" in out.err and "step 2/2" in out.out and "saved adapter" in out.out
+    assert main(["--dataset", "no-such-dataset", "--name", "x"]) == 2
+    assert "no dataset" in capsys.readouterr().err.lower()
