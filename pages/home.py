@@ -38,13 +38,16 @@ else:
     c2.metric("Documents", len(docs))
 
 st.subheader("Where to go next")
-st.page_link("pages/knowledge_base.py", label="Knowledge base: upload documents and see what RAG would retrieve", icon="📚")
+st.page_link("pages/compare.py", label="Compare answers: ask once, see base, RAG, fine-tuned and hybrid side by side", icon="⚖️")
 st.markdown(
-    "Try these in the knowledge base's **Test retrieval** tab: *How many days do customers have to return an "
-    "unopened product?* · *How many paid sick days do employees get?* · *보증 기간은 얼마나 되나요?*"
+    "Questions that show the difference on the demo documents: *How many days do customers have to return an "
+    "unopened product?* (RAG reads the policy; the base model guesses) · *How many paid sick days do employees "
+    "get?* · *What is the company's policy on pet insurance?* (not in the documents: a good arm says it does not know)."
 )
+st.page_link("pages/finetune.py", label="Fine-tuning: train an adapter on the demo dataset (a few minutes on a CPU)", icon="🎓")
+st.page_link("pages/knowledge_base.py", label="Knowledge base: upload your own documents and see what RAG retrieves", icon="📚")
 st.info(
-    "Built so far: the knowledge base (upload, hybrid retrieval, versions). Next: the side-by-side answer "
-    "comparison with sources, latency and token cost; LoRA fine-tuning jobs; the evaluation lab and decision report.",
+    "Built so far: the knowledge base, the side-by-side comparison with sources, latency and token cost, and "
+    "LoRA fine-tuning jobs. Next: the evaluation lab and the decision report.",
     icon="🛠️",
 )
