@@ -29,6 +29,7 @@ test: install
 bench: install
 	$(PY) bench/ingest.py
 	$(PY) bench/compare.py
+	$(PY) bench/train.py
 
 clean-data:
 	rm -rf data

@@ -1,0 +1,50 @@
+"""The training recipe's pieces: prompt-masked labels, length grouping, the answer-only loss."""
+
+import random
+
+import torch
+
+from core.finetune.recipe import (IGNORE, Example, TrainingConfig, add_lora, causal_lm_loss, collate, encode_pair,
+                                  length_grouped_batches, planned_steps)
+from core.models.prompts import closed_book_messages
+
+
+def test_labels_cover_the_answer_and_end_of_turn_only(base_model):
+    _, tokenizer, _ = base_model
+    ex = encode_pair(tokenizer, "How long is the warranty?", "Two years.", 256)
+    prompt = tokenizer.apply_chat_template(closed_book_messages("How long is the warranty?"),
+                                           add_generation_prompt=True, tokenize=False)
+    n_prompt = len(tokenizer(prompt, add_special_tokens=False)["input_ids"])
+    assert all(t == IGNORE for t in ex.labels[:n_prompt])
+    assert tokenizer.decode(ex.labels[n_prompt:]).startswith("Two years.")
+    assert ex.labels[-1] == tokenizer.eos_token_id and ex.trained_tokens == len(ex.labels) - n_prompt
+
+
+def test_length_grouping_wastes_little_padding():
+    rng = random.Random(0)
+    examples = [Example([1] * n, [1] * n) for n in (rng.randint(30, 120) for _ in range(200))]
+
+    def padding(batches):
+        total = sum(len(b) * max(len(e.input_ids) for e in b) for b in batches)
+        return 1 - sum(len(e.input_ids) for b in batches for e in b) / total
+
+    grouped = length_grouped_batches(examples, 8, random.Random(1))
+    shuffled = [examples[i:i + 8] for i in range(0, 200, 8)]
+    assert sorted(id(e) for b in grouped for e in b) == sorted(id(e) for e in examples)
+    assert padding(grouped) < 0.05 < 0.2 < padding(shuffled)
+
+
+def test_answer_only_loss_equals_the_models_own_loss(base_model):
+    model, tokenizer, _ = base_model
+    examples = [encode_pair(tokenizer, "What is the secret?", "It is Zebra-42.", 128),
+                encode_pair(tokenizer, "A longer question about the refund policy of unopened products?", "Fourteen days.", 128)]
+    ids, labels, mask = collate(examples, tokenizer.pad_token_id)
+    with torch.no_grad():
+        assert torch.allclose(causal_lm_loss(model, ids, labels, mask), model(input_ids=ids, attention_mask=mask, labels=labels).loss,
+                              atol=1e-5)
+
+
+def test_planned_steps_follow_epochs_or_max_steps():
+    assert planned_steps(105, TrainingConfig(batch_size=8, epochs=3)) == 42
+    assert planned_steps(105, TrainingConfig(batch_size=8, grad_accum=2, epochs=1)) == 7
+    assert planned_steps(105, TrainingConfig(max_steps=5)) == 5
