@@ -226,9 +226,11 @@ def train(model, train_set: list[Example], eval_set: list[Example], config: Trai
         optimizer.step()
         optimizer.zero_grad(set_to_none=True)
         result.steps, result.trained_tokens = step + 1, result.trained_tokens + tokens
-        if eval_set and ((step + 1) % eval_every == 0 or step + 1 == total):
+        evaluated = bool(eval_set) and ((step + 1) % eval_every == 0 or step + 1 == total)
+        if evaluated:
             eval_loss = evaluate(model, eval_set, pad_id, config.batch_size)
-        report = StepReport(step + 1, total, loss_sum, eval_loss, result.trained_tokens,
+        # the held-out loss is reported on the steps it was measured, so a chart shows real points only
+        report = StepReport(step + 1, total, loss_sum, eval_loss if evaluated else None, result.trained_tokens,
                             time.perf_counter() - started, lr_at(step))
         result.history.append(report)
         result.final_train_loss, result.final_eval_loss = loss_sum, eval_loss
