@@ -42,3 +42,8 @@ def test_prompt_is_cut_to_the_budget_with_warnings(runtime):
 def test_citations_are_parsed_in_range_and_once():
     assert citations("Fourteen days [2], see also [1] and [2] and [9].", 3) == [2, 1]
     assert citations("No markers here.", 3) == []
+
+
+def test_tags_are_reproducible_with_a_secret_and_unguessable_without_it():
+    assert new_tag(b"s" * 32, "q", "p") == new_tag(b"s" * 32, "q", "p")
+    assert new_tag(b"s" * 32, "q", "p") != new_tag(b"t" * 32, "q", "p") != new_tag(b"s" * 32, "q2", "p")

@@ -12,6 +12,7 @@ pass, and the decoding steps until its answer ended (steps are shared by the bat
 
 from __future__ import annotations
 
+import os
 import time
 from typing import Callable
 
@@ -34,6 +35,14 @@ UpdateCallback = Callable[[dict[str, str]], None]
 class CompareEngine:
     def __init__(self, runtime: ModelRuntime, knowledge: KnowledgeService, adapters: AdapterRegistry, settings: Settings):
         self.runtime, self.knowledge, self.adapters, self.settings = runtime, knowledge, adapters, settings
+
+    def _secret(self) -> bytes:
+        """A per-workspace secret for the prompts' quote markers (created on first use)."""
+        path = self.settings.data_dir / "prompt-secret"
+        if not path.is_file():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_bytes(os.urandom(32))
+        return path.read_bytes()
 
     def decoding(self, **overrides) -> Decoding:
         """Decoding settings from the configuration, with per-request overrides (validated)."""
@@ -98,7 +107,7 @@ class CompareEngine:
         relevant = self._relevant(question, hits)
 
         budget = min(self.runtime.context_window, self.settings.generation.max_prompt_tokens) - decoding.max_new_tokens
-        tag = new_tag()
+        tag = new_tag(self._secret(), question, *(h.text for h in relevant))
         requests, planned = [], []
         for arm in arms:
             answer = ArmAnswer(arm=arm)

@@ -2,7 +2,7 @@
 
 Base and fine-tuned get the bare question; RAG and hybrid get the retrieved passages and the
 question in the user turn. Passages are quoted data between markers carrying a random tag
-chosen per request, with an instruction to treat them as reference text, not instructions
+chosen per request (derived from a workspace secret, so reruns are identical), with an instruction to treat them as reference text, not instructions
 (a passage cannot close the quote early: it cannot guess the tag, and any copy of it is
 removed). The best passage is put last, nearest the question: small models copy from what
 they read last.
@@ -10,6 +10,8 @@ they read last.
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import re
 import secrets
 from dataclasses import dataclass, field
@@ -55,8 +57,13 @@ def open_book_messages(question: str, passages: list[Passage], tag: str) -> list
     return [{"role": "system", "content": SYSTEM_PROMPT}, {"role": "user", "content": user}]
 
 
-def new_tag() -> str:
-    return secrets.token_hex(4)
+def new_tag(secret: bytes | None = None, *parts: str) -> str:
+    """The quote-marker tag of one request. With a secret, it is derived from it and the request
+    (HMAC), so the same question over the same passages gets the same prompt (reproducible runs)
+    while a document's author still cannot guess it; without one, it is random."""
+    if secret is None:
+        return secrets.token_hex(4)
+    return hmac.new(secret, "\x00".join(parts).encode("utf-8"), hashlib.sha256).hexdigest()[:8]
 
 
 def build(runtime, question: str, passages: list[Passage] | None, budget: int, tag: str | None = None) -> BuiltPrompt:

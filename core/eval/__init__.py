@@ -1,0 +1,1 @@
+"""Evaluation: deterministic metrics, runs of the arms over a test set, reports."""

@@ -1,0 +1,70 @@
+"""Evaluate the arms headless: ``python -m core.eval [--arms base,rag,finetuned,hybrid] [--adapter ID]``.
+
+Runs the demo test set (or ``--test-set FILE``, JSONL with question, answer and optional
+source, key_facts, answerable) against the active knowledge base and prints per-arm metrics
+with bootstrap 95% intervals. ``--out FILE`` writes the whole run as JSON.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import core  # noqa: F401  (sets the MKL code path before torch loads)
+from core.config import load_settings
+from core.errors import LabError
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m core.eval", description=__doc__.splitlines()[0])
+    p.add_argument("--arms", default="base,rag,finetuned,hybrid")
+    p.add_argument("--adapter", help="adapter id (or name) for the fine-tuned and hybrid arms")
+    p.add_argument("--kb", help="knowledge base (default: the active one, seeding the demo if the workspace is empty)")
+    p.add_argument("--test-set", type=Path)
+    p.add_argument("--limit", type=int, help="only the first N questions")
+    p.add_argument("--max-new-tokens", type=int)
+    p.add_argument("--top-k", type=int)
+    p.add_argument("--out", type=Path)
+    args = p.parse_args(argv)
+
+    from core.compare.engine import CompareEngine
+    from core.demo import DATASETS_DIR
+    from core.eval.run import format_table, load_test_items, run_eval, summarize
+    from core.finetune.adapters import AdapterRegistry
+    from core.knowledge.service import KnowledgeService
+    from core.models.runtime import ModelRuntime
+    from core.seed import seed_demo
+
+    settings = load_settings()
+    knowledge = KnowledgeService(settings)
+    try:
+        if settings.demo_seed:
+            seed_demo(knowledge)
+        kb = args.kb or (knowledge.active_kb().name if knowledge.active_kb() else None)
+        if kb is None:
+            raise LabError("There is no knowledge base to evaluate against.")
+        adapters = AdapterRegistry(settings.adapters_dir)
+        adapter_id = adapters.by_name(args.adapter).id if args.adapter else None
+        items = load_test_items(args.test_set or DATASETS_DIR / "test.jsonl")[: args.limit]
+        engine = CompareEngine(ModelRuntime(settings), knowledge, adapters, settings)
+        overrides = {"max_new_tokens": args.max_new_tokens} if args.max_new_tokens else {}
+        run = run_eval(engine, kb, items, args.arms.split(","), adapter_id, engine.decoding(**overrides), args.top_k,
+                       progress=lambda i, n: print(f"\r{i}/{n} questions", end="", file=sys.stderr, flush=True))
+    except LabError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    finally:
+        knowledge.client.close()
+    print(file=sys.stderr)
+    print(f"knowledge base {run.kb} v{run.kb_version} · model {run.model_fingerprint} · adapter "
+          f"{run.adapter_fingerprint or '—'} · {len(items)} questions · {run.seconds:.0f} s")
+    print(format_table(summarize(run)))
+    if args.out:
+        args.out.write_text(run.model_dump_json(indent=2), encoding="utf-8")
+        print(f"wrote {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

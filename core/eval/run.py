@@ -1,0 +1,187 @@
+"""Run the arms over a test set and score every answer with the deterministic metrics."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+from pydantic import BaseModel, Field
+
+from core.compare.engine import CompareEngine
+from core.compare.results import ARMS, OPEN_BOOK
+from core.eval import metrics as m
+from core.knowledge.retrieval import search, split_sentences
+from core.models.generation import Decoding
+
+SUPPORT_COSINE = 0.6  # an answer sentence this close to a passage sentence counts as supported
+
+
+class TestItem(BaseModel):
+    question: str
+    answer: str
+    source: str | None = None
+    key_facts: list[str] = Field(default_factory=list)
+    answerable: bool = True
+
+
+class ArmScore(BaseModel):
+    text: str
+    f1: float | None = None
+    key_fact_recall: float | None = None
+    key_fact_hit: float | None = None  # 1 when every key fact is in the answer
+    similarity: float | None = None
+    grounded: float | None = None
+    abstained: bool = False
+    correct_abstention: float | None = None  # on questions the documents cannot answer
+    wrong_refusal: float | None = None  # on questions they can answer
+    reciprocal_rank: float | None = None
+    hit: float | None = None
+    wall_s: float = 0.0
+    ttft_s: float = 0.0
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    sources: list[str] = Field(default_factory=list)
+
+
+class QuestionResult(BaseModel):
+    item: TestItem
+    arms: dict[str, ArmScore]
+
+
+class EvalRun(BaseModel):
+    kb: str
+    kb_version: str
+    model_fingerprint: str
+    adapter_id: str | None
+    adapter_fingerprint: str | None
+    decoding: dict
+    top_k: int
+    arms: list[str]
+    results: list[QuestionResult] = Field(default_factory=list)
+    seconds: float = 0.0
+
+
+def load_test_items(path: Path) -> list[TestItem]:
+    items = []
+    for line in Path(path).read_text(encoding="utf-8").splitlines():
+        if line.strip():
+            row = json.loads(line)
+            items.append(TestItem(**{k: row[k] for k in TestItem.model_fields if k in row}))
+    return items
+
+
+def _grounded(embedder, answer: str, passages: list[str]) -> float | None:
+    """Share of the answer's sentences supported by some passage sentence (cosine, or every
+    content word of the sentence present in one passage)."""
+    sentences = [s.strip() for s in split_sentences(answer) if len(s.strip()) > 2]
+    passage_sentences = [s.strip() for p in passages for s in split_sentences(p) if s.strip()]
+    if not sentences or not passage_sentences:
+        return None if not sentences else 0.0
+    vectors = np.array(embedder.get_text_embedding_batch(sentences + passage_sentences))
+    sims = m.cosine_matrix(vectors[: len(sentences)], vectors[len(sentences):]).max(axis=1)
+    words = [set(m.normalize(p).split()) for p in passages]
+    supported = 0
+    for s, sim in zip(sentences, sims):
+        tokens = set(m.normalize(s).split())
+        supported += bool(sim >= SUPPORT_COSINE or (tokens and any(tokens <= w for w in words)))
+    return supported / len(sentences)
+
+
+def score(engine: CompareEngine, kb: str, item: TestItem, arm, top_k: int) -> ArmScore:
+    embedder = engine.knowledge.embedder
+    s = ArmScore(text=arm.text, wall_s=arm.wall_s, ttft_s=arm.ttft_s, prompt_tokens=arm.prompt_tokens,
+                 completion_tokens=arm.completion_tokens, sources=[src.doc_name for src in arm.sources])
+    s.abstained = arm.abstained or m.abstained(arm.text)
+    if item.answerable:
+        s.f1 = m.token_f1(arm.text, item.answer)
+        s.key_fact_recall = m.key_fact_recall(arm.text, item.key_facts)
+        s.key_fact_hit = None if s.key_fact_recall is None else float(s.key_fact_recall == 1.0)
+        ref, ans = np.array(embedder.get_text_embedding_batch([item.answer, arm.text or " "]))
+        s.similarity = float(m.cosine_matrix(ref[None], ans[None])[0, 0])
+        s.wrong_refusal = float(s.abstained)
+        if arm.arm in OPEN_BOOK and item.source and not arm.unavailable:
+            s.reciprocal_rank = m.reciprocal_rank(s.sources, item.source)
+            s.hit = float(bool(s.reciprocal_rank))
+    else:
+        s.correct_abstention = float(s.abstained)
+    if not s.abstained and arm.text:
+        passages = [src.text for src in arm.sources] if arm.arm in OPEN_BOOK else \
+            [h.text for h in search(engine.knowledge, kb, arm.text, top_k=top_k)]  # checked after the fact
+        s.grounded = _grounded(embedder, arm.text, passages)
+    return s
+
+
+def run_eval(engine: CompareEngine, kb: str, items: list[TestItem], arms: list[str], adapter_id: str | None = None,
+             decoding: Decoding | None = None, top_k: int | None = None,
+             progress: Callable[[int, int], None] | None = None) -> EvalRun:
+    decoding = decoding or engine.decoding()
+    top_k = top_k or engine.settings.retrieval.top_k
+    arms = [a for a in ARMS if a in arms]
+    adapter = engine.adapters.get(adapter_id) if adapter_id else None
+    run = EvalRun(kb=kb, kb_version=engine.knowledge.version(kb), model_fingerprint=engine.runtime.fingerprint,
+                  adapter_id=adapter_id, adapter_fingerprint=adapter.fingerprint if adapter else None,
+                  decoding=decoding.model_dump(), top_k=top_k, arms=arms)
+    started = time.perf_counter()
+    for i, item in enumerate(items):
+        comparison = engine.answer(item.question, kb, arms, adapter_id, decoding, top_k)
+        run.results.append(QuestionResult(item=item, arms={
+            a: score(engine, kb, item, comparison.arms[a], top_k) for a in arms if not comparison.arms[a].unavailable}))
+        if progress:
+            progress(i + 1, len(items))
+    run.seconds = time.perf_counter() - started
+    return run
+
+
+METRICS = [  # (field, label, aggregate)
+    ("key_fact_hit", "key-fact accuracy", "mean"),
+    ("key_fact_recall", "key-fact recall", "mean"),
+    ("f1", "token F1", "mean"),
+    ("similarity", "semantic similarity", "mean"),
+    ("grounded", "groundedness", "mean"),
+    ("correct_abstention", "correct abstention", "mean"),
+    ("wrong_refusal", "wrong refusals", "mean"),
+    ("hit", "retrieval hit rate", "mean"),
+    ("reciprocal_rank", "retrieval MRR", "mean"),
+]
+
+
+def summarize(run: EvalRun, seed: int = 0) -> dict[str, dict[str, tuple[float, float, float] | float]]:
+    """Per arm: each metric as (mean, 95% low, 95% high) by bootstrap over questions, plus
+    latency p50/p95 and mean tokens."""
+    out: dict[str, dict] = {}
+    for arm in run.arms:
+        scores = [r.arms[arm] for r in run.results if arm in r.arms]
+        if not scores:
+            continue
+        row: dict = {}
+        for field, label, _ in METRICS:
+            values = [getattr(s, field) for s in scores if getattr(s, field) is not None]
+            row[label] = m.bootstrap_ci(values, seed=seed) if values else None
+        walls = [s.wall_s for s in scores]
+        row["latency p50 (s)"] = float(np.percentile(walls, 50))
+        row["latency p95 (s)"] = float(np.percentile(walls, 95))
+        row["prompt tokens"] = float(np.mean([s.prompt_tokens for s in scores]))
+        row["completion tokens"] = float(np.mean([s.completion_tokens for s in scores]))
+        out[arm] = row
+    return out
+
+
+def format_table(summary: dict) -> str:
+    arms = list(summary)
+    labels = list(next(iter(summary.values()))) if summary else []
+    lines = [f"{'metric':24}" + "".join(f"{a:>24}" for a in arms)]
+    for label in labels:
+        cells = []
+        for a in arms:
+            v = summary[a][label]
+            if v is None:
+                cells.append(f"{'—':>24}")
+            elif isinstance(v, tuple):
+                cells.append(f"{v[0]:>8.2f} [{v[1]:.2f}, {v[2]:.2f}]".rjust(24))
+            else:
+                cells.append(f"{v:>24.1f}")
+        lines.append(f"{label:24}" + "".join(cells))
+    return "\n".join(lines)

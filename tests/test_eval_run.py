@@ -1,0 +1,51 @@
+"""Evaluation runs on the real model and a real knowledge base: scoring, pinning, reproducibility."""
+
+import pytest
+
+from core.compare.engine import CompareEngine
+from core.eval.run import TestItem, _grounded, format_table, run_eval, summarize
+from core.finetune.adapters import AdapterRegistry
+from core.models.generation import Decoding
+
+POLICY = ("Refund policy.\nUnopened products can be returned within 14 days of purchase for a full refund.\n"
+          "Call the customer centre at 1234-5678 for help.\n").encode()
+ITEMS = [
+    TestItem(question="Within how many days can unopened products be returned?", answer="Within 14 days.",
+             source="policy.md", key_facts=["14 days"]),
+    TestItem(question="What is the phone number of the customer centre?", answer="1234-5678.",
+             source="policy.md", key_facts=["1234-5678"]),
+    TestItem(question="What is the company's policy on pet insurance?", answer="I don't know.", answerable=False),
+]
+
+
+@pytest.fixture
+def engine(service, kb, runtime, settings, tmp_path):
+    service.ingest_files(kb, [("policy.md", POLICY)])
+    return CompareEngine(runtime, service, AdapterRegistry(tmp_path / "adapters"), settings)
+
+
+def test_groundedness_counts_supported_sentences(embedder):
+    passages = ["Unopened products can be returned within 14 days of purchase for a full refund."]
+    assert _grounded(embedder, "Unopened products can be returned within 14 days. The moon is made of cheese.", passages) == 0.5
+    assert _grounded(embedder, "Products can be returned within 14 days of purchase.", passages) == 1.0
+
+
+def test_run_scores_every_arm_and_is_reproducible(engine, kb):
+    decoding = Decoding(max_new_tokens=24)
+    first = run_eval(engine, kb, ITEMS, ["base", "rag"], decoding=decoding)
+    assert first.kb_version == engine.knowledge.version(kb) and first.model_fingerprint == engine.runtime.fingerprint
+    rag = [r.arms["rag"] for r in first.results]
+    assert rag[0].hit == 1.0 and rag[0].reciprocal_rank == 1.0 and rag[0].sources[0] == "policy.md"
+    assert first.results[0].arms["base"].hit is None  # closed-book arms have no retrieval
+    assert rag[2].correct_abstention in (0.0, 1.0) and rag[2].f1 is None  # not answerable: abstention is scored
+    assert all(s.f1 is not None and s.similarity is not None for s in rag[:2])
+    summary = summarize(first)
+    assert set(summary) == {"base", "rag"}
+    assert summary["rag"]["retrieval hit rate"][0] == 1.0
+    assert summary["rag"]["prompt tokens"] > summary["base"]["prompt tokens"]
+    assert "key-fact accuracy" in format_table(summary)
+    again = run_eval(engine, kb, ITEMS, ["base", "rag"], decoding=decoding)
+    strip = lambda run: [{a: s.model_dump(exclude={"wall_s", "ttft_s"}) for a, s in r.arms.items()} for r in run.results]  # noqa: E731
+    assert strip(again) == strip(first)
+    assert {k: v for k, v in summarize(again)["rag"].items() if "latency" not in k} == \
+        {k: v for k, v in summary["rag"].items() if "latency" not in k}
