@@ -49,3 +49,15 @@ def test_run_scores_every_arm_and_is_reproducible(engine, kb):
     assert strip(again) == strip(first)
     assert {k: v for k, v in summarize(again)["rag"].items() if "latency" not in k} == \
         {k: v for k, v in summary["rag"].items() if "latency" not in k}
+
+
+def test_headless_command_prints_the_metric_table_and_writes_the_run(tmp_path, monkeypatch, capsys):
+    from core.eval.__main__ import main
+
+    monkeypatch.setenv("LAB_DATA_DIR", str(tmp_path / "data"))
+    out = tmp_path / "run.json"
+    assert main(["--arms", "base,rag", "--limit", "2", "--max-new-tokens", "16", "--out", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert "key-fact accuracy" in printed and "correct abstention" in printed and "rag" in printed
+    assert '"results"' in out.read_text()
+    assert main(["--adapter", "no such adapter", "--limit", "1"]) == 2
