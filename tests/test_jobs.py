@@ -145,3 +145,19 @@ def test_command_line_trains_the_same_way_headless(tmp_path, monkeypatch, capsys
     assert "skipped row 2" in out.err and "step 2/2" in out.out and "saved adapter" in out.out
     assert main(["--dataset", "no-such-dataset", "--name", "x"]) == 2
     assert "no dataset" in capsys.readouterr().err.lower()
+
+
+def test_several_processes_train_data_parallel_under_torchrun(ft, dataset, settings):
+    """The same entry point under torchrun (2 CPU processes, Gloo): one adapter, written by rank 0."""
+    import subprocess
+    import sys
+
+    env = {**os.environ, "LAB_DATA_DIR": str(settings.data_dir), "LAB_DEMO_SEED": "false"}
+    proc = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "-m", "core.finetune",
+                           "--dataset", dataset.id, "--name", "two processes", "--max-steps", "3", "--batch-size", "1",
+                           "--learning-rate", "0.002"],
+                          env=env, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert proc.stdout.count("saved adapter") == 1 and "step 3/3" in proc.stdout
+    [adapter] = ft.adapters.list()
+    assert adapter.lineage.training["processes"] == 2 and adapter.lineage.training["steps"] == 3

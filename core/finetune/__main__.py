@@ -1,5 +1,9 @@
 """Train a LoRA adapter headless: ``python -m core.finetune --dataset ID --name NAME [options]``.
 
+Several processes (CPU or GPUs): ``torchrun --nproc_per_node N -m core.finetune --dataset ID ...``
+or ``accelerate launch --num_processes N -m core.finetune ...``: data-parallel, see
+core/finetune/distributed.py.
+
 The same entry point the background jobs use (core.finetune.run.run_finetune), in this
 process, printing one line per step. ``--jsonl FILE`` imports a question/answer file as a new
 dataset first; ``--list`` shows the saved datasets. Settings (data folder, model) come from
@@ -48,7 +52,12 @@ def main(argv: list[str] | None = None) -> int:
         for a in ft.adapters.list():
             print(f"adapter  {a.id:40} {a.fingerprint}  {a.name}")
         return 0
+    import os
+
+    several = int(os.environ.get("WORLD_SIZE", "1")) > 1
     try:
+        if args.jsonl and several:
+            raise LabError("With several processes, import the file first (--jsonl, one process), then pass --dataset.")
         if args.jsonl:
             from core.finetune import datasets as ds
 
@@ -73,7 +82,8 @@ def main(argv: list[str] | None = None) -> int:
     except LabError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    print(f"saved adapter {adapter.id} ({adapter.fingerprint}) to {adapter.path}")
+    if adapter is not None:  # None on the other ranks of a multi-process run
+        print(f"saved adapter {adapter.id} ({adapter.fingerprint}) to {adapter.path}")
     return 0
 
 

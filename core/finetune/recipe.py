@@ -158,9 +158,10 @@ def evaluate(model, examples: list[Example], pad_id: int, batch_size: int) -> fl
         return None
     model.eval()
     total, count = 0.0, 0
+    device = next(model.parameters()).device
     with torch.no_grad():
         for i in range(0, len(examples), batch_size):
-            ids, labels, mask = collate(examples[i:i + batch_size], pad_id)
+            ids, labels, mask = (t.to(device) for t in collate(examples[i:i + batch_size], pad_id))
             n = int((labels[:, 1:] != IGNORE).sum())
             total += float(causal_lm_loss(model, ids, labels, mask)) * n
             count += n
@@ -180,11 +181,15 @@ def train(model, train_set: list[Example], eval_set: list[Example], config: Trai
     """
     import torch
 
+    from core.finetune import distributed
+
     if not train_set:
         raise ValueError("The training set is empty.")
+    world = distributed.current()
     torch.manual_seed(config.seed)
-    rng = random.Random(config.seed)
-    total = planned_steps(len(train_set), config)
+    rng = random.Random(config.seed)  # the same on every rank: ranks agree on the batch order
+    device = next(model.parameters()).device
+    total = planned_steps(math.ceil(len(train_set) / world.size), config)
     params = [p for p in model.parameters() if p.requires_grad]
     optimizer = torch.optim.AdamW(params, lr=config.learning_rate, weight_decay=0.0)
     if optimizer_state:
@@ -200,10 +205,20 @@ def train(model, train_set: list[Example], eval_set: list[Example], config: Trai
     model.train()
     started = time.perf_counter()
     batches: list[list[Example]] = []
+
+    def next_batch() -> list[Example]:
+        """This rank's batch of the next micro-step (each rank takes one of ``world.size``)."""
+        nonlocal batches
+        mine = None
+        for r in range(world.size):
+            if not batches:
+                batches = length_grouped_batches(train_set, config.batch_size, rng)
+            batch = batches.pop(0)
+            mine = batch if r == world.rank else mine
+        return mine
+
     for _ in range(start_step * config.grad_accum):
-        if not batches:
-            batches = length_grouped_batches(train_set, config.batch_size, rng)
-        batches.pop(0)
+        next_batch()
     result = TrainResult(steps=start_step, final_train_loss=None, final_eval_loss=None, trained_tokens=0, seconds=0.0)
     eval_loss = None
     for step in range(start_step, total):
@@ -214,14 +229,15 @@ def train(model, train_set: list[Example], eval_set: list[Example], config: Trai
             group["lr"] = lr_at(step)
         loss_sum, tokens = 0.0, 0
         for _ in range(config.grad_accum):
-            if not batches:
-                batches = length_grouped_batches(train_set, config.batch_size, rng)
-            ids, labels, mask = collate(batches.pop(0), pad_id)
+            ids, labels, mask = (t.to(device) for t in collate(next_batch(), pad_id))
             n = int((labels[:, 1:] != IGNORE).sum())
             loss = causal_lm_loss(model, ids, labels, mask)
             (loss / config.grad_accum).backward()
             loss_sum += float(loss.detach()) / config.grad_accum
             tokens += n
+        distributed.average_gradients(params, world)
+        loss_sum, tokens = distributed.sum_across([loss_sum / world.size, tokens], world)
+        tokens = int(tokens)
         torch.nn.utils.clip_grad_norm_(params, 1.0)
         optimizer.step()
         optimizer.zero_grad(set_to_none=True)
@@ -234,9 +250,9 @@ def train(model, train_set: list[Example], eval_set: list[Example], config: Trai
                             time.perf_counter() - started, lr_at(step))
         result.history.append(report)
         result.final_train_loss, result.final_eval_loss = loss_sum, eval_loss
-        if on_step:
+        if on_step and world.is_main:
             on_step(report)
-        if on_checkpoint and checkpoint_every and (step + 1) % checkpoint_every == 0 and step + 1 < total:
+        if world.is_main and on_checkpoint and checkpoint_every and (step + 1) % checkpoint_every == 0 and step + 1 < total:
             on_checkpoint(step + 1, optimizer)
     model.eval()
     result.seconds = time.perf_counter() - started

@@ -16,7 +16,7 @@ from pydantic import BaseModel, Field
 from core.config import Settings
 from core.finetune import checkpoints
 from core.finetune.adapters import AdapterInfo, AdapterRegistry, Lineage
-from core.finetune.recipe import StepReport, TrainingConfig, add_lora, encode_pair, encode_text, planned_steps, train
+from core.finetune.recipe import StepReport, TrainingConfig, add_lora, encode_pair, encode_text, train
 
 log = logging.getLogger(__name__)
 
@@ -51,11 +51,14 @@ def run_finetune(spec: FinetuneSpec, settings: Settings, job_dir: Path,
                  on_step: Callable[[StepReport], None] | None = None,
                  should_stop: Callable[[], bool] | None = None,
                  job_id: str | None = None) -> AdapterInfo | None:
-    """Train; return the saved adapter, or None when stopped early (a checkpoint may remain)."""
+    """Train; return the saved adapter, or None when stopped early (a checkpoint may remain)
+    or on a rank other than 0 of a multi-process run."""
     import torch
 
+    from core.finetune import distributed
     from core.models.loader import load_base_model, model_fingerprint
 
+    world = distributed.setup()
     torch.manual_seed(spec.training.seed)
     model, tokenizer, source = load_base_model(settings)
     fingerprint = model_fingerprint(model)
@@ -72,13 +75,14 @@ def run_finetune(spec: FinetuneSpec, settings: Settings, job_dir: Path,
         optimizer_state=optimizer_state, checkpoint_every=spec.checkpoint_every,
         on_checkpoint=lambda step, opt: checkpoints.save(ckpt_dir, step, peft_model, opt),
     )
-    if result.stopped_early:
+    distributed.barrier(world)
+    if result.stopped_early or not world.is_main:
         return None
     lineage = Lineage(
         name=spec.adapter_name, base_model=settings.models.llm, base_fingerprint=fingerprint,
         dataset_name=dataset.name, dataset_hash=dataset.hash, kb_name=dataset.kb_name, kb_version=dataset.kb_version,
         training={**spec.training.model_dump(), "mode": spec.mode, "train_examples": len(train_set),
-                  "steps": planned_steps(len(train_set), spec.training)},
+                  "steps": result.steps, "processes": world.size},
         final_train_loss=result.final_train_loss, final_eval_loss=result.final_eval_loss,
         training_seconds=round(time.perf_counter() - started, 1), job_id=job_id,
     )
