@@ -24,21 +24,34 @@ def _duration(seconds: float | None) -> str:
 
 
 # --- training data ------------------------------------------------------------------------
+KINDS = {
+    "qa": "Question/answer pairs (deterministic generator)",
+    "llm": "Question/answer pairs written by the language model (best with a bigger model than the bundled 135M)",
+    "cpt": "Continued pre-training on the raw text",
+}
+
+
 def build_from_kb_section(ft: FinetuneService, knowledge, kb) -> None:
-    st.markdown(f"**Build a dataset from knowledge base '{md_escape(kb.name)}'** — the same knowledge RAG reads, "
-                "so fine-tuning learns what the documents say (no LLM needed: questions come from headings, "
-                "FAQ and key-value lines, table rows and definitions).")
+    st.markdown(f"**Build a dataset from knowledge base '{md_escape(kb.name)}'**: the same knowledge RAG reads, "
+                "so fine-tuning learns what the documents say. The generator needs no LLM: questions come from headings, "
+                "FAQ and key-value lines, table rows and definitions.")
     with st.form("build_dataset"):
         name = st.text_input("Dataset name", value=f"{kb.name} Q&A")
-        mode = st.radio("Kind", ["qa", "cpt"], horizontal=True,
-                        format_func={"qa": "Question/answer pairs", "cpt": "Continued pre-training on the raw text"}.get)
+        mode = st.radio("Kind", list(KINDS), format_func=KINDS.get)
         c1, c2 = st.columns(2)
         test_fraction = c1.slider("Held-out test share (by document)", 0.0, 0.5, 0.2, 0.05)
         unanswerable = c2.number_input("Questions the documents cannot answer (teach 'I don't know')", 0, 200, 10)
         if st.form_submit_button("Build dataset", type="primary"):
             try:
-                with st.spinner("Building…"):
-                    info = ft.build_from_kb(knowledge, kb.name, name, mode, test_fraction, int(unanswerable))
+                if mode == "llm":
+                    from ui.resources import runtime
+
+                    bar = st.progress(0.0, text="The language model is writing questions…")
+                    info = ft.build_with_llm(runtime(), knowledge, kb.name, name, test_fraction, int(unanswerable),
+                                             progress=lambda i, n: bar.progress(i / n, text=f"chunk {i} of {n}"))
+                else:
+                    with st.spinner("Building…"):
+                        info = ft.build_from_kb(knowledge, kb.name, name, mode, test_fraction, int(unanswerable))
                 st.success(f"Dataset '{info.name}' saved: {info.train_count} training and {info.test_count} held-out rows.")
             except LabError as exc:
                 report_error(exc)

@@ -85,6 +85,21 @@ class FinetuneService:
         return self.save_pairs(name, pairs + ds.unanswerable_pairs(unanswerable, seed), kb, version, "generated",
                                test_fraction, seed)
 
+    def build_with_llm(self, runtime, knowledge, kb: str, name: str, test_fraction: float = 0.2,
+                       unanswerable: int = 10, seed: int = 0, max_chunks: int = 200, progress=None):
+        """Like build_from_kb, with the configured LLM writing one question per chunk."""
+        from core.finetune import datasets as ds
+        from core.finetune.llm_questions import write_pairs
+
+        chunks = [(d.name, c["text"]) for d in knowledge.documents(kb) for c in knowledge.chunks(kb, d.doc_id)]
+        if not chunks:
+            raise LabError(f"Knowledge base '{kb}' has no documents to build a dataset from.")
+        pairs = write_pairs(runtime, chunks[:max_chunks], progress=progress)
+        if not pairs:
+            raise LabError("The language model wrote no usable question/answer pair; try the deterministic generator.")
+        return self.save_pairs(name, pairs + ds.unanswerable_pairs(unanswerable, seed), kb, knowledge.version(kb),
+                               "llm", test_fraction, seed)
+
     def save_pairs(self, name: str, pairs, kb: str | None, kb_version: str | None, origin: str,
                    test_fraction: float = 0.2, seed: int = 0):
         from core.finetune import datasets as ds
