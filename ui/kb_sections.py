@@ -32,6 +32,8 @@ def upload_section(service: KnowledgeService, kb: KBInfo) -> None:
         )
         bar.empty()
         st.session_state["last_upload"] = results
+        if any(r.status in ("added", "updated") for r in results):
+            st.rerun()  # so the counts and the version above the tabs include the new documents
     elif submitted:
         st.warning("Choose one or more files first.")
     results = st.session_state.get("last_upload")
