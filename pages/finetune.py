@@ -18,7 +18,7 @@ with data_tab:
     if kb is not None:
         sections.build_from_kb_section(ft, service, kb)
         st.divider()
-    sections.upload_section(ft, kb)
+    sections.upload_section(ft, service, kb)
     st.divider()
     st.subheader("Datasets")
     sections.datasets_section(ft)

@@ -127,3 +127,15 @@ def test_history_exports_carry_question_answers_sources_and_numbers(engine, kb, 
     data = history_json([c])
     assert '"question": "How many days do I have to return an unopened product?"' in data
     assert '"prompt_tokens"' in data and '"sources"' in data
+
+
+def test_staleness_is_none_when_untied_or_current_and_lists_changed_documents(service, kb):
+    from core.finetune.adapters import Lineage, changed_since_training
+
+    service.ingest_files(kb, [("policy.md", POLICY)])
+    pinned = Lineage(name="a", base_model="m", base_fingerprint="f", kb_name=kb, kb_version=service.version(kb))
+    assert changed_since_training(service, pinned.model_copy(update={"kb_version": None})) is None
+    assert changed_since_training(service, pinned.model_copy(update={"kb_name": "gone"})) is None
+    assert changed_since_training(service, pinned) is None
+    service.ingest_files(kb, [("leave.md", LEAVE)])
+    assert changed_since_training(service, pinned) == ["leave.md"]

@@ -7,6 +7,7 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from core.errors import LabError
+from core.finetune.adapters import changed_since_training
 from core.finetune.recipe import TrainingConfig
 from core.finetune.run import FinetuneSpec
 from core.finetune.service import FinetuneService
@@ -57,7 +58,7 @@ def build_from_kb_section(ft: FinetuneService, knowledge, kb) -> None:
                 report_error(exc)
 
 
-def upload_section(ft: FinetuneService, kb) -> None:
+def upload_section(ft: FinetuneService, knowledge, kb) -> None:
     from core.finetune import datasets as ds
 
     st.markdown("**Upload question/answer pairs**: JSONL (`question`/`answer`, `instruction`/`output` or chat "
@@ -84,7 +85,7 @@ def upload_section(ft: FinetuneService, kb) -> None:
         with st.expander(f"⚠️ {len(parsed.problems)} rows skipped", expanded=len(parsed.pairs) == 0):
             st.dataframe(pd.DataFrame([{"row": p.row, "problem": p.message} for p in parsed.problems]),
                          hide_index=True, width="stretch")
-    st.dataframe(pd.DataFrame([p.model_dump() if hasattr(p, "model_dump") else vars(p) for p in parsed.pairs[:20]]),
+    st.dataframe(pd.DataFrame([p.model_dump() for p in parsed.pairs[:20]]),
                  hide_index=True, width="stretch")
     with st.form("save_upload"):
         name = st.text_input("Dataset name", value=upload.name.rsplit(".", 1)[0])
@@ -92,16 +93,10 @@ def upload_section(ft: FinetuneService, kb) -> None:
         if st.form_submit_button("Save dataset", type="primary", disabled=not parsed.pairs):
             try:
                 info = ft.save_pairs(name, parsed.pairs, kb.name if link else None,
-                                     ft_kb_version(kb) if link else None, "upload")
+                                     knowledge.version(kb.name) if link else None, "upload")
                 st.success(f"Dataset '{info.name}' saved: {info.train_count} training and {info.test_count} held-out rows.")
             except LabError as exc:
                 report_error(exc)
-
-
-def ft_kb_version(kb) -> str | None:
-    from ui.resources import knowledge
-
-    return knowledge().version(kb.name) if kb else None
 
 
 def datasets_section(ft: FinetuneService) -> None:
@@ -122,16 +117,12 @@ def datasets_section(ft: FinetuneService) -> None:
             st.dataframe(pd.DataFrame({"text": texts[:20]}), hide_index=True, width="stretch")
         else:
             train, test = ft.datasets.load(chosen)
-            st.dataframe(pd.DataFrame([{"split": "train", **vars_of(p)} for p in train[:15]]
-                                      + [{"split": "held-out", **vars_of(p)} for p in test[:10]]),
+            st.dataframe(pd.DataFrame([{"split": "train", **p.model_dump()} for p in train[:15]]
+                                      + [{"split": "held-out", **p.model_dump()} for p in test[:10]]),
                          hide_index=True, width="stretch")
         if st.button("Delete this dataset", icon="🗑️", key=f"del_ds_{chosen}"):
             ft.datasets.delete(chosen)
             st.rerun()
-
-
-def vars_of(p) -> dict:
-    return p.model_dump() if hasattr(p, "model_dump") else dict(vars(p))
 
 
 # --- the job form -------------------------------------------------------------------------
@@ -232,9 +223,11 @@ def adapters_section(ft: FinetuneService, knowledge) -> None:
         return
     for a in adapters:
         lin = a.lineage
-        stale = ft.stale_documents(a, knowledge)
+        stale = changed_since_training(knowledge, lin)
         with st.container(border=True):
-            badge = f" · ⏳ stale: {len(stale)} document(s) changed since its dataset was built" if stale else ""
+            badge = "" if stale is None else (
+                f" · ⏳ stale: {len(stale)} document(s) changed since its dataset was built" if stale
+                else " · ⏳ stale: the knowledge base changed since its dataset was built")
             st.markdown(f"**{md_escape(a.name)}** `{a.fingerprint}`{badge}")
             st.caption(
                 f"base {lin.base_model} (`{lin.base_fingerprint}`) · dataset {md_escape(lin.dataset_name or '?')} "

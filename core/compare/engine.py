@@ -22,7 +22,7 @@ from core.models.prompts import ABSTAIN, Passage, build, citations, new_tag
 from core.compare.results import ARMS, OPEN_BOOK, ArmAnswer, Comparison, Fairness, Source
 from core.config import Settings
 from core.errors import LabError
-from core.finetune.adapters import AdapterInfo, AdapterRegistry
+from core.finetune.adapters import AdapterInfo, AdapterRegistry, changed_since_training
 from core.knowledge.retrieval import Hit, mark_sentences, search
 from core.knowledge.service import KnowledgeService
 from core.models.generation import Decoding, Request, generate_batch
@@ -63,11 +63,7 @@ class CompareEngine:
             f.adapter_kb, f.adapter_kb_version = lin.kb_name, lin.kb_version
             if lin.kb_name and lin.kb_name != kb:
                 f.notes.append(f"The adapter was trained on knowledge base '{lin.kb_name}', RAG reads '{kb}'.")
-            elif lin.kb_version and lin.kb_version != f.kb_version:
-                try:
-                    changed = self.knowledge.changes_since(kb, lin.kb_version)
-                except LabError:  # a version this catalog never recorded (e.g. an imported adapter)
-                    changed = []
+            elif (changed := changed_since_training(self.knowledge, lin)) is not None:
                 f.stale_documents = changed
                 f.notes.append(
                     f"Adapter is stale: {len(changed)} document(s) changed since training." if changed

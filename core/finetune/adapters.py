@@ -146,5 +146,22 @@ class AdapterRegistry:
         return buffer.getvalue()
 
 
+def changed_since_training(knowledge, lineage: Lineage) -> list[str] | None:
+    """Why an adapter is stale: the documents of its knowledge base changed since its dataset
+    was built (an empty list when only settings changed, or the old version is not on record).
+    None when it is up to date, or not tied to a knowledge-base version that still exists."""
+    if not lineage.kb_name or not lineage.kb_version:
+        return None
+    try:
+        if knowledge.version(lineage.kb_name) == lineage.kb_version:
+            return None
+    except LabError:  # the knowledge base is gone
+        return None
+    try:
+        return knowledge.changes_since(lineage.kb_name, lineage.kb_version)
+    except LabError:  # a version this catalog never recorded (e.g. an imported adapter)
+        return []
+
+
 def lineage_json(info: AdapterInfo) -> str:
     return json.dumps(info.lineage.model_dump(), indent=2)

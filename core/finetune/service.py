@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from core.config import Settings
 from core.errors import LabError
-from core.finetune.adapters import AdapterInfo, AdapterRegistry
+from core.finetune.adapters import AdapterRegistry
 from core.finetune.recipe import TrainingConfig, planned_steps
 from core.finetune.run import FinetuneSpec
 from core.jobs import supervisor
@@ -52,19 +52,6 @@ class FinetuneService:
         job = self.jobs.requeue(job_id)
         supervisor.ensure_running(self.settings.data_dir)
         return job
-
-    # --- adapters --------------------------------------------------------------------------
-    def stale_documents(self, adapter: AdapterInfo, knowledge) -> list[str] | None:
-        """Documents changed since the adapter's dataset was built (None: not tied to a knowledge base)."""
-        lin = adapter.lineage
-        if not lin.kb_name or not lin.kb_version:
-            return None
-        try:
-            if knowledge.version(lin.kb_name) == lin.kb_version:
-                return []
-            return knowledge.changes_since(lin.kb_name, lin.kb_version) or ["(knowledge-base settings)"]
-        except LabError:
-            return None
 
     # --- datasets --------------------------------------------------------------------------
     def build_from_kb(self, knowledge, kb: str, name: str, mode: str = "qa", test_fraction: float = 0.2,
