@@ -18,6 +18,8 @@ with data_tab:
     if kb is not None:
         sections.build_from_kb_section(ft, service, kb)
         st.divider()
+        sections.raft_section(ft, service, kb)
+        st.divider()
     sections.upload_section(ft, service, kb)
     st.divider()
     st.subheader("Datasets")

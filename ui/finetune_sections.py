@@ -14,6 +14,7 @@ from core.finetune.service import FinetuneService
 from ui.widgets import md_escape, report_error
 
 STATUS_ICONS = {"queued": "⏳", "running": "🏃", "done": "✅", "failed": "❌", "cancelled": "🚫", "interrupted": "⏸️"}
+RAFT_MAX_LEN = 768  # three 120-token passages, the instruction, question and answer fit
 TARGETS = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]
 
 
@@ -54,6 +55,38 @@ def build_from_kb_section(ft: FinetuneService, knowledge, kb) -> None:
                     with st.spinner("Building…"):
                         info = ft.build_from_kb(knowledge, kb.name, name, mode, test_fraction, int(unanswerable))
                 st.success(f"Dataset '{info.name}' saved: {info.train_count} training and {info.test_count} held-out rows.")
+            except LabError as exc:
+                report_error(exc)
+
+
+def raft_section(ft: FinetuneService, knowledge, kb) -> None:
+    """Turn a question/answer dataset into a hybrid-ready one (RAFT)."""
+    from core.finetune.raft import RaftConfig
+
+    st.markdown(f"**Make a dataset hybrid-ready (RAFT)**: each pair is also shown with passages retrieved from "
+                f"'{md_escape(kb.name)}' (the right passage among distractors, sometimes only distractors with the answer "
+                "\"I don't know.\"), so one adapter answers closed book *and* reads passages well in the hybrid arm.")
+    qa = [d for d in ft.datasets.list() if d.origin not in ("cpt", "raft")]
+    if not qa:
+        st.caption("Build or upload a question/answer dataset first.")
+        return
+    d = RaftConfig()
+    labels = {i.id: f"{i.name} ({i.train_count} rows)" for i in qa}
+    source = st.selectbox("Question/answer dataset", list(labels), format_func=labels.get, key="raft_source")
+    with st.form("build_raft"):
+        c1, c2, c3 = st.columns(3)
+        share = c1.slider("Pairs also shown open book", 0.0, 1.0, d.open_book_share, 0.1)
+        gold = c2.slider("…with the right passage", 0.0, 1.0, d.gold_share, 0.1,
+                         help="The rest get only distractor passages and learn to answer \"I don't know.\"")
+        n = c3.number_input("Passages per example", 1, 8, d.passages, help="Match the compare page's top-k.")
+        name = st.text_input("Dataset name", value=f"{ft.datasets.get(source).name} + RAFT")
+        if st.form_submit_button("Build RAFT dataset"):
+            try:
+                with st.spinner("Retrieving passages for every pair…"):
+                    info = ft.build_raft(knowledge, kb.name, source, name,
+                                         RaftConfig(open_book_share=share, gold_share=gold, passages=int(n)))
+                st.success(f"Dataset '{info.name}' saved: {info.train_count} training rows "
+                           f"({info.train_count - ft.datasets.get(source).train_count} open-book).")
             except LabError as exc:
                 report_error(exc)
 
@@ -117,9 +150,18 @@ def datasets_section(ft: FinetuneService) -> None:
             st.dataframe(pd.DataFrame({"text": texts[:20]}), hide_index=True, width="stretch")
         else:
             train, test = ft.datasets.load(chosen)
-            st.dataframe(pd.DataFrame([{"split": "train", **p.model_dump()} for p in train[:15]]
-                                      + [{"split": "held-out", **p.model_dump()} for p in test[:10]]),
+            def row(split, p):
+                r = {"split": split, **p.model_dump(exclude={"passages"})}
+                if info.origin == "raft":
+                    r["passages"] = " | ".join(("★ " if x.gold else "") + x.doc_name for x in p.passages or []) or "closed book"
+                return r
+
+            open_book = [p for p in train if p.passages]
+            shown = (train[:8] + open_book[:8]) if open_book else train[:15]
+            st.dataframe(pd.DataFrame([row("train", p) for p in shown] + [row("held-out", p) for p in test[:10]]),
                          hide_index=True, width="stretch")
+            if open_book:
+                st.caption("★ marks the passage the answer comes from; rows without it teach \"I don't know.\"")
         if st.button("Delete this dataset", icon="🗑️", key=f"del_ds_{chosen}"):
             ft.datasets.delete(chosen)
             st.rerun()
@@ -133,8 +175,11 @@ def job_form(ft: FinetuneService) -> None:
         return
     d = TrainingConfig()
     labels = {i.id: f"{i.name} ({i.train_count} rows)" for i in infos}
+    dataset_id = st.selectbox("Dataset", list(labels), format_func=labels.get, key="train_dataset")
+    raft = ft.datasets.get(dataset_id).origin == "raft"
+    if raft:
+        st.caption("A RAFT dataset: its open-book rows carry passages, so sequences are longer (max length 768).")
     with st.form("train_form"):
-        dataset_id = st.selectbox("Dataset", list(labels), format_func=labels.get)
         name = st.text_input("Adapter name", value=f"{ft.datasets.get(dataset_id).name} adapter" if dataset_id else "")
         st.markdown("**LoRA**")
         c1, c2, c3 = st.columns(3)
@@ -150,7 +195,7 @@ def job_form(ft: FinetuneService) -> None:
         batch = c4.number_input("Batch size", 1, 256, d.batch_size)
         c1, c2, c3 = st.columns(3)
         accum = c1.number_input("Gradient accumulation", 1, 64, d.grad_accum)
-        max_len = c2.number_input("Max sequence length", 16, 8192, d.max_seq_len)
+        max_len = c2.number_input("Max sequence length", 16, 8192, RAFT_MAX_LEN if raft else d.max_seq_len)
         seed = c3.number_input("Seed", 0, 2**31 - 1, d.seed)
         submitted = st.form_submit_button("Start training", type="primary")
     try:
@@ -158,7 +203,8 @@ def job_form(ft: FinetuneService) -> None:
                                 learning_rate=lr, epochs=epochs, max_steps=max_steps or None, batch_size=batch,
                                 grad_accum=accum, max_seq_len=max_len, seed=seed)
         info = ft.datasets.get(dataset_id)
-        st.caption(f"Estimated time on this machine: about {_duration(ft.estimate_seconds(info.train_count, config))} "
+        seconds = ft.estimate_seconds(info.train_count, config, ft.tokens_per_example(dataset_id))
+        st.caption(f"Estimated time on this machine: about {_duration(seconds)} "
                    f"for {info.train_count} training rows.")
         if submitted:
             job = ft.start(FinetuneSpec(adapter_name=name, dataset_id=dataset_id, mode="cpt" if info.origin == "cpt" else "qa",

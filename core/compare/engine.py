@@ -19,11 +19,11 @@ from typing import Callable
 import numpy as np
 
 from core.models.prompts import ABSTAIN, Passage, build, citations, new_tag
-from core.compare.results import ARMS, OPEN_BOOK, ArmAnswer, Comparison, Fairness, Source
+from core.compare.results import EVAL_ARMS, OPEN_BOOK, ArmAnswer, Comparison, Fairness, Source
 from core.config import Settings
 from core.errors import LabError
 from core.finetune.adapters import AdapterInfo, AdapterRegistry, changed_since_training
-from core.knowledge.retrieval import Hit, mark_sentences, search
+from core.knowledge.retrieval import Hit, gold_passages, mark_sentences, search
 from core.knowledge.service import KnowledgeService
 from core.models.generation import Decoding, Request, generate_batch
 from core.models.runtime import ModelRuntime
@@ -73,13 +73,15 @@ class CompareEngine:
 
     def answer(self, question: str, kb: str, arms: list[str], adapter_id: str | None = None,
                decoding: Decoding | None = None, top_k: int | None = None,
-               on_update: UpdateCallback | None = None) -> Comparison:
+               on_update: UpdateCallback | None = None, gold_source: str | None = None) -> Comparison:
+        """Answer ``question`` with each arm in one batched generation. The oracle arm (evaluation
+        only) reads the passages of ``gold_source``, the document known to hold the answer."""
         question = (question or "").strip()
         if not question:
             raise LabError("Type a question first.")
         if len(question) > MAX_QUESTION_CHARS:
             raise LabError(f"The question is {len(question):,} characters long; the limit is {MAX_QUESTION_CHARS:,}.")
-        arms = [a for a in ARMS if a in arms]
+        arms = [a for a in EVAL_ARMS if a in arms]
         if not arms:
             raise LabError("Pick at least one arm to compare.")
         decoding = decoding or self.decoding()
@@ -96,11 +98,12 @@ class CompareEngine:
             adapter_key = self.runtime.ensure_adapter(adapter.path, adapter.fingerprint, lin.base_model, lin.base_fingerprint, adapter.name)
 
         hits, retrieval_s = [], 0.0
-        if any(a in OPEN_BOOK for a in arms):
+        if any(a in ("rag", "hybrid") for a in arms):
             t0 = time.perf_counter()
             hits = search(self.knowledge, kb, question, top_k=top_k)
             retrieval_s = time.perf_counter() - t0
         relevant = self._relevant(question, hits)
+        gold = gold_passages(self.knowledge, kb, gold_source, question, top_k) if "oracle" in arms and gold_source else []
 
         budget = min(self.runtime.context_window, self.settings.generation.max_prompt_tokens) - decoding.max_new_tokens
         tag = new_tag(self._secret(), question, *(h.text for h in relevant))
@@ -111,7 +114,12 @@ class CompareEngine:
             if arm in ("finetuned", "hybrid") and adapter_key is None:
                 answer.unavailable = "No adapter selected: train one on the Fine-tuning page."
                 continue
-            if arm in OPEN_BOOK:
+            if arm == "oracle":
+                if not gold:
+                    answer.unavailable = "The oracle needs the question's source document, and it is not in the knowledge base."
+                    continue
+                read = gold
+            elif arm in OPEN_BOOK:
                 answer.retrieval_s = retrieval_s
                 if not relevant:
                     best = max((h.dense_score or 0.0 for h in hits), default=None)
@@ -124,15 +132,16 @@ class CompareEngine:
                     answer.sources = [Source.from_hit(h, rank=i + 1) for i, h in enumerate(hits)]
                     answer.wall_s = answer.ttft_s = retrieval_s
                     continue
-                passages = [Passage(i + 1, h.doc_name, h.text) for i, h in enumerate(relevant)]
-                prompt = build(self.runtime, question, passages, budget, tag)
+                read = relevant
             else:
-                prompt = build(self.runtime, question, None, budget)
+                read = None
+            passages = None if read is None else [Passage(i + 1, h.doc_name, h.text) for i, h in enumerate(read)]
+            prompt = build(self.runtime, question, passages, budget, tag if read is not None else None)
             answer.prompt, answer.prompt_tokens = prompt.text, len(prompt.ids)
             answer.warnings.extend(prompt.warnings)
             if prompt.passages:
                 kept = {p.number for p in prompt.passages}
-                answer.sources = [Source.from_hit(h, rank=i + 1) for i, h in enumerate(relevant) if i + 1 in kept]
+                answer.sources = [Source.from_hit(h, rank=i + 1) for i, h in enumerate(read) if i + 1 in kept]
             requests.append(Request(prompt.ids, adapter_key if arm in ("finetuned", "hybrid") else None))
             planned.append(arm)
 

@@ -8,13 +8,15 @@ from datetime import datetime, timezone
 from pydantic import BaseModel, Field
 
 ARMS = ("base", "rag", "finetuned", "hybrid")
-OPEN_BOOK = ("rag", "hybrid")
-ARM_LABELS = {"base": "Base", "rag": "RAG", "finetuned": "Fine-tuned", "hybrid": "Hybrid"}
+EVAL_ARMS = ARMS + ("oracle",)  # the oracle needs each question's source document: evaluation only
+OPEN_BOOK = ("rag", "hybrid", "oracle")
+ARM_LABELS = {"base": "Base", "rag": "RAG", "finetuned": "Fine-tuned", "hybrid": "Hybrid", "oracle": "Oracle"}
 ARM_HELP = {
     "base": "The model alone: what it already knows.",
     "rag": "The base model reading passages retrieved from the knowledge base (an open-book exam).",
     "finetuned": "The model with a LoRA adapter trained on the documents (a specialist's training), no passages.",
     "hybrid": "The fine-tuned model reading the retrieved passages too.",
+    "oracle": "The base model given the best passages of the right document: RAG with perfect retrieval.",
 }
 
 

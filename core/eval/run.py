@@ -11,7 +11,7 @@ import numpy as np
 from pydantic import BaseModel, Field
 
 from core.compare.engine import CompareEngine
-from core.compare.results import ARMS, OPEN_BOOK
+from core.compare.results import EVAL_ARMS, OPEN_BOOK
 from core.eval import metrics as m
 from core.knowledge.retrieval import search, split_sentences
 from core.models.generation import Decoding
@@ -52,6 +52,14 @@ class QuestionResult(BaseModel):
 
 
 class EvalRun(BaseModel):
+    id: str = ""
+    name: str = ""
+    created: str = ""
+    test_set_name: str = ""
+    test_set_hash: str = ""  # of the questions and references, so two runs on the same set can be matched
+    prompt_hash: str = ""  # of every instruction the model sees (core.models.prompts)
+    adapter_name: str | None = None
+    training_seconds: float | None = None  # the adapter's training time, for the economics
     kb: str
     kb_version: str
     model_fingerprint: str
@@ -102,7 +110,7 @@ def score(engine: CompareEngine, kb: str, item: TestItem, arm, top_k: int) -> Ar
         ref, ans = np.array(embedder.get_text_embedding_batch([item.answer, arm.text or " "]))
         s.similarity = float(m.cosine_matrix(ref[None], ans[None])[0, 0])
         s.wrong_refusal = float(s.abstained)
-        if arm.arm in OPEN_BOOK and item.source and not arm.unavailable:
+        if arm.arm in ("rag", "hybrid") and item.source and not arm.unavailable:
             s.reciprocal_rank = m.reciprocal_rank(s.sources, item.source)
             s.hit = float(bool(s.reciprocal_rank))
     else:
@@ -119,14 +127,14 @@ def run_eval(engine: CompareEngine, kb: str, items: list[TestItem], arms: list[s
              progress: Callable[[int, int], None] | None = None) -> EvalRun:
     decoding = decoding or engine.decoding()
     top_k = top_k or engine.settings.retrieval.top_k
-    arms = [a for a in ARMS if a in arms]
+    arms = [a for a in EVAL_ARMS if a in arms]
     adapter = engine.adapters.get(adapter_id) if adapter_id else None
     run = EvalRun(kb=kb, kb_version=engine.knowledge.version(kb), model_fingerprint=engine.runtime.fingerprint,
                   adapter_id=adapter_id, adapter_fingerprint=adapter.fingerprint if adapter else None,
                   decoding=decoding.model_dump(), top_k=top_k, arms=arms)
     started = time.perf_counter()
     for i, item in enumerate(items):
-        comparison = engine.answer(item.question, kb, arms, adapter_id, decoding, top_k)
+        comparison = engine.answer(item.question, kb, arms, adapter_id, decoding, top_k, gold_source=item.source)
         run.results.append(QuestionResult(item=item, arms={
             a: score(engine, kb, item, comparison.arms[a], top_k) for a in arms if not comparison.arms[a].unavailable}))
         if progress:

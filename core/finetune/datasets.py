@@ -34,11 +34,20 @@ class DatasetError(LabError):
     """A dataset file or operation that cannot be used; the message says why."""
 
 
+class RefPassage(BaseModel):
+    doc_name: str
+    text: str
+    gold: bool = False  # the passage the answer comes from
+
+
 class QAPair(BaseModel):
     question: str
     answer: str
     source: str | None = None
     answerable: bool = True
+    # An open-book (RAFT) example: the passages the model reads before answering, in prompt
+    # order (best-ranked first). None for a closed-book pair.
+    passages: list[RefPassage] | None = None
 
 
 class RowProblem(BaseModel):
@@ -280,6 +289,10 @@ class DatasetInfo(BaseModel):
     created_at: str
 
 
+def _row(pair: QAPair) -> dict:
+    return pair.model_dump(exclude={"passages"} if pair.passages is None else set())
+
+
 def _jsonl(rows: list[dict]) -> bytes:
     return "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows).encode("utf-8")
 
@@ -292,7 +305,7 @@ class DatasetStore:
     def save(self, name: str, pairs: list[QAPair], test_pairs: list[QAPair], kb_name: str | None = None,
              kb_version: str | None = None, origin: str = "upload") -> DatasetInfo:
         """Write a question/answer dataset; its folder appears complete or not at all."""
-        return self._write(name, [p.model_dump() for p in pairs], [p.model_dump() for p in test_pairs],
+        return self._write(name, [_row(p) for p in pairs], [_row(p) for p in test_pairs],
                            kb_name, kb_version, origin)
 
     def save_texts(self, name: str, texts: list[str], kb_name: str | None = None,

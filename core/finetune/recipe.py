@@ -16,7 +16,7 @@ from typing import Callable
 
 from pydantic import BaseModel, Field, field_validator
 
-from core.models.prompts import closed_book_messages
+from core.models.prompts import Passage, closed_book_messages, new_tag, open_book_messages
 
 IGNORE = -100
 
@@ -53,11 +53,29 @@ class Example:
         return sum(1 for t in self.labels if t != IGNORE)
 
 
-def encode_pair(tokenizer, question: str, answer: str, max_len: int) -> Example:
-    """Prompt (chat template up to the assistant turn) + answer + end of turn; loss on the answer."""
-    prompt = tokenizer.apply_chat_template(closed_book_messages(question), add_generation_prompt=True, tokenize=False)
-    prompt_ids = tokenizer(prompt, add_special_tokens=False)["input_ids"]
+def encode_pair(tokenizer, question: str, answer: str, max_len: int, passages: list | None = None) -> Example:
+    """Prompt (chat template up to the assistant turn) + answer + end of turn; loss on the answer.
+
+    With ``passages`` (RAFT examples: objects with doc_name, text and gold) the prompt is the
+    open-book one the hybrid arm reads, quote markers included; when it does not fit
+    ``max_len``, passages other than the gold one are left out, the farthest from the question
+    first, so the answer is not cut."""
     answer_ids = tokenizer(answer.strip(), add_special_tokens=False)["input_ids"] + [tokenizer.eos_token_id]
+
+    def encode_prompt(kept) -> list[int]:
+        if kept is None:
+            messages = closed_book_messages(question)
+        else:  # the tag is derived from the question: the same dataset always trains the same way
+            numbered = [Passage(i + 1, p.doc_name, p.text) for i, p in enumerate(kept)]
+            messages = open_book_messages(question, numbered, new_tag(b"raft", question))
+        text = tokenizer.apply_chat_template(messages, add_generation_prompt=True, tokenize=False)
+        return tokenizer(text, add_special_tokens=False)["input_ids"]
+
+    kept = list(passages) if passages else None
+    prompt_ids = encode_prompt(kept)
+    while kept and len(prompt_ids) + len(answer_ids) > max_len and any(not p.gold for p in kept):
+        kept.pop(max(i for i, p in enumerate(kept) if not p.gold))  # the highest number is read first
+        prompt_ids = encode_prompt(kept)
     ids = (prompt_ids + answer_ids)[:max_len]
     labels = ([IGNORE] * len(prompt_ids) + answer_ids)[:max_len]
     return Example(ids, labels)

@@ -43,7 +43,7 @@ def load_examples(spec: FinetuneSpec, settings: Settings, tokenizer):
         held = examples[-max(1, len(examples) // 10):] if len(examples) > 10 else []
         return examples[: len(examples) - len(held)], held, info
     train_pairs, test_pairs = store.load(spec.dataset_id)
-    encode = lambda pairs: [encode_pair(tokenizer, p.question, p.answer, max_len) for p in pairs]  # noqa: E731
+    encode = lambda pairs: [encode_pair(tokenizer, p.question, p.answer, max_len, p.passages) for p in pairs]  # noqa: E731
     return encode(train_pairs), encode(test_pairs), info
 
 

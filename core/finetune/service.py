@@ -28,10 +28,22 @@ class FinetuneService:
         self.adapters = AdapterRegistry(settings.adapters_dir)
 
     # --- jobs ------------------------------------------------------------------------------
-    def estimate_seconds(self, n_examples: int, config: TrainingConfig) -> float:
+    def estimate_seconds(self, n_examples: int, config: TrainingConfig, tokens_per_example: float = TOKENS_PER_EXAMPLE) -> float:
         steps = planned_steps(n_examples, config)
-        tokens = steps * config.grad_accum * min(config.batch_size, max(n_examples, 1)) * TOKENS_PER_EXAMPLE
+        tokens = steps * config.grad_accum * min(config.batch_size, max(n_examples, 1)) * tokens_per_example
         return STARTUP_S + tokens / TOKENS_PER_S
+
+    def tokens_per_example(self, dataset_id: str) -> float:
+        """Rough mean length of a training example of this dataset (4 characters a token, plus
+        the chat template): RAFT examples with passages are ten times longer than bare pairs."""
+        info = self.datasets.get(dataset_id)
+        if info.origin == "cpt":
+            rows = self.datasets.load_texts(dataset_id)
+            chars = [len(t) for t in rows]
+        else:
+            pairs = self.datasets.load(dataset_id)[0]
+            chars = [len(p.question) + len(p.answer) + sum(len(x.text) + 60 for x in p.passages or []) for p in pairs]
+        return 40 + sum(chars) / max(len(chars), 1) / 4
 
     def start(self, spec: FinetuneSpec) -> Job:
         info = self.datasets.get(spec.dataset_id)  # raises a plain error for a missing dataset
@@ -86,6 +98,24 @@ class FinetuneService:
             raise LabError("The language model wrote no usable question/answer pair; try the deterministic generator.")
         return self.save_pairs(name, pairs + ds.unanswerable_pairs(unanswerable, seed), kb, knowledge.version(kb),
                                "llm", test_fraction, seed)
+
+    def build_raft(self, knowledge, kb: str, dataset_id: str, name: str, config=None):
+        """A hybrid-ready copy of a question/answer dataset: its pairs plus RAFT open-book
+        examples (gold passage among distractors, sometimes only distractors and "I don't know.")
+        retrieved from ``kb``. The held-out test split is kept as it is."""
+        from core.finetune.raft import RaftConfig, raft_pairs
+
+        info = self.datasets.get(dataset_id)
+        if info.origin in ("cpt", "raft"):
+            raise LabError("Pick a question/answer dataset: RAFT examples are built from question/answer pairs.")
+        train, test = self.datasets.load(dataset_id)
+        if not knowledge.documents(kb):
+            raise LabError(f"Knowledge base '{kb}' has no documents to take passages from.")
+        pairs = raft_pairs(knowledge, kb, train, config or RaftConfig())
+        if len(pairs) == len(train):
+            raise LabError("No passage of the knowledge base matches these pairs' source documents; "
+                           "build the dataset from this knowledge base first.")
+        return self.datasets.save(name, pairs, test, kb, knowledge.version(kb), "raft")
 
     def save_pairs(self, name: str, pairs, kb: str | None, kb_version: str | None, origin: str,
                    test_fraction: float = 0.2, seed: int = 0):

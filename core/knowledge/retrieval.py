@@ -104,3 +104,22 @@ def mark_sentences(embedder, reference: str, hits: list[Hit], margin: float = 0.
             pos += 1
         best = max(scores, default=0.0)
         hit.sentences = [(s, best >= floor and sc >= best - margin) for s, sc in zip(sents, scores)]
+
+
+def gold_passages(service: KnowledgeService, kb: str, doc_name: str, query: str, top_k: int) -> list[Hit]:
+    """The ``top_k`` chunks of one named document closest to ``query`` (the evaluation's oracle:
+    retrieval that always finds the right document). Empty when no such document exists."""
+    doc = next((d for d in service.documents(kb) if d.name == doc_name), None)
+    if doc is None:
+        return []
+    chunks = service.chunks(kb, doc.doc_id)
+    if not chunks:
+        return []
+    vectors = np.array(service.embedder.get_text_embedding_batch([query] + [c["text"] for c in chunks]))
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True) + 1e-9
+    cosines = vectors[1:] @ vectors[0]
+    order = np.argsort(-cosines)[:top_k]
+    hits = [Hit(doc_id=doc.doc_id, doc_name=doc.name, chunk_index=int(chunks[i]["chunk_index"]), text=chunks[i]["text"],
+                score=float(cosines[i]), dense_score=float(cosines[i])) for i in order]
+    mark_sentences(service.embedder, query, hits)
+    return hits

@@ -1,0 +1,166 @@
+"""Which approach to choose: the article's criteria weighed together with the measured numbers.
+
+Each need gives points to RAG, fine-tuning or the hybrid, and says why in a sentence that cites
+what was measured; an arm whose accuracy interval lies clearly above the others' gets the most
+points of all. Deterministic: the same needs and numbers always give the same recommendation.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+from core.eval.economics import Economics
+
+Choice = Literal["RAG", "Fine-tuning", "Hybrid"]
+CHOICES: tuple[Choice, ...] = ("RAG", "Hybrid", "Fine-tuning")  # on a tie the simplest to run first
+CHOICE_ARM = {"RAG": "rag", "Fine-tuning": "finetuned", "Hybrid": "hybrid"}
+ARM_CHOICE = {arm: choice for choice, arm in CHOICE_ARM.items()}
+ACCURACY = "key-fact accuracy"
+CLEAR_WIN = 3.0  # points for an accuracy interval clearly above the others': more than any single need
+NAMES = {"base": "the base model", "rag": "RAG", "finetuned": "the fine-tuned model", "hybrid": "the hybrid",
+         "oracle": "the oracle (gold passage)"}
+
+
+class Needs(BaseModel):
+    """What the use case needs; the defaults describe the article's internal-documents Q&A bot."""
+
+    knowledge_changes_often: bool = Field(True, description="Do the documents change often (weekly or faster)?")
+    must_cite_sources: bool = Field(True, description="Must every answer show where it came from?")
+    tone_and_style_matter: bool = Field(False, description="Must answers follow a house tone, vocabulary or format?")
+    realtime_latency: bool = Field(False, description="Must answers come back in real time?")
+    stable_training_data: bool = Field(False, description="Do you have plenty of examples that will stay valid?")
+    tight_budget: bool = Field(False, description="Is the budget tight?")
+    expected_questions: int = Field(
+        10_000, ge=0, description="How many questions will it answer before the documents change?")
+
+
+NEED_QUESTIONS = {name: field.description for name, field in Needs.model_fields.items()}
+
+
+class Recommendation(BaseModel):
+    choice: Choice
+    points: dict[str, float]  # per choice, so the page can show how close the call was
+    reasons: list[str]
+    caveats: list[str] = Field(default_factory=list)
+
+
+def pct(x: float) -> str:
+    return f"{x:.0%}"
+
+
+def usd(x: float) -> str:
+    return f"${x:,.2f}" if x >= 1 else f"${x:.2g}"
+
+
+def _sentence(text: str) -> str:
+    return text[0].upper() + text[1:]
+
+
+def _against(values: dict[str, float], fmt) -> str:
+    """'0.4 s for RAG and 0.9 s for the hybrid'."""
+    parts = [f"{fmt(v)} for {NAMES[a]}" for a, v in values.items()]
+    return ", ".join(parts[:-1]) + (" and " if len(parts) > 1 else "") + parts[-1]
+
+
+def _measured(summary: dict, label: str) -> dict[str, float]:
+    """Mean of one metric per candidate arm that has it."""
+    out = {}
+    for arm in CHOICE_ARM.values():
+        value = summary.get(arm, {}).get(label)
+        if value is not None:
+            out[arm] = value[0] if isinstance(value, tuple) else value
+    return out
+
+
+def _accuracy(summary: dict, points: dict, reasons: list, caveats: list) -> None:
+    acc = {a: summary[a][ACCURACY] for a in CHOICE_ARM.values() if summary.get(a, {}).get(ACCURACY)}
+    if len(acc) < 2:
+        caveats.append("Fewer than two of RAG, fine-tuned and hybrid were scored on key-fact accuracy: "
+                       "the recommendation rests on your needs, not on measured accuracy.")
+        return
+    best, *others = sorted(acc, key=lambda a: -acc[a][0])
+    text = (f"{_sentence(NAMES[best])} answered {pct(acc[best][0])} of questions correctly against "
+            f"{_against({a: acc[a][0] for a in others}, pct)}")
+    if all(acc[best][1] > acc[a][2] for a in others):
+        points[ARM_CHOICE[best]] += CLEAR_WIN
+        reasons.append(f"{text}; its 95% interval ({pct(acc[best][1])}–{pct(acc[best][2])}) "
+                       "lies clearly above the others'.")
+    else:
+        caveats.append(f"{text}, but the 95% intervals overlap: more test questions are needed to tell them apart.")
+    oracle = summary.get("oracle", {}).get(ACCURACY)
+    if oracle and "rag" in acc and oracle[0] - acc["rag"][0] >= 0.1:
+        caveats.append(f"Given the gold passage, the model answers {pct(oracle[0])} correctly against "
+                       f"{pct(acc['rag'][0])} for RAG: better retrieval would close much of that gap.")
+
+
+def recommend(needs: Needs, summary: dict, econ: Economics | None = None) -> Recommendation:
+    """Score the three choices on the needs and the measured summary (see ``core.eval.run.summarize``)."""
+    points = dict.fromkeys(CHOICES, 0.0)
+    reasons: list[str] = []
+    caveats: list[str] = []
+
+    def give(votes: dict[str, float], reason: str) -> None:
+        for choice, n in votes.items():
+            points[choice] += n
+        reasons.append(reason)
+
+    _accuracy(summary, points, reasons, caveats)
+    missing = [NAMES[a] for a in CHOICE_ARM.values() if a not in summary]
+    if missing:
+        caveats.append(f"Not evaluated: {', '.join(missing)}. Their case rests on the article's claims alone.")
+    train = econ.training_cost if econ else None
+    if needs.knowledge_changes_often:
+        cost = f" (about {usd(train)} of training each time)" if train is not None else ""
+        give({"RAG": 2, "Hybrid": 1, "Fine-tuning": -2}, "Your documents change often: RAG answers from an edit as "
+             f"soon as it is re-indexed, while an adapter goes stale and must be retrained{cost}.")
+    else:
+        give({"Fine-tuning": 1, "Hybrid": 1}, "Your documents are stable, so an adapter trained on them stays current.")
+    if needs.must_cite_sources:
+        hit = _measured(summary, "retrieval hit rate").get("rag")
+        found = f" RAG retrieved the right document for {pct(hit)} of questions." if hit is not None else ""
+        give({"RAG": 2, "Hybrid": 2, "Fine-tuning": -2}, "Answers must cite sources: RAG and the hybrid show the "
+             f"passages they read, the fine-tuned model cannot say where a fact came from.{found}")
+    if needs.tone_and_style_matter:
+        give({"Fine-tuning": 2, "Hybrid": 2}, "Tone and style matter: fine-tuning teaches the model your house style, "
+             "retrieval only changes what it reads.")
+    if needs.realtime_latency:
+        latency = _measured(summary, "latency p50 (s)")
+        if len(latency) >= 2:
+            fastest, *others = sorted(latency, key=latency.get)
+            slower = _against({a: latency[a] for a in others}, lambda v: f"{v:.2f} s")
+            give({ARM_CHOICE[fastest]: 2}, f"Answers must be fast: {NAMES[fastest]} answered in "
+                 f"{latency[fastest]:.2f} s (median) against {slower}.")
+        else:
+            give({"Fine-tuning": 2}, "Answers must be fast: a fine-tuned model needs no search and reads a short "
+                 "prompt.")
+    if needs.stable_training_data:
+        give({"Fine-tuning": 1, "Hybrid": 1}, "You have plenty of stable examples, which fine-tuning needs.")
+    else:
+        give({"Fine-tuning": -1, "Hybrid": -1}, "Without plenty of stable examples, fine-tuning risks learning them "
+             "by heart (overfitting) instead of the domain.")
+    if needs.tight_budget:
+        _budget(needs, econ, give, caveats)
+    choice = max(CHOICES, key=lambda c: points[c])
+    return Recommendation(choice=choice, points=points, reasons=reasons, caveats=caveats)
+
+
+def _budget(needs: Needs, econ: Economics | None, give, caveats: list) -> None:
+    per_q = econ.per_question if econ else {}
+    if not econ or econ.training_cost is None or not {"rag", "finetuned"} <= set(per_q):
+        give({"RAG": 2, "Hybrid": -1}, "The budget is tight: RAG needs no training run.")
+        caveats.append("The adapter's training time or an arm's token counts are unknown: "
+                       "the break-even was not computed.")
+        return
+    rag, ft, train = per_q["rag"], per_q["finetuned"], econ.training_cost
+    costs = f"a fine-tuned answer costs {usd(ft)} against {usd(rag)} for RAG"
+    if econ.break_even is None:
+        give({"RAG": 2, "Hybrid": -1},
+             f"The budget is tight and {costs}, so the {usd(train)} of training never pays back.")
+    elif econ.break_even <= needs.expected_questions:
+        give({"Fine-tuning": 2, "Hybrid": -1}, f"The budget is tight and {costs}: the {usd(train)} of training pays "
+             f"back after {econ.break_even:,.0f} questions, within the {needs.expected_questions:,} you expect.")
+    else:
+        give({"RAG": 2, "Hybrid": -1}, f"The budget is tight and {costs}: the {usd(train)} of training pays back "
+             f"only after {econ.break_even:,.0f} questions, more than the {needs.expected_questions:,} you expect.")
