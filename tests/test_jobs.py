@@ -49,7 +49,9 @@ def test_store_lifecycle_and_plain_errors(tmp_path):
     store = JobStore(tmp_path)
     a, b = store.submit("finetune", "a", {"x": 1}), store.submit("finetune", "b", {"x": 2})
     assert [j.status for j in store.list()] == ["queued", "queued"]
-    assert store.claim_next(pid=123).id == a.id
+    e = store.submit("eval", "an evaluation", {})
+    assert store.claim_next(pid=123, kind="finetune").id == a.id
+    assert store.claim_next(pid=124, kind="eval").id == e.id  # each runner takes only its own kind
     store.request_cancel(b.id)
     assert store.get(b.id).status == "cancelled"
     with pytest.raises(JobError, match="only queued or running"):
@@ -66,7 +68,7 @@ def test_only_one_runner_claims_a_job(tmp_path):
     store = JobStore(tmp_path)
     store.submit("finetune", "only", {})
     claimed = []
-    threads = [threading.Thread(target=lambda: claimed.append(JobStore(tmp_path).claim_next(pid=1))) for _ in range(4)]
+    threads = [threading.Thread(target=lambda: claimed.append(JobStore(tmp_path).claim_next(pid=1, kind="finetune"))) for _ in range(4)]
     for t in threads:
         t.start()
     for t in threads:

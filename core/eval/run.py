@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import time
 from pathlib import Path
@@ -70,6 +71,22 @@ class EvalRun(BaseModel):
     arms: list[str]
     results: list[QuestionResult] = Field(default_factory=list)
     seconds: float = 0.0
+    stopped: bool = False
+    spec: dict = Field(default_factory=dict)  # what started the run, to re-run it exactly
+
+
+def test_set_hash(items: list[TestItem]) -> str:
+    """First 12 hex digits of the sha256 of the questions and references, in order."""
+    blob = json.dumps([i.model_dump() for i in items], sort_keys=True, ensure_ascii=False)
+    return hashlib.sha256(blob.encode("utf-8")).hexdigest()[:12]
+
+
+def prompt_hash() -> str:
+    """First 12 hex digits of the sha256 of every instruction the arms' prompts carry."""
+    from core.models import prompts
+
+    blob = "\x00".join([prompts.SYSTEM_PROMPT, prompts.RAG_INSTRUCTION, prompts.ABSTAIN])
+    return hashlib.sha256(blob.encode("utf-8")).hexdigest()[:12]
 
 
 def load_test_items(path: Path) -> list[TestItem]:
@@ -124,16 +141,25 @@ def score(engine: CompareEngine, kb: str, item: TestItem, arm, top_k: int) -> Ar
 
 def run_eval(engine: CompareEngine, kb: str, items: list[TestItem], arms: list[str], adapter_id: str | None = None,
              decoding: Decoding | None = None, top_k: int | None = None,
-             progress: Callable[[int, int], None] | None = None) -> EvalRun:
+             progress: Callable[[int, int], None] | None = None,
+             should_stop: Callable[[], bool] | None = None) -> EvalRun:
+    """Ask every question of ``items`` with ``arms`` and score the answers. ``should_stop`` is
+    checked between questions; a stopped run holds the questions answered so far."""
     decoding = decoding or engine.decoding()
     top_k = top_k or engine.settings.retrieval.top_k
     arms = [a for a in EVAL_ARMS if a in arms]
     adapter = engine.adapters.get(adapter_id) if adapter_id else None
     run = EvalRun(kb=kb, kb_version=engine.knowledge.version(kb), model_fingerprint=engine.runtime.fingerprint,
                   adapter_id=adapter_id, adapter_fingerprint=adapter.fingerprint if adapter else None,
+                  adapter_name=adapter.name if adapter else None,
+                  training_seconds=adapter.lineage.training_seconds if adapter else None,
+                  test_set_hash=test_set_hash(items), prompt_hash=prompt_hash(),
                   decoding=decoding.model_dump(), top_k=top_k, arms=arms)
     started = time.perf_counter()
     for i, item in enumerate(items):
+        if should_stop is not None and should_stop():
+            run.stopped = True
+            break
         comparison = engine.answer(item.question, kb, arms, adapter_id, decoding, top_k, gold_source=item.source)
         run.results.append(QuestionResult(item=item, arms={
             a: score(engine, kb, item, comparison.arms[a], top_k) for a in arms if not comparison.arms[a].unavailable}))

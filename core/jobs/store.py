@@ -112,10 +112,11 @@ class JobStore:
         with write(self.conn) as c:
             c.execute(f"UPDATE jobs SET {cols} WHERE id = ?", (*fields.values(), job_id))
 
-    def claim_next(self, pid: int) -> Job | None:
-        """Atomically move the oldest queued job to running (one runner wins)."""
+    def claim_next(self, pid: int, kind: str) -> Job | None:
+        """Atomically move the oldest queued job of ``kind`` to running (one runner wins)."""
         with write(self.conn) as c:
-            row = c.execute("SELECT id FROM jobs WHERE status = 'queued' ORDER BY created_at, rowid LIMIT 1").fetchone()
+            row = c.execute("SELECT id FROM jobs WHERE status = 'queued' AND kind = ? ORDER BY created_at, rowid LIMIT 1",
+                            (kind,)).fetchone()
             if row is None:
                 return None
             c.execute("UPDATE jobs SET status = 'running', pid = ?, started_at = COALESCE(started_at, ?), message = '' "

@@ -24,6 +24,8 @@ from pathlib import Path
 from core.config import REPO_ROOT
 from core.jobs.store import JobStore, pid_alive
 
+KIND = "finetune"  # the jobs this supervisor runs in worker processes (evaluations run in the app process)
+
 FLAG_GRACE_S = 5.0  # after a cancel request: time for the worker to notice the flag
 TERM_GRACE_S = 3.0  # after SIGTERM, before SIGKILL
 POLL_S = 0.5
@@ -39,7 +41,7 @@ def _python_env(data_dir: Path) -> dict:
 def reconcile(store: JobStore) -> None:
     """Jobs marked running whose worker is gone (app restarts, machine reboots) become interrupted."""
     supervisor_alive = pid_alive(int(store.get_meta("supervisor_pid") or 0))
-    for job in store.list():
+    for job in store.list(KIND):
         if job.status == "running" and not pid_alive(job.pid) and not supervisor_alive:
             store.finish(job.id, "interrupted", "Interrupted: its process stopped. Resume continues from the last checkpoint.")
 
@@ -50,7 +52,7 @@ def ensure_running(data_dir: Path) -> bool:
     reconcile(store)
     if pid_alive(int(store.get_meta("supervisor_pid") or 0)):
         return True
-    if not any(j.status == "queued" for j in store.list()):
+    if not any(j.status == "queued" for j in store.list(KIND)):
         return False
     log = open(store.root / "supervisor.log", "ab")
     proc = subprocess.Popen([sys.executable, "-m", "core.jobs.supervisor", "--data-dir", str(data_dir)],
@@ -102,7 +104,7 @@ def main() -> None:
     except BlockingIOError:
         return  # another supervisor is running the queue
     store.set_meta("supervisor_pid", str(os.getpid()))
-    while (job := store.claim_next(pid=os.getpid())) is not None:
+    while (job := store.claim_next(pid=os.getpid(), kind=KIND)) is not None:
         _run_one(store, job.id, data_dir)
     store.set_meta("supervisor_pid", "0")
 
