@@ -11,6 +11,7 @@ st.navigation(
             st.Page("pages/knowledge_base.py", title="Knowledge base", icon="📚"),
             st.Page("pages/compare.py", title="Compare answers", icon="⚖️"),
             st.Page("pages/finetune.py", title="Fine-tuning", icon="🎓"),
+            st.Page("pages/evaluate.py", title="Evaluate", icon="📊"),
         ],
     }
 ).run()

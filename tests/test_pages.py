@@ -147,3 +147,63 @@ def test_finetune_page_builds_data_validates_uploads_and_starts_a_job(app_env):
     assert job.name == "page test adapter" and job.config["training"]["max_steps"] == 2
     if job.status in ("queued", "running"):
         store.request_cancel(job.id)
+
+
+def _wait_for_eval(app_env, timeout=600):
+    import time
+
+    from core.config import load_settings
+    from core.jobs.store import JobStore
+
+    store = JobStore(load_settings().data_dir)
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        jobs = store.list("eval")
+        if jobs and jobs[0].status not in ("queued", "running"):
+            return jobs[0]
+        time.sleep(0.5)
+    raise AssertionError(f"evaluation did not finish: {store.list('eval')}")
+
+
+def test_evaluate_page_runs_in_the_background_and_shows_the_decision_report(app_env):
+    at = open_page("pages/evaluate.py")
+    assert any("42 questions" in c.value for c in at.caption)  # the demo test set is ready
+    at.get("button_group")[0].set_value(["base", "rag", "oracle"]).run()
+    next(n for n in at.number_input if n.label.startswith("Questions")).set_value(2).run()
+    next(n for n in at.number_input if n.label == "Max new tokens").set_value(16).run()
+    next(b for b in at.button if b.label == "Run evaluation").click().run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    assert any("started" in s.value for s in at.success)
+    job = _wait_for_eval(app_env)
+    assert job.status == "done", job.message
+
+    at = open_page("pages/evaluate.py")
+    assert not at.exception and not at.error
+    assert any("Recommendation:" in s.value for s in at.success)
+    metrics = next(d.value for d in at.dataframe if "RAG" in d.value.columns)
+    assert {"Base", "RAG", "Oracle (gold passage)"} <= set(metrics.columns) and "key-fact accuracy" in metrics.index
+    assert len(at.get("plotly_chart")) >= 6
+    assert any(b.label == "HTML report" for b in at.get("download_button"))
+
+
+def test_evaluate_page_upload_reports_bad_rows_and_freshness_probe_shows_who_picked_up_the_change(app_env):
+    at = open_page("pages/evaluate.py")
+    at.radio[0].set_value("upload").run()
+    at.get("file_uploader")[0].set_value([("t.jsonl", b'{"question": "Refund?", "answer": "14 days"}\nnope\n',
+                                           "application/json")]).run()
+    assert not at.exception and any("1 questions read, 1 rows skipped" in c.value for c in at.caption)
+
+    at.radio(key="fresh_kind").set_value("edit").run()
+    at.selectbox(key="fresh_doc").set_value("customer_service_policy.md").run()
+    area = at.text_area(key="fresh_text_customer_service_policy.md")
+    area.set_value(area.value.replace("1234-5678", "1588-7777")).run()
+    at.text_input(key="fresh_old").set_value("1234-5678")
+    at.text_input(key="fresh_new").set_value("1588-7777")
+    at.text_area(key="fresh_questions").set_value("What is the phone number of the customer centre?")
+    at.get("button_group")[-1].set_value(["base", "rag"]).run()
+    next(b for b in at.button if b.label == "Run the freshness probe").click().run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    table = next(d.value for d in at.dataframe if "picked up" in d.value.columns)
+    assert list(table["arm"]) == ["Base", "RAG"]
+    base = table[table["arm"] == "Base"].iloc[0]
+    assert base["before"] == base["after"]  # the base model reads no documents: nothing can change

@@ -56,3 +56,12 @@ def finetune():
     if settings().demo_seed:
         seed_demo_dataset(service.datasets, knowledge())
     return service
+
+
+@st.cache_resource(show_spinner="Loading the language model…")
+def evals():
+    """The evaluation service; its runs use this process's one engine (model, adapters, knowledge base)."""
+    from core.eval.service import EvalService
+
+    engine = compare_engine()
+    return EvalService(settings(), lambda: engine)

@@ -1,0 +1,357 @@
+"""Sections of the evaluation page: start a run, read its results, compare two runs."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import pandas as pd
+import streamlit as st
+
+from core.compare.results import ARM_HELP, EVAL_ARMS
+from core.errors import LabError
+from core.eval import charts, triage
+from core.eval.decision import NEED_QUESTIONS, Needs, recommend
+from core.eval.economics import Prices, price_run
+from core.eval.report import html_report
+from core.eval.run import EvalRun, summarize
+from core.eval.service import EvalService, EvalSpec, dataset_test_set, demo_test_set, diff_runs, parse_test_set
+from ui.compare_view import answer_html
+from ui.widgets import md_escape, report_error
+
+RUN_KEY = "eval_run"
+SECONDS_PER_ARM_QUESTION = 2.0  # before any run is saved; afterwards the saved runs' own pace is used
+STATUS_ICONS = {"queued": "⏳", "running": "🏃", "done": "✅", "failed": "❌", "cancelled": "🚫", "interrupted": "⏸️"}
+
+
+def _pct(v) -> str:
+    return "—" if v is None else f"{v[0]:.0%} [{v[1]:.0%}, {v[2]:.0%}]" if isinstance(v, tuple) else f"{v:,.1f}"
+
+
+def _run_label(r: EvalRun) -> str:
+    return f"{r.name or r.id} · {r.created[:16].replace('T', ' ')} · {len(r.results)} questions"
+
+
+def _pace(evals: EvalService) -> float:
+    """Seconds per question and arm, from the saved runs on this machine."""
+    runs = [r for r in evals.runs.list()[:5] if r.results and r.seconds]
+    if not runs:
+        return SECONDS_PER_ARM_QUESTION
+    return sum(r.seconds for r in runs) / sum(len(r.results) * len(r.arms) for r in runs)
+
+
+# --- starting a run -----------------------------------------------------------------------
+def _test_set(ft) -> tuple[str, list] | None:
+    kind = st.radio("Test set", ["demo", "dataset", "upload"], horizontal=True, format_func={
+        "demo": "Demo test set", "dataset": "Held-out split of a dataset", "upload": "Upload JSONL or CSV"}.get)
+    if kind == "demo":
+        items = demo_test_set()
+        st.caption(f"{len(items)} questions about the Lumora demo documents, {sum(not i.answerable for i in items)} "
+                   "of them not answerable from the documents.")
+        return "Demo test set", items
+    if kind == "dataset":
+        infos = [d for d in ft.datasets.list() if d.origin != "cpt" and d.test_count]
+        if not infos:
+            st.info("No dataset with a held-out split yet: build one on the Fine-tuning page.")
+            return None
+        labels = {d.id: f"{d.name} ({d.test_count} held-out)" for d in infos}
+        chosen = st.selectbox("Dataset", list(labels), format_func=labels.get)
+        return f"{ft.datasets.get(chosen).name} (held-out)", dataset_test_set(ft.datasets, chosen)
+    st.caption("One row per question: `question`, `answer` (the reference), optional `source` (document name), "
+               "`key_facts` (list, or `;`-separated in CSV) and `not_answerable` (true for questions the documents "
+               "cannot answer).")
+    upload = st.file_uploader("Test set", type=["jsonl", "csv"], key="eval_upload")
+    if upload is None:
+        return None
+    items, problems = parse_test_set(upload.getvalue(), upload.name)
+    st.caption(f"{len(items)} questions read, {len(problems)} rows skipped.")
+    if problems:
+        with st.expander(f"⚠️ {len(problems)} rows skipped"):
+            st.dataframe(pd.DataFrame([p.model_dump() for p in problems]), hide_index=True, width="stretch")
+    return upload.name, items
+
+
+def run_section(evals: EvalService, ft, adapters, kb) -> None:
+    try:
+        chosen = _test_set(ft)
+    except LabError as exc:
+        report_error(exc)
+        return
+    if chosen is None:
+        return
+    test_name, items = chosen
+    available = adapters.list()
+    labels = {a.id: f"{a.name} ({a.fingerprint[:6]})" for a in available}
+    c1, c2 = st.columns([3, 2])
+    default = list(EVAL_ARMS) if labels else ["base", "rag", "oracle"]
+    arms = c1.pills("Arms", list(EVAL_ARMS), default=default, selection_mode="multi", format_func=charts.ARM_NAMES.get,
+                    key="eval_arms", help="The oracle reads the passages of each question's source document: "
+                    "how good RAG would be with perfect retrieval.") or []
+    adapter_id = c2.selectbox("Adapter (fine-tuned and hybrid)", list(labels), format_func=labels.get,
+                              index=0 if labels else None, placeholder="No adapter trained yet")
+    c1, c2, c3 = st.columns(3)
+    g = evals.settings.generation
+    max_new = c1.number_input("Max new tokens", 8, 512, g.max_new_tokens, 8)
+    top_k = c2.number_input("Passages (top-k)", 1, 20, evals.settings.retrieval.top_k)
+    limit = c3.number_input("Questions (0 = all)", 0, len(items), 0)
+    items = items[: limit or None]
+    name = st.text_input("Run name", value=f"{test_name} · {kb.name} · {datetime.now():%d %b %H:%M}")
+    minutes = _pace(evals) * len(items) * max(len(arms), 1) / 60
+    st.caption(f"{len(items)} questions × {len(arms)} arms on knowledge base '{md_escape(kb.name)}': about "
+               f"{max(minutes, 0.1):.1f} min on this machine. Greedy decoding, so a re-run gives the same answers.")
+    if st.button("Run evaluation", type="primary", icon="▶️"):
+        try:
+            job = evals.start(EvalSpec(name=name.strip() or "evaluation", kb=kb.name, arms=list(arms),
+                                       adapter_id=adapter_id if any(a in ("finetuned", "hybrid") for a in arms) else None,
+                                       test_set_name=test_name, items=items, max_new_tokens=int(max_new), top_k=int(top_k)))
+            st.success(f"Evaluation '{job.name}' started: follow it below; the results open when it is done.")
+        except LabError as exc:
+            report_error(exc)
+        except ValueError as exc:
+            st.error(f"Those settings are not valid: {exc}", icon="⚠️")
+
+
+@st.fragment(run_every=2)
+def jobs_section(evals: EvalService) -> None:
+    jobs = evals.list_jobs()[:8]
+    if not jobs:
+        return
+    st.markdown("**Evaluation runs**")
+    for job in jobs:
+        with st.container(border=True):
+            c1, c2 = st.columns([4, 1])
+            c1.markdown(f"{STATUS_ICONS.get(job.status, '')} **{md_escape(job.name)}** · {job.status}")
+            if job.status == "running" and job.total_steps:
+                eta = job.elapsed_s / job.step * (job.total_steps - job.step) if job.step else None
+                c1.progress(job.progress, text=f"question {job.step} of {job.total_steps}"
+                            + (f" · about {eta:.0f} s left" if eta is not None else ""))
+            elif job.message:
+                c1.caption(job.message)
+            if job.status in ("queued", "running") and c2.button("Cancel", key=f"eval_cancel_{job.id}", icon="⏹️"):
+                evals.cancel(job.id)
+            if job.result and job.result.get("run_id") and c2.button("Open", key=f"eval_open_{job.id}", icon="📊"):
+                st.session_state[RUN_KEY] = job.result["run_id"]
+                st.rerun()
+
+
+# --- reading a run ------------------------------------------------------------------------
+def _needs() -> Needs:
+    with st.expander("Your situation (the decision guide weighs these with the measured numbers)", expanded=False):
+        values = {}
+        for name, question in NEED_QUESTIONS.items():
+            default = Needs.model_fields[name].default
+            if isinstance(default, bool):
+                values[name] = st.checkbox(question, value=default, key=f"need_{name}")
+            else:
+                values[name] = st.number_input(question, 0, 10**9, default, 1000, key=f"need_{name}")
+    return Needs(**values)
+
+
+def _prices() -> Prices:
+    d = Prices()
+    with st.expander("Prices for the economics", expanded=False):
+        c1, c2, c3 = st.columns(3)
+        return Prices(
+            usd_per_1k_prompt_tokens=c1.number_input("$ per 1,000 prompt tokens", 0.0, 1.0, d.usd_per_1k_prompt_tokens, 0.0001, format="%.4f"),
+            usd_per_1k_completion_tokens=c2.number_input("$ per 1,000 answer tokens", 0.0, 1.0, d.usd_per_1k_completion_tokens, 0.0001, format="%.4f"),
+            usd_per_training_hour=c3.number_input("$ per training hour", 0.0, 1000.0, d.usd_per_training_hour, 0.5),
+        )
+
+
+def metrics_frame(summary: dict) -> pd.DataFrame:
+    arms = list(summary)
+    labels = list(next(iter(summary.values()))) if summary else []
+    return pd.DataFrame({charts.ARM_NAMES.get(a, a): [_pct(summary[a][lab]) if "(s)" not in lab and "tokens" not in lab
+                                                      else ("—" if summary[a][lab] is None else f"{summary[a][lab]:,.2f}")
+                                                      for lab in labels] for a in arms}, index=labels)
+
+
+def _question_detail(run: EvalRun) -> None:
+    labels = {i: f"{i + 1}. {r.item.question}" for i, r in enumerate(run.results)}
+    i = st.selectbox("Open a question", list(labels), format_func=labels.get, key=f"q_{run.id}")
+    r = run.results[i]
+    st.markdown(f"**Reference:** {md_escape(r.item.answer)}" + (f" · source `{md_escape(r.item.source)}`" if r.item.source else "")
+                + ("" if r.item.answerable else " · *not answerable from the documents*"))
+    cols = st.columns(len(r.arms))
+    for col, (arm, s) in zip(cols, r.arms.items()):
+        with col:
+            verdict = triage.label(arm, r.item, s)
+            st.markdown(f"**{charts.ARM_NAMES.get(arm, arm)}** · " + ("✅ right" if verdict is None else f"❌ {verdict}"))
+            st.html(answer_html(s.text))
+            st.caption(f"{s.wall_s:.2f} s · {s.prompt_tokens} prompt + {s.completion_tokens} answer tokens")
+            if s.sources:
+                st.caption("Sources: " + ", ".join(md_escape(x) for x in s.sources))
+
+
+def results_section(evals: EvalService) -> None:
+    runs = evals.runs.list()
+    if not runs:
+        st.info("No evaluation yet: start one in the Run tab.")
+        return
+    ids = [r.id for r in runs]
+    current = st.session_state.get(RUN_KEY)
+    run_id = st.selectbox("Run", ids, index=ids.index(current) if current in ids else 0,
+                          format_func={r.id: _run_label(r) for r in runs}.get)
+    run = evals.runs.get(run_id)
+    summary = summarize(run)
+    st.caption(f"Model `{run.model_fingerprint}` · adapter {md_escape(run.adapter_name or '—')} "
+               f"`{run.adapter_fingerprint or '—'}` · knowledge base {md_escape(run.kb)} v`{run.kb_version}` · "
+               f"test set {md_escape(run.test_set_name)} `{run.test_set_hash}` · prompts `{run.prompt_hash}` · "
+               f"max new tokens {run.decoding.get('max_new_tokens')}, temperature {run.decoding.get('temperature')}, "
+               f"top-k {run.top_k}" + (" · **stopped early**" if run.stopped else ""))
+    needs, prices = _needs(), _prices()
+    econ = price_run(summary, prices, run.training_seconds)
+    rec = recommend(needs, summary, econ)
+    st.success(f"**Recommendation: {rec.choice}**\n\n" + "\n".join(f"- {md_escape(r)}" for r in rec.reasons), icon="🧭")
+    if rec.caveats:
+        st.warning("\n".join(f"- {md_escape(c)}" for c in rec.caveats), icon="⚠️")
+
+    c1, c2, c3, c4 = st.columns(4)
+    c1.download_button("HTML report", html_report(run, summary, rec, econ, needs=needs), f"evaluation-{run.id}.html",
+                       "text/html", icon="📄", help="Self-contained: charts embedded, opens offline.")
+    c2.download_button("Run as JSON", run.model_dump_json(indent=2), f"evaluation-{run.id}.json", "application/json", icon="⬇️")
+    if c3.button("Re-run exactly", icon="🔁", disabled=not run.spec):
+        try:
+            evals.rerun(run.id)
+            st.toast("Re-run started: see the Run tab.")
+        except LabError as exc:
+            report_error(exc)
+    if c4.button("Delete run", icon="🗑️"):
+        evals.runs.delete(run.id)
+        st.session_state.pop(RUN_KEY, None)
+        st.rerun()
+
+    st.subheader("Metrics (95% bootstrap intervals)")
+    st.dataframe(metrics_frame(summary), width="stretch")
+    st.caption(" · ".join(f"**{charts.ARM_NAMES.get(a, a)}**: {ARM_HELP.get(a, '')}" for a in run.arms))
+    c1, c2 = st.columns(2)
+    c1.plotly_chart(charts.metric_bars(summary), width="stretch")
+    c2.plotly_chart(charts.quality_vs_cost(summary), width="stretch")
+    c1.plotly_chart(charts.latency_distribution(run), width="stretch")
+    c2.plotly_chart(charts.token_distribution(run), width="stretch")
+
+    st.subheader("Why answers were wrong")
+    counts = triage.counts(run)
+    c1, c2 = st.columns([3, 2])
+    c1.plotly_chart(charts.triage_bars(counts), width="stretch")
+    c2.markdown("\n".join(f"- **{lab}**: {triage.TRIAGE_HELP[lab]}" for lab in triage.LABELS))
+
+    st.subheader("Question by question")
+    st.plotly_chart(charts.question_grid(run), width="stretch")
+    _question_detail(run)
+
+    st.subheader("Economics")
+    st.plotly_chart(charts.break_even_chart(econ), width="stretch")
+    if econ.break_even is not None:
+        st.caption(f"Fine-tuning's shorter prompts pay back its training cost after about {econ.break_even:,.0f} questions.")
+    elif run.training_seconds is None:
+        st.caption("The run has no adapter, so there is no training cost to pay back.")
+    else:
+        st.caption("At these prices fine-tuning never pays back its training cost against RAG.")
+
+
+def diff_section(evals: EvalService) -> None:
+    runs = evals.runs.list()
+    if len(runs) < 2:
+        st.info("Two saved runs are needed to compare; re-run one with other settings or another adapter.")
+        return
+    labels = {r.id: _run_label(r) for r in runs}
+    c1, c2 = st.columns(2)
+    a = c1.selectbox("Before", list(labels), index=1, format_func=labels.get)
+    b = c2.selectbox("After", list(labels), index=0, format_func=labels.get)
+    d = diff_runs(evals.runs.get(a), evals.runs.get(b))
+    st.markdown("**What changed in the set-up:** " + ("; ".join(md_escape(p) for p in d.pins) if d.pins else "nothing"))
+    st.dataframe(pd.DataFrame([{"arm": charts.ARM_NAMES.get(m.arm, m.arm), "metric": m.metric, "before": m.a,
+                                "after": m.b, "change": m.delta} for m in d.metrics]), hide_index=True, width="stretch")
+    if not d.same_test_set:
+        st.caption("The runs used different test sets, so questions are not compared one by one.")
+    elif d.questions:
+        st.markdown(f"**{len(d.questions)} answers changed verdict**")
+        st.dataframe(pd.DataFrame([{"arm": charts.ARM_NAMES.get(q.arm, q.arm), "change": q.change, "question": q.question,
+                                    "before": q.answer_a, "after": q.answer_b} for q in d.questions]),
+                     hide_index=True, width="stretch")
+    else:
+        st.caption("Every question kept its verdict in every arm.")
+
+
+
+# --- the freshness probe ------------------------------------------------------------------
+FRESH_KEY = "freshness_result"
+
+
+def _probe_inputs(knowledge, kb):
+    """(document name, new bytes, questions) from the demo's v2 document or the user's edit."""
+    from core.eval import freshness as fr
+
+    docs = {d.name: d for d in knowledge.documents(kb.name)}
+    demo_ready = fr.DEMO_DOCUMENT in docs
+    kind = st.radio("Change", ["demo", "edit"], horizontal=True, index=0 if demo_ready else 1, format_func={
+        "demo": "One click: the demo policy's v2 (refund window, phone number and damage deadline change)",
+        "edit": "Edit a document's text myself"}.get, key="fresh_kind")
+    if kind == "demo":
+        if not demo_ready:
+            st.info(f"'{fr.DEMO_DOCUMENT}' is not in this knowledge base: pick the demo knowledge base, or edit a document.")
+            return None
+        name, data = fr.demo_new_version()
+        questions = fr.demo_probe_questions()
+        st.caption(f"{len(questions)} questions from the demo test set whose answer changes in v2.")
+        return name, data, questions, None
+    if not docs:
+        st.info("This knowledge base has no documents.")
+        return None
+    name = st.selectbox("Document", list(docs), key="fresh_doc")
+    text = knowledge.document_text(kb.name, docs[name].doc_id)
+    edited = st.text_area("Its text: change a fact", value=text, height=220, key=f"fresh_text_{name}")
+    c1, c2 = st.columns(2)
+    old = c1.text_input("The fact as it was (e.g. 14 days)", key="fresh_old")
+    new = c2.text_input("The fact as it is now (e.g. 30 days)", key="fresh_new")
+    asked = st.text_area("Questions to re-ask, one per line", key="fresh_questions",
+                         placeholder="How many days do customers have to return an unopened product?")
+    questions = [fr.ProbeQuestion(question=q.strip(), old_facts=[old.strip()] if old.strip() else [],
+                                  new_facts=[new.strip()] if new.strip() else [], source=name)
+                 for q in asked.splitlines() if q.strip()]
+    if edited == text:
+        st.caption("Change the text above to probe.")
+        return None
+    file_name, data = fr.text_version(name, edited)
+    return name, data, questions, file_name if file_name != name else None
+
+
+def freshness_section(evals: EvalService, knowledge, adapters, kb) -> None:
+    from core.eval import freshness as fr
+
+    st.markdown("**Knowledge changes often.** Change a fact in one document, re-ask the questions it affects, and see "
+                "which arms pick up the change *without retraining*. The change goes into a scratch copy of the "
+                "knowledge base; the original is not touched.")
+    inputs = _probe_inputs(knowledge, kb)
+    available = adapters.list()
+    labels = {a.id: f"{a.name} ({a.fingerprint[:6]})" for a in available}
+    c1, c2 = st.columns([3, 2])
+    arms = c1.pills("Arms", ["base", "rag", "finetuned", "hybrid"], default=["base", "rag", "finetuned", "hybrid"]
+                    if labels else ["base", "rag"], selection_mode="multi", format_func=charts.ARM_NAMES.get,
+                    key="fresh_arms") or []
+    adapter_id = c2.selectbox("Adapter", list(labels), format_func=labels.get, index=0 if labels else None,
+                              placeholder="No adapter trained yet", key="fresh_adapter")
+    if st.button("Run the freshness probe", type="primary", icon="🔄", disabled=inputs is None):
+        name, data, questions, new_name = inputs
+        bar = st.progress(0.0, text="Copying the knowledge base with the change…")
+        try:
+            arms = [a for a in arms if a not in ("finetuned", "hybrid") or adapter_id]
+            st.session_state[FRESH_KEY] = fr.run_probe(
+                evals._engine_factory(), kb.name, questions, name, data, arms, adapter_id,
+                progress=lambda f, m: bar.progress(min(f, 1.0), text=m), new_name=new_name)
+        except LabError as exc:
+            report_error(exc)
+        bar.empty()
+    result = st.session_state.get(FRESH_KEY)
+    if result is None or result.kb != kb.name:
+        return
+    st.markdown(f"Knowledge base `{result.kb_version_before}` → probe copy `{result.kb_version_after}` "
+                f"('{md_escape(result.probe_kb)}') · {len(result.questions)} questions · {result.seconds:.0f} s")
+    cols = st.columns(len(result.arms))
+    for col, arm in zip(cols, result.arms):
+        share = result.picked_up_share.get(arm)
+        col.metric(f"{charts.ARM_NAMES.get(arm, arm)}: picked up the change", "—" if share is None else f"{share:.0%}",
+                   help="Share of questions whose answer after the change states the new fact and not the old one.")
+    st.caption("RAG and hybrid read the changed document at once; base and fine-tuned answer from their weights, "
+               "so they stay where they were until the adapter is retrained.")
+    st.dataframe(pd.DataFrame(result.table()), hide_index=True, width="stretch")
