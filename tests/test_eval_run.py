@@ -55,9 +55,16 @@ def test_headless_command_prints_the_metric_table_and_writes_the_run(tmp_path, m
     from core.eval.__main__ import main
 
     monkeypatch.setenv("LAB_DATA_DIR", str(tmp_path / "data"))
-    out = tmp_path / "run.json"
-    assert main(["--arms", "base,rag", "--limit", "2", "--max-new-tokens", "16", "--out", str(out)]) == 0
+    out, report = tmp_path / "run.json", tmp_path / "report.html"
+    assert main(["--arms", "base,rag", "--limit", "2", "--max-new-tokens", "16", "--out", str(out),
+                 "--report", str(report), "--save"]) == 0
     printed = capsys.readouterr().out
     assert "key-fact accuracy" in printed and "correct abstention" in printed and "rag" in printed
+    assert "recommendation: " in printed
     assert '"results"' in out.read_text()
+    page = report.read_text()
+    assert "Recommendation:" in page and "<script src=" not in page and page.count("Plotly.newPlot") >= 4
+    from core.eval.service import RunStore
+
+    assert len(RunStore(tmp_path / "data" / "evals").list()) == 1
     assert main(["--adapter", "no such adapter", "--limit", "1"]) == 2

@@ -2,7 +2,8 @@
 
 Runs the demo test set (or ``--test-set FILE``, JSONL with question, answer and optional
 source, key_facts, answerable) against the active knowledge base and prints per-arm metrics
-with bootstrap 95% intervals. ``--out FILE`` writes the whole run as JSON.
+with bootstrap 95% intervals and the recommendation. ``--out FILE`` writes the whole run as
+JSON, ``--report FILE`` the self-contained HTML report; ``--save`` lists the run on the page.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from core.errors import LabError
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m core.eval", description=__doc__.splitlines()[0])
-    p.add_argument("--arms", default="base,rag,finetuned,hybrid")
+    p.add_argument("--arms", default="base,rag,finetuned,hybrid,oracle")
     p.add_argument("--adapter", help="adapter id (or name) for the fine-tuned and hybrid arms")
     p.add_argument("--kb", help="knowledge base (default: the active one, seeding the demo if the workspace is empty)")
     p.add_argument("--test-set", type=Path)
@@ -26,6 +27,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--max-new-tokens", type=int)
     p.add_argument("--top-k", type=int)
     p.add_argument("--out", type=Path)
+    p.add_argument("--report", type=Path, help="write the HTML decision report here")
+    p.add_argument("--save", action="store_true", help="save the run in the workspace (listed on the Evaluate page)")
     args = p.parse_args(argv)
 
     from core.compare.engine import CompareEngine
@@ -59,7 +62,31 @@ def main(argv: list[str] | None = None) -> int:
     print(file=sys.stderr)
     print(f"knowledge base {run.kb} v{run.kb_version} · model {run.model_fingerprint} · adapter "
           f"{run.adapter_fingerprint or '—'} · {len(items)} questions · {run.seconds:.0f} s")
-    print(format_table(summarize(run)))
+    summary = summarize(run)
+    print(format_table(summary))
+    from core.eval.decision import Needs, recommend
+    from core.eval.economics import Prices, price_run
+
+    econ = price_run(summary, Prices(), run.training_seconds)
+    rec = recommend(Needs(), summary, econ)
+    print(f"\nrecommendation: {rec.choice}")
+    for reason in rec.reasons:
+        print(f"  - {reason}")
+    run.name, run.test_set_name = run.name or "command line", str(args.test_set or "Demo test set")
+    if args.report:
+        from core.eval.report import html_report
+
+        args.report.write_text(html_report(run, summary, rec, econ, needs=Needs()), encoding="utf-8")
+        print(f"wrote {args.report}")
+    if args.save:
+        from datetime import UTC, datetime
+        import uuid
+
+        from core.eval.service import RunStore
+
+        run.id, run.created = f"cli-{uuid.uuid4().hex[:8]}", datetime.now(UTC).isoformat(timespec="seconds")
+        RunStore(settings.data_dir / "evals").save(run)
+        print(f"saved run {run.id}")
     if args.out:
         args.out.write_text(run.model_dump_json(indent=2), encoding="utf-8")
         print(f"wrote {args.out}")
