@@ -47,3 +47,11 @@ def test_citations_are_parsed_in_range_and_once():
 def test_tags_are_reproducible_with_a_secret_and_unguessable_without_it():
     assert new_tag(b"s" * 32, "q", "p") == new_tag(b"s" * 32, "q", "p")
     assert new_tag(b"s" * 32, "q", "p") != new_tag(b"t" * 32, "q", "p") != new_tag(b"s" * 32, "q2", "p")
+
+
+def test_copied_quote_markers_are_removed_from_answers():
+    from core.models.prompts import strip_markers
+
+    assert strip_markers("<ref-1a2b3c4d> [1] The refund window is 14 days.</ref-1a2b3c4d>") == "[1] The refund window is 14 days."
+    assert strip_markers("Call 1234-5678 </ref-9f") == "Call 1234-5678"
+    assert strip_markers("Prices are <b>bold</b> here.") == "Prices are <b>bold</b> here."  # other text is left as is

@@ -18,7 +18,7 @@ from typing import Callable
 
 import numpy as np
 
-from core.models.prompts import ABSTAIN, Passage, build, citations, new_tag
+from core.models.prompts import ABSTAIN, Passage, build, citations, new_tag, strip_markers
 from core.compare.results import EVAL_ARMS, OPEN_BOOK, ArmAnswer, Comparison, Fairness, Source
 from core.config import Settings
 from core.errors import LabError
@@ -147,12 +147,12 @@ class CompareEngine:
 
         def stream(partial) -> None:
             if on_update is not None:
-                on_update({arm: g.text for arm, g in zip(planned, partial)})
+                on_update({arm: strip_markers(g.text) for arm, g in zip(planned, partial)})
 
         generated = generate_batch(self.runtime, requests, decoding, stream) if requests else []
         for arm, g in zip(planned, generated):
             a = result.arms[arm]
-            a.text, a.completion_tokens, a.stopped = g.text.strip(), len(g.token_ids), g.stopped
+            a.text, a.completion_tokens, a.stopped = strip_markers(g.text), len(g.token_ids), g.stopped
             a.ttft_s = a.retrieval_s + g.prefill_s
             a.wall_s = a.ttft_s + g.decode_s
             if not a.stopped:

@@ -107,6 +107,15 @@ def build(runtime, question: str, passages: list[Passage] | None, budget: int, t
     return BuiltPrompt(messages, text, ids, kept or [], warnings)
 
 
+_MARKER = re.compile(r"\s*</?ref-[0-9a-z]{0,16}>?\s*")
+
+
+def strip_markers(answer: str) -> str:
+    """The answer without copies of the quote markers: a small model sometimes repeats them
+    ("<ref-1a2b3c4d> [1] policy.md ..."), and they mean nothing to a reader."""
+    return _MARKER.sub(" ", answer).strip()
+
+
 _CITATION = re.compile(r"\[(\d{1,2})\]")
 
 
