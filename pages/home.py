@@ -37,17 +37,25 @@ else:
     c1.metric("Active knowledge base", kb.name)
     c2.metric("Documents", len(docs))
 
-st.subheader("Where to go next")
-st.page_link("pages/compare.py", label="Compare answers: ask once, see base, RAG, fine-tuned and hybrid side by side", icon="⚖️")
-st.markdown(
-    "Questions that show the difference on the demo documents: *How many days do customers have to return an "
-    "unopened product?* (RAG reads the policy; the base model guesses) · *How many paid sick days do employees "
-    "get?* · *What is the company's policy on pet insurance?* (not in the documents: a good arm says it does not know)."
-)
-st.page_link("pages/finetune.py", label="Fine-tuning: train an adapter on the demo dataset (a few minutes on a CPU)", icon="🎓")
-st.page_link("pages/knowledge_base.py", label="Knowledge base: upload your own documents and see what RAG retrieves", icon="📚")
-st.info(
-    "Built so far: the knowledge base, the side-by-side comparison with sources, latency and token cost, and "
-    "LoRA fine-tuning jobs. Next: the evaluation lab and the decision report.",
-    icon="🛠️",
-)
+st.subheader("A five-minute demo")
+st.markdown("**1. Ask.** Click a question: it opens on the comparison page, answered four ways side by side.")
+SUGGESTED = [
+    ("How many days do customers have to return an unopened product?", "RAG reads the policy; the base model guesses."),
+    ("How many paid sick days do employees get?", "A fact only the HR handbook holds."),
+    ("What is the company's policy on pet insurance?", "Not in the documents: a good arm says it does not know."),
+]
+for col, (question, why) in zip(st.columns(3), SUGGESTED):
+    with col.container(border=True):
+        if st.button(question, key=f"suggest_{question}", width="stretch"):
+            st.session_state["compare_pending"] = question
+            st.switch_page("pages/compare.py")
+        st.caption(why)
+st.markdown("**2. Train.** The demo dataset is ready: one click on the fine-tuning page trains an adapter in the "
+            "background (about 2 minutes on a CPU; the RAFT variant, which also teaches the adapter to read passages "
+            "and to say \"I don't know\", takes longer).")
+st.page_link("pages/finetune.py", label="Fine-tuning", icon="🎓")
+st.markdown("**3. Decide.** Run the demo test set through every arm and read the recommendation, with confidence "
+            "intervals, failure causes, latency, token cost, a break-even chart and a freshness probe.")
+st.page_link("pages/evaluate.py", label="Evaluate", icon="📊")
+st.markdown("**Your own documents:** upload them on the knowledge-base page and everything above runs on them.")
+st.page_link("pages/knowledge_base.py", label="Knowledge base", icon="📚")

@@ -206,9 +206,9 @@ def results_section(evals: EvalService) -> None:
         st.warning("\n".join(f"- {md_escape(c)}" for c in rec.caveats), icon="⚠️")
 
     c1, c2, c3, c4 = st.columns(4)
-    c1.download_button("HTML report", html_report(run, summary, rec, econ, needs=needs), f"evaluation-{run.id}.html",
+    c1.download_button("HTML report", lambda: html_report(run, summary, rec, econ, needs=needs), f"evaluation-{run.id}.html",
                        "text/html", icon="📄", help="Self-contained: charts embedded, opens offline.")
-    c2.download_button("Run as JSON", run.model_dump_json(indent=2), f"evaluation-{run.id}.json", "application/json", icon="⬇️")
+    c2.download_button("Run as JSON", lambda: run.model_dump_json(indent=2), f"evaluation-{run.id}.json", "application/json", icon="⬇️")
     if c3.button("Re-run exactly", icon="🔁", disabled=not run.spec):
         try:
             evals.rerun(run.id)

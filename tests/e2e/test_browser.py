@@ -87,7 +87,8 @@ def shot(page, name: str) -> None:
 
 def test_1_start_page_explains_the_arms(page, app_url):
     page.goto(app_url)
-    expect(page.get_by_text("Where to go next")).to_be_visible()
+    expect(page.get_by_text("A five-minute demo")).to_be_visible()
+    expect(page.get_by_role("button", name="How many paid sick days do employees get?")).to_be_visible()
     expect(page.get_by_text("An open-book exam", exact=False).first).to_be_visible()
     shot(page, "1_start")
 
@@ -136,3 +137,22 @@ def test_4_ask_a_question_and_see_four_answers_and_a_source(page, app_url):
         expect(page.get_by_text(label, exact=True).first).to_be_visible()
     expect(page.get_by_text("travel_policy.md").first).to_be_visible()
     shot(page, "4_compare")
+
+
+def test_5_evaluate_two_questions_and_read_the_recommendation(page, app_url):
+    page.goto(f"{app_url}/evaluate")
+    expect(page.get_by_text("42 questions about the Lumora demo documents")).to_be_visible()
+    questions = page.get_by_label("Questions (0 = all)")
+    questions.fill("2")
+    questions.press("Tab")
+    tokens = page.get_by_label("Max new tokens")
+    tokens.fill("16")
+    tokens.press("Tab")
+    page.get_by_role("button", name="Run evaluation").click()
+    expect(page.get_by_text("started: follow it below")).to_be_visible()
+    shot(page, "5_evaluate_running")
+    expect(page.get_by_text("2 questions in").first).to_be_visible(timeout=240_000)  # the run is done
+    page.get_by_role("tab", name="Results", exact=True).click()  # it shows the newest run
+    expect(page.get_by_text("Recommendation:").first).to_be_visible()
+    expect(page.get_by_text("Metrics (95% bootstrap intervals)")).to_be_visible()
+    shot(page, "5_evaluate_results")
