@@ -101,6 +101,8 @@ def test_compare_page_shows_four_answers_with_sources_and_numbers(app_env, tiny_
     assert any("hr_handbook.docx" in label for label in labels)  # RAG and hybrid show their sources
     captions = " ".join(c.value for c in at.caption)
     assert "prompt" in captions and "first token" in captions and "retrieval" in captions
+    # each open-book answer says which source sentence it rests on, or that none does
+    assert captions.count("Supported by [") + captions.count("No sentence of the sources supports") >= 1
     assert any(b.label == "JSON" for b in at.sidebar.get("download_button"))
 
 

@@ -8,6 +8,7 @@ import re
 import streamlit as st
 
 from core.compare.results import ARM_HELP, ARM_LABELS, ArmAnswer, Comparison, Fairness
+from core.models.prompts import ABSTAIN
 from ui.widgets import md_escape, passage_html
 
 ARM_ICONS = {"base": "🧊", "rag": "📖", "finetuned": "🎓", "hybrid": "🧬"}
@@ -67,6 +68,7 @@ def pane(answer: ArmAnswer, finetune_page: str | None) -> None:
     )
     for w in answer.warnings:
         st.caption(f"⚠️ {w}")
+    support_line(answer)
     if answer.prompt:
         with st.popover("Exact prompt", width="stretch"):
             st.code(answer.prompt, language=None, wrap_lines=True)
@@ -79,6 +81,21 @@ def pane(answer: ArmAnswer, finetune_page: str | None) -> None:
                 st.caption(f"Relevance to the question (cosine): {s.relevance:.2f}"
                            + (" · highlighted: the sentences the answer rests on" if supported else ""))
             st.html(passage_html(s.sentences or [(s.text, False)]))
+
+
+def support_line(answer: ArmAnswer) -> None:
+    """Under an open-book answer: the source sentence it rests on, or a plain warning that none does,
+    so a wrong answer is visibly unsupported."""
+    if not answer.sources or answer.abstained or not answer.text:
+        return
+    if ABSTAIN.lower().rstrip(".") in answer.text.lower():
+        return
+    found = next(((s, text) for s in answer.sources for text, marked in s.sentences if marked), None)
+    if found is None:
+        st.caption("⚠️ No sentence of the sources supports this answer: check it before trusting it.")
+        return
+    source, sentence = found
+    st.caption(f"📌 Supported by [{source.rank}] {md_escape(source.doc_name)}: “{md_escape(sentence.strip()[:300])}”")
 
 
 def comparison(c: Comparison, arms: list[str], finetune_page: str | None) -> None:

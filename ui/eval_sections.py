@@ -115,6 +115,15 @@ def jobs_section(evals: EvalService) -> None:
     jobs = evals.list_jobs()[:8]
     if not jobs:
         return
+    # A run that finished since this session last looked: rerun the whole page so the Results tab shows it.
+    finished = {j.id for j in jobs if j.status == "done"}
+    seen = st.session_state.setdefault("eval_seen_done", finished)
+    if finished - seen:
+        newest = next(j for j in jobs if j.id in finished - seen)
+        st.session_state["eval_seen_done"] = finished
+        st.session_state[RUN_KEY] = newest.result.get("run_id") if newest.result else None
+        st.toast(f"Evaluation '{newest.name}' finished: see the Results tab.", icon="✅")
+        st.rerun()
     st.markdown("**Evaluation runs**")
     for job in jobs:
         with st.container(border=True):
@@ -128,7 +137,8 @@ def jobs_section(evals: EvalService) -> None:
                 c1.caption(job.message)
             if job.status in ("queued", "running") and c2.button("Cancel", key=f"eval_cancel_{job.id}", icon="⏹️"):
                 evals.cancel(job.id)
-            if job.result and job.result.get("run_id") and c2.button("Open", key=f"eval_open_{job.id}", icon="📊"):
+            if job.result and job.result.get("run_id") and c2.button("Show", key=f"eval_open_{job.id}", icon="📊",
+                                                                    help="Show this run in the Results tab."):
                 st.session_state[RUN_KEY] = job.result["run_id"]
                 st.rerun()
 
@@ -193,8 +203,8 @@ def results_section(evals: EvalService) -> None:
                           format_func={r.id: _run_label(r) for r in runs}.get)
     run = evals.runs.get(run_id)
     summary = summarize(run)
-    st.caption(f"Model `{run.model_fingerprint}` · adapter {md_escape(run.adapter_name or '—')} "
-               f"`{run.adapter_fingerprint or '—'}` · knowledge base {md_escape(run.kb)} v`{run.kb_version}` · "
+    adapter = f"adapter {md_escape(run.adapter_name)} `{run.adapter_fingerprint}`" if run.adapter_fingerprint else "no adapter"
+    st.caption(f"Model `{run.model_fingerprint}` · {adapter} · knowledge base {md_escape(run.kb)} v`{run.kb_version}` · "
                f"test set {md_escape(run.test_set_name)} `{run.test_set_hash}` · prompts `{run.prompt_hash}` · "
                f"max new tokens {run.decoding.get('max_new_tokens')}, temperature {run.decoding.get('temperature')}, "
                f"top-k {run.top_k}" + (" · **stopped early**" if run.stopped else ""))
