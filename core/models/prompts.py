@@ -71,9 +71,10 @@ def build(runtime, question: str, passages: list[Passage] | None, budget: int, t
     then the last one is shortened, then the question itself."""
     warnings: list[str] = []
     question = question.strip()
+    tag = tag or new_tag()  # one tag for every render below: its token count must not change between them
 
     def render(q: str, ps: list[Passage] | None) -> tuple[list[dict], str, list[int]]:
-        messages = closed_book_messages(q) if ps is None else open_book_messages(q, ps, tag or new_tag())
+        messages = closed_book_messages(q) if ps is None else open_book_messages(q, ps, tag)
         text = runtime.chat_prompt(messages)
         return messages, text, runtime.encode(text)
 
