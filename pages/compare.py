@@ -8,7 +8,7 @@ from core.compare.results import ARM_LABELS, ARMS, history_json, history_markdow
 from core.errors import LabError
 from ui import compare_view
 from ui.resources import adapters, compare_engine, knowledge, settings
-from ui.widgets import active_kb_picker, report_error
+from ui.widgets import active_kb_picker, adapter_labels, report_error
 
 HISTORY = "compare_history"
 PENDING = "compare_pending"
@@ -27,8 +27,7 @@ if kb is None:
     st.stop()
 
 with st.sidebar:
-    available = adapters().list()
-    labels = {a.id: f"{a.name} ({a.fingerprint[:6]})" for a in available}
+    labels = adapter_labels(adapters())
     adapter_id = st.selectbox("Adapter for fine-tuned and hybrid", list(labels), format_func=labels.get,
                               index=0 if labels else None, placeholder="No adapter trained yet")
     arms = st.pills("Arms shown", list(ARMS), default=list(ARMS), selection_mode="multi",

@@ -16,11 +16,10 @@ from core.eval.report import html_report
 from core.eval.run import EvalRun, summarize
 from core.eval.service import EvalService, EvalSpec, dataset_test_set, demo_test_set, diff_runs, parse_test_set
 from ui.compare_view import answer_html
-from ui.widgets import md_escape, report_error
+from ui.widgets import STATUS_ICONS, adapter_labels, md_escape, report_error
 
 RUN_KEY = "eval_run"
 SECONDS_PER_ARM_QUESTION = 2.0  # before any run is saved; afterwards the saved runs' own pace is used
-STATUS_ICONS = {"queued": "⏳", "running": "🏃", "done": "✅", "failed": "❌", "cancelled": "🚫", "interrupted": "⏸️"}
 
 
 def _pct(v) -> str:
@@ -79,8 +78,7 @@ def run_section(evals: EvalService, ft, adapters, kb) -> None:
     if chosen is None:
         return
     test_name, items = chosen
-    available = adapters.list()
-    labels = {a.id: f"{a.name} ({a.fingerprint[:6]})" for a in available}
+    labels = adapter_labels(adapters)
     c1, c2 = st.columns([3, 2])
     default = list(EVAL_ARMS) if labels else ["base", "rag", "oracle"]
     arms = c1.pills("Arms", list(EVAL_ARMS), default=default, selection_mode="multi", format_func=charts.ARM_NAMES.get,
@@ -333,8 +331,7 @@ def freshness_section(evals: EvalService, knowledge, adapters, kb) -> None:
                 "which arms pick up the change *without retraining*. The change goes into a scratch copy of the "
                 "knowledge base; the original is not touched.")
     inputs = _probe_inputs(knowledge, kb)
-    available = adapters.list()
-    labels = {a.id: f"{a.name} ({a.fingerprint[:6]})" for a in available}
+    labels = adapter_labels(adapters)
     c1, c2 = st.columns([3, 2])
     arms = c1.pills("Arms", ["base", "rag", "finetuned", "hybrid"], default=["base", "rag", "finetuned", "hybrid"]
                     if labels else ["base", "rag"], selection_mode="multi", format_func=charts.ARM_NAMES.get,

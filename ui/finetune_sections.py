@@ -11,9 +11,8 @@ from core.finetune.adapters import changed_since_training
 from core.finetune.recipe import TrainingConfig
 from core.finetune.run import FinetuneSpec
 from core.finetune.service import FinetuneService
-from ui.widgets import md_escape, report_error
+from ui.widgets import STATUS_ICONS, dataset_select, md_escape, report_error
 
-STATUS_ICONS = {"queued": "⏳", "running": "🏃", "done": "✅", "failed": "❌", "cancelled": "🚫", "interrupted": "⏸️"}
 RAFT_MAX_LEN = 768  # three 120-token passages, the instruction, question and answer fit
 TARGETS = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]
 
@@ -71,8 +70,7 @@ def raft_section(ft: FinetuneService, knowledge, kb) -> None:
         st.caption("Build or upload a question/answer dataset first.")
         return
     d = RaftConfig()
-    labels = {i.id: f"{i.name} ({i.train_count} rows)" for i in qa}
-    source = st.selectbox("Question/answer dataset", list(labels), format_func=labels.get, key="raft_source")
+    source = dataset_select(qa, "Question/answer dataset", "raft_source")
     with st.form("build_raft"):
         c1, c2, c3 = st.columns(3)
         share = c1.slider("Pairs also shown open book", 0.0, 1.0, d.open_book_share, 0.1)
@@ -174,8 +172,7 @@ def job_form(ft: FinetuneService) -> None:
         st.info("Build or upload a dataset first (Training data tab).")
         return
     d = TrainingConfig()
-    labels = {i.id: f"{i.name} ({i.train_count} rows)" for i in infos}
-    dataset_id = st.selectbox("Dataset", list(labels), format_func=labels.get, key="train_dataset")
+    dataset_id = dataset_select(infos, "Dataset", "train_dataset")
     raft = ft.datasets.get(dataset_id).origin == "raft"
     if raft:
         st.caption("A RAFT dataset: its open-book rows carry passages, so sequences are longer (max length 768).")

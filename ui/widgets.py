@@ -49,6 +49,20 @@ def active_kb_picker(service: KnowledgeService, key: str = "kb_picker") -> KBInf
     return info
 
 
+STATUS_ICONS = {"queued": "⏳", "running": "🏃", "done": "✅", "failed": "❌", "cancelled": "🚫", "interrupted": "⏸️"}
+
+
+def adapter_labels(adapters) -> dict[str, str]:
+    """Adapter id -> "name (fingerprint)", newest first, for the adapter pickers."""
+    return {a.id: f"{a.name} ({a.fingerprint[:6]})" for a in adapters.list()}
+
+
+def dataset_select(infos, label: str, key: str) -> str:
+    """A picker of saved datasets, shown as "name (N rows)"; returns the chosen id."""
+    labels = {i.id: f"{i.name} ({i.train_count} rows)" for i in infos}
+    return st.selectbox(label, list(labels), format_func=labels.get, key=key)
+
+
 def report_error(exc: LabError) -> None:
     st.error(str(exc), icon="⚠️")
 
