@@ -18,7 +18,7 @@ ev = evals()
 
 run_tab, results_tab, diff_tab, fresh_tab = st.tabs(["Run", "Results", "Compare runs", "Freshness probe"])
 with run_tab:
-    sections.run_section(ev, finetune(), adapters(), kb)
+    sections.run_section(ev, finetune(), adapters(), kb, service)
     sections.jobs_section(ev)
 with results_tab:
     sections.results_section(ev)

@@ -42,6 +42,7 @@ with upload_tab:
     kb_sections.upload_section(service, kb)
 with docs_tab:
     kb_sections.documents_section(service, kb)
+    kb_sections.versions_section(service, kb)
 with search_tab:
     kb_sections.retrieval_test_section(service, kb)
 with settings_tab:

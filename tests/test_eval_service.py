@@ -117,3 +117,21 @@ def test_a_run_left_running_by_a_dead_process_is_marked_interrupted(settings):
     store.claim_next(pid=999_999, kind="eval")
     EvalService(settings, lambda: None)
     assert store.get(job.id).status == "interrupted"
+
+
+def test_a_run_reads_the_knowledge_base_version_it_is_pinned_to(evals, kb):
+    knowledge = evals._engine_factory().knowledge
+    spec = EvalSpec(name="now", kb=kb, arms=["rag"], test_set_name="unit", items=ITEMS[:1], max_new_tokens=8)
+    first = evals.runs.get(_wait(evals, evals.start(spec).id).result["run_id"])
+    old = first.kb_version
+    assert first.results[0].arms["rag"].sources[0] == "policy.md"
+    knowledge.delete_document(kb, next(d.doc_id for d in knowledge.documents(kb) if d.name == "policy.md"))
+    assert knowledge.version(kb) != old
+
+    again = evals.runs.get(_wait(evals, evals.rerun(first.id).id).result["run_id"])  # exactly: the old version
+    assert again.kb == kb and again.kb_version == old
+    assert again.results[0].arms["rag"].sources == first.results[0].arms["rag"].sources
+    assert again.results[0].arms["rag"].text == first.results[0].arms["rag"].text
+    current = evals.runs.get(_wait(evals, evals.start(spec).id).result["run_id"])
+    assert current.kb_version == knowledge.version(kb) and "policy.md" not in current.results[0].arms["rag"].sources
+    assert [k.name for k in knowledge.list_kbs()] == [kb]  # the rebuilt version stays out of the pickers

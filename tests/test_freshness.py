@@ -71,7 +71,8 @@ def test_probe_kb_is_a_copy_with_the_new_version_and_the_original_is_untouched(s
 
     again = build_probe_kb(service, small_kb, "policy.md", POLICY.replace(b"14 days", b"60 days"))
     assert again == probe
-    assert [k.name for k in service.list_kbs()].count(probe) == 1
+    assert [k.name for k in service.list_kbs(include_copies=True)].count(probe) == 1
+    assert probe not in [k.name for k in service.list_kbs()]  # a scratch copy: not in the pickers
     assert "within 60 days" in texts(service, probe)["policy.md"]
     assert service.version(small_kb) == version and texts(service, small_kb) == before
 

@@ -68,8 +68,9 @@ def test_chunk_ids_are_deterministic_so_a_repeated_write_never_duplicates(servic
     from core.knowledge.ingest import build_nodes
 
     nodes = build_nodes(service.embedder, doc_id, "policy.md", "markdown", POLICY_V1.decode(), 200, 20)
-    service._write_document(info, doc_id, nodes, POLICY_V1.decode())
-    service._write_document(info, doc_id, nodes, POLICY_V1.decode())
+    row = service.documents(kb)[0]
+    service._write_document(info, row, nodes, POLICY_V1.decode())
+    service._write_document(info, row, nodes, POLICY_V1.decode())
     assert point_ids(service, kb) == [chunk_id(doc_id, 0)]
 
 

@@ -47,3 +47,50 @@ def test_duplicate_name_and_bad_chunking_are_refused(service):
         service.create_kb("B", chunk_size=100, chunk_overlap=90)
     with pytest.raises(KnowledgeBaseError, match="no knowledge base"):
         service.get_kb("missing")
+
+
+def test_an_older_version_is_rebuilt_exactly_in_a_hidden_copy(service):
+    service.create_kb("A", chunk_size=64, chunk_overlap=8)
+    service.ingest_files("A", [("policy.md", b"Refunds take 14 days."), ("team.md", b"Ada leads support.")])
+    v1 = service.version("A")
+    service.ingest_files("A", [("policy.md", b"Refunds take 30 days.")])
+    service.delete_document("A", next(d.doc_id for d in service.documents("A") if d.name == "team.md"))
+    v3 = service.version("A")
+    history = {v.version: v for v in service.versions("A")}
+    assert history[v3].current and history[v3].changes == []
+    assert history[v1].changes == ["policy.md", "team.md"] and history[v1].restorable
+    assert service.version_copy("A", v3) == "A"  # the current version needs no copy
+
+    copy = service.version_copy("A", v1)
+    assert service.version(copy) == v1  # same documents, hashes and chunking: the same version hash
+    assert {d.name for d in service.documents(copy)} == {"policy.md", "team.md"}
+    texts = {d.name: service.document_text(copy, d.doc_id) for d in service.documents(copy)}
+    assert texts["policy.md"] == "Refunds take 14 days." and service.point_count(copy) == 2
+    assert [k.name for k in service.list_kbs()] == ["A"]  # hidden from the pickers
+    assert copy in [k.name for k in service.list_kbs(include_copies=True)] and service.copy_of(copy) == "A"
+    assert service.version_copy("A", v1) == copy  # reused while it still matches
+
+    service.delete_kb("A")  # copies go with their knowledge base
+    assert service.list_kbs(include_copies=True) == []
+
+
+def test_versions_that_cannot_be_rebuilt_say_why(service):
+    service.create_kb("A")
+    service.ingest_files("A", [("a.md", b"First text.")])
+    old = service.version("A")
+    service.ingest_files("A", [("a.md", b"Second text.")])
+    for path in (service.settings.kb_dir / service.get_kb("A").collection / "archive").glob("*.json"):
+        path.unlink()  # as for versions recorded before texts were kept
+    [current, before, *_] = service.versions("A")
+    assert current.restorable  # the current texts are archived again on demand
+    assert before.version == old and "was not kept (a.md)" in before.problem
+    with pytest.raises(KnowledgeBaseError, match="cannot be rebuilt"):
+        service.version_copy("A", old)
+    with pytest.raises(KnowledgeBaseError, match="not a version"):
+        service.version_copy("A", "0" * 12)
+    service.ingest_files("A", [("a.md", b"First text.")])  # back to `old`: it is current, so no copy is needed
+    assert service.version_copy("A", old) == "A"
+    service.ingest_files("A", [("a.md", b"Third text.")])
+    service.create_kb("A - version " + old[:8])  # someone's own knowledge base with the copy's name
+    with pytest.raises(KnowledgeBaseError, match="already exists"):
+        service.version_copy("A", old)

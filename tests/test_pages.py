@@ -66,6 +66,9 @@ def test_upload_shows_a_result_per_file_and_the_new_document(app_env):
     assert any("1 rejected" in w.value for w in at.warning)
     documents = at.dataframe[1].value
     assert "kettle_faq.md" in set(documents["name"])
+    history = next(d.value for d in at.dataframe if "changed since" in d.value.columns)
+    assert history.iloc[0]["changed since"] == "current" and history.iloc[1]["changed since"] == "kettle_faq.md"
+    assert history.iloc[1]["can be rebuilt"] == "yes"
 
 
 def test_retrieval_panel_shows_passages_with_sources(app_env):
@@ -186,6 +189,38 @@ def test_evaluate_page_runs_in_the_background_and_shows_the_decision_report(app_
     assert {"Base", "RAG", "Oracle (gold passage)"} <= set(metrics.columns) and "key-fact accuracy" in metrics.index
     assert len(at.get("plotly_chart")) >= 6
     assert any(b.label == "HTML report" for b in at.get("download_button"))
+
+
+def test_evaluate_page_runs_on_an_older_knowledge_base_version(app_env):
+    from ui.resources import knowledge
+
+    at = open_page("pages/evaluate.py")
+    service = knowledge()  # the process's one service, shared with the page's script runs
+    versions = at.selectbox(key="eval_kb_version")
+    assert "current" in versions.options[0]
+    doc = next(d for d in service.documents(DEMO_KB) if d.name == "customer_service_policy.md")
+    old_text, old_version = service.document_text(DEMO_KB, doc.doc_id), service.version(DEMO_KB)
+    service.ingest_files(DEMO_KB, [(doc.name, old_text.replace("1234-5678", "1588-7777").encode())])
+    try:
+        at = open_page("pages/evaluate.py")
+        versions = at.selectbox(key="eval_kb_version")
+        assert "current" in versions.options[0] and "1 changed since" in versions.options[1]
+        versions.set_value(old_version).run()
+        assert any(c.value.startswith("Changed since then: customer") and "policy" in c.value for c in at.caption)
+        at.get("button_group")[0].set_value(["rag"]).run()
+        next(n for n in at.number_input if n.label.startswith("Questions")).set_value(1).run()
+        next(n for n in at.number_input if n.label == "Max new tokens").set_value(8).run()
+        next(b for b in at.button if b.label == "Run evaluation").click().run()
+        assert not at.exception and not at.error, [e.value for e in at.error]
+        job = _wait_for_eval(app_env)
+        assert job.status == "done", job.message
+        from core.eval.service import RunStore
+
+        run = RunStore(app_env / "evals").get(job.result["run_id"])
+        assert run.kb == DEMO_KB and run.kb_version == old_version != service.version(DEMO_KB)
+        assert [k.name for k in service.list_kbs()] == [DEMO_KB]
+    finally:  # the other page tests expect the demo documents as seeded
+        service.ingest_files(DEMO_KB, [(doc.name, old_text.encode())])
 
 
 def test_evaluate_page_upload_reports_bad_rows_and_freshness_probe_shows_who_picked_up_the_change(app_env):

@@ -69,7 +69,30 @@ def _test_set(ft) -> tuple[str, list] | None:
     return upload.name, items
 
 
-def run_section(evals: EvalService, ft, adapters, kb) -> None:
+def _version_picker(knowledge, kb) -> tuple[str | None, str]:
+    """Pick which recorded version of the knowledge base RAG reads: (None for the current one, problem)."""
+    versions = [v for v in knowledge.versions(kb.name) if v.current or v.documents]  # an empty one answers nothing
+    labels = {
+        v.version: f"{v.version[:8]} · {v.created_at[:16].replace('T', ' ')} · {v.documents} documents · "
+        + ("current" if v.current else f"{len(v.changes)} changed since" if v.changes else "same documents, other settings")
+        + ("" if v.restorable else " · cannot be rebuilt")
+        for v in versions
+    }
+    chosen = st.selectbox("Knowledge-base version", list(labels), format_func=labels.get, key="eval_kb_version",
+                          help="An older version is rebuilt from the document texts it held, in a hidden copy, "
+                          "so RAG, hybrid and the oracle read exactly what they read then.")
+    picked = next(v for v in versions if v.version == chosen)
+    if picked.current:
+        return None, ""
+    if picked.problem:
+        st.warning(f"Version {picked.version[:8]} cannot be rebuilt: {picked.problem}", icon="⚠️")
+        return None, picked.problem
+    st.caption("Changed since then: " + ", ".join(md_escape(n) for n in picked.changes[:8])
+               + (" …" if len(picked.changes) > 8 else ""))
+    return picked.version, ""
+
+
+def run_section(evals: EvalService, ft, adapters, kb, knowledge) -> None:
     try:
         chosen = _test_set(ft)
     except LabError as exc:
@@ -86,6 +109,7 @@ def run_section(evals: EvalService, ft, adapters, kb) -> None:
                     "how good RAG would be with perfect retrieval.") or []
     adapter_id = c2.selectbox("Adapter (fine-tuned and hybrid)", list(labels), format_func=labels.get,
                               index=0 if labels else None, placeholder="No adapter trained yet")
+    kb_version, version_problem = _version_picker(knowledge, kb)
     c1, c2, c3 = st.columns(3)
     g = evals.settings.generation
     max_new = c1.number_input("Max new tokens", 8, 512, g.max_new_tokens, 8)
@@ -95,10 +119,12 @@ def run_section(evals: EvalService, ft, adapters, kb) -> None:
     name = st.text_input("Run name", value=f"{test_name} · {kb.name} · {datetime.now():%d %b %H:%M}")
     minutes = _pace(evals) * len(items) * max(len(arms), 1) / 60
     st.caption(f"{len(items)} questions × {len(arms)} arms on knowledge base '{md_escape(kb.name)}': about "
-               f"{max(minutes, 0.1):.1f} min on this machine. Greedy decoding, so a re-run gives the same answers.")
-    if st.button("Run evaluation", type="primary", icon="▶️"):
+               f"{max(minutes, 0.1):.1f} min on this machine"
+               + (", plus rebuilding the older version first" if kb_version else "")
+               + ". Greedy decoding, so a re-run gives the same answers.")
+    if st.button("Run evaluation", type="primary", icon="▶️", disabled=bool(version_problem)):
         try:
-            job = evals.start(EvalSpec(name=name.strip() or "evaluation", kb=kb.name, arms=list(arms),
+            job = evals.start(EvalSpec(name=name.strip() or "evaluation", kb=kb.name, kb_version=kb_version, arms=list(arms),
                                        adapter_id=adapter_id if any(a in ("finetuned", "hybrid") for a in arms) else None,
                                        test_set_name=test_name, items=items, max_new_tokens=int(max_new), top_k=int(top_k)))
             st.success(f"Evaluation '{job.name}' started: follow it below; the results open when it is done.")

@@ -82,6 +82,19 @@ def documents_section(service: KnowledgeService, kb: KBInfo) -> None:
             st.text(chunk["text"])
 
 
+def versions_section(service: KnowledgeService, kb: KBInfo) -> None:
+    """Every version the knowledge base has been in: what an evaluation can be run on again."""
+    versions = service.versions(kb.name)
+    with st.expander(f"Version history ({len(versions)} versions)"):
+        st.caption("Each change of documents or chunking is a new version. The Evaluate page can run a test set on "
+                   "an older version: it is rebuilt from the document texts it held.")
+        st.dataframe(pd.DataFrame([{
+            "version": v.version, "recorded": v.created_at.replace("T", " ")[:16], "documents": v.documents,
+            "changed since": "current" if v.current else ", ".join(v.changes) or "chunking only",
+            "can be rebuilt": "yes" if v.restorable else f"no: {v.problem}",
+        } for v in versions]), hide_index=True, width="stretch")
+
+
 def settings_section(service: KnowledgeService, kb: KBInfo) -> None:
     st.subheader("Chunking and retrieval settings")
     mode = st.radio(

@@ -138,7 +138,7 @@ def build_probe_kb(knowledge: KnowledgeService, kb: str, doc_name: str, new_byte
         raise LabError(f"A knowledge base named '{probe}' already exists and is not a freshness probe: rename it first.")
     if existing:
         _drop(knowledge, probe)
-    created = knowledge.create_kb(probe, info.chunk_size, info.chunk_overlap, info.mode)
+    created = knowledge.create_kb(probe, info.chunk_size, info.chunk_overlap, info.mode, copy_of=kb)
     knowledge.catalog.set_meta(PROBE_MARK + probe, created.created_at)
     try:
         progress(0.0, f"Reading the new version of {doc_name}")

@@ -42,6 +42,7 @@ class TestSetProblem(BaseModel):
 class EvalSpec(BaseModel):
     name: str = Field(min_length=1, max_length=120)
     kb: str
+    kb_version: str | None = None  # None: the knowledge base as it is when the run starts
     arms: list[str]
     adapter_id: str | None = None
     test_set_name: str
@@ -250,6 +251,7 @@ class EvalService:
             raise LabError("This run does not record how it was started, so it cannot be re-run.")
         spec = EvalSpec.model_validate(run.spec)
         spec.name = f"{spec.name} (re-run)"[:120]
+        spec.kb_version = run.kb_version  # the version it read, even if the knowledge base has changed since
         return self.start(spec)
 
     def list_jobs(self) -> list[Job]:
@@ -284,8 +286,12 @@ class EvalService:
             def progress(i: int, n: int) -> None:
                 self.jobs.update(job_id, step=i, total_steps=n, elapsed_s=(datetime.now(UTC) - started).total_seconds())
 
-            self.jobs.update(job_id, total_steps=len(spec.items))
-            run = run_eval(engine, spec.kb, spec.items, spec.arms, spec.adapter_id, engine.decoding(**overrides),
+            kb = spec.kb
+            if spec.kb_version and spec.kb_version != engine.knowledge.version(spec.kb):
+                self.jobs.update(job_id, message=f"Rebuilding version {spec.kb_version[:8]} of '{spec.kb}'")
+                kb = engine.knowledge.version_copy(spec.kb, spec.kb_version)
+            self.jobs.update(job_id, total_steps=len(spec.items), message="")
+            run = run_eval(engine, kb, spec.items, spec.arms, spec.adapter_id, engine.decoding(**overrides),
                            spec.top_k, progress=progress, should_stop=lambda: self.jobs.get(job_id).cancel_requested)
         except LabError as exc:
             self.jobs.finish(job_id, "failed", f"failed: {exc}")
@@ -294,7 +300,7 @@ class EvalService:
             log.exception("evaluation %s failed", job_id)
             self.jobs.finish(job_id, "failed", f"failed: {exc}"[:500])
             return None
-        run.id, run.name, run.test_set_name = job_id, spec.name, spec.test_set_name
+        run.id, run.name, run.test_set_name, run.kb = job_id, spec.name, spec.test_set_name, spec.kb
         run.created, run.spec = datetime.now(UTC).isoformat(timespec="seconds"), spec.model_dump()
         if run.stopped and not run.results:
             self.jobs.finish(job_id, "cancelled", "Cancelled before the first question.")

@@ -135,4 +135,4 @@ class Catalog:
 
     def versions(self, kb: str) -> list[tuple[str, str]]:
         return [(r["version"], r["created_at"]) for r in self._rows(
-            "SELECT version, created_at FROM kb_versions WHERE kb=? ORDER BY created_at", kb)]
+            "SELECT version, created_at FROM kb_versions WHERE kb=? ORDER BY created_at, rowid", kb)]
