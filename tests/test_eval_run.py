@@ -68,3 +68,21 @@ def test_headless_command_prints_the_metric_table_and_writes_the_run(tmp_path, m
 
     assert len(RunStore(tmp_path / "data" / "evals").list()) == 1
     assert main(["--adapter", "no such adapter", "--limit", "1"]) == 2
+    assert main(["--kb-version", "zz", "--limit", "1"]) == 2
+    assert "names no version" in capsys.readouterr().err
+
+
+def test_headless_command_runs_on_an_older_knowledge_base_version(tmp_path, monkeypatch, capsys):
+    from core.config import load_settings
+    from core.eval.__main__ import main
+    from core.knowledge.service import KnowledgeService
+    from core.seed import DEMO_KB, seed_demo
+
+    monkeypatch.setenv("LAB_DATA_DIR", str(tmp_path / "data"))
+    knowledge = KnowledgeService(load_settings())
+    seed_demo(knowledge)
+    old = knowledge.version(DEMO_KB)
+    knowledge.ingest_files(DEMO_KB, [("extra.md", b"The Lumora kettle boils 1.7 litres in 4 minutes.")])
+    knowledge.client.close()
+    assert main(["--kb-version", old[:6], "--arms", "rag", "--limit", "1", "--max-new-tokens", "8"]) == 0
+    assert f"knowledge base {DEMO_KB} v{old}" in capsys.readouterr().out

@@ -22,6 +22,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--arms", default="base,rag,finetuned,hybrid,oracle")
     p.add_argument("--adapter", help="adapter id (or name) for the fine-tuned and hybrid arms")
     p.add_argument("--kb", help="knowledge base (default: the active one, seeding the demo if the workspace is empty)")
+    p.add_argument("--kb-version", help="an older recorded version of the knowledge base (its id or a prefix of it)")
     p.add_argument("--test-set", type=Path)
     p.add_argument("--limit", type=int, help="only the first N questions")
     p.add_argument("--max-new-tokens", type=int)
@@ -50,9 +51,15 @@ def main(argv: list[str] | None = None) -> int:
         adapters = AdapterRegistry(settings.adapters_dir)
         adapter_id = adapters.by_name(args.adapter).id if args.adapter else None
         items = load_test_items(args.test_set or DATASETS_DIR / "test.jsonl")[: args.limit]
+        read = kb
+        if args.kb_version:
+            matches = [v.version for v in knowledge.versions(kb) if v.version.startswith(args.kb_version)]
+            if len(matches) != 1:
+                raise LabError(f"'{args.kb_version}' names {'no' if not matches else 'more than one'} version of '{kb}'.")
+            read = knowledge.version_copy(kb, matches[0])
         engine = CompareEngine(ModelRuntime(settings), knowledge, adapters, settings)
         overrides = {"max_new_tokens": args.max_new_tokens} if args.max_new_tokens else {}
-        run = run_eval(engine, kb, items, args.arms.split(","), adapter_id, engine.decoding(**overrides), args.top_k,
+        run = run_eval(engine, read, items, args.arms.split(","), adapter_id, engine.decoding(**overrides), args.top_k,
                        progress=lambda i, n: print(f"\r{i}/{n} questions", end="", file=sys.stderr, flush=True))
     except LabError as exc:
         print(f"error: {exc}", file=sys.stderr)
@@ -60,6 +67,7 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         knowledge.client.close()
     print(file=sys.stderr)
+    run.kb = kb
     print(f"knowledge base {run.kb} v{run.kb_version} · model {run.model_fingerprint} · adapter "
           f"{run.adapter_fingerprint or '—'} · {len(items)} questions · {run.seconds:.0f} s")
     summary = summarize(run)
