@@ -244,3 +244,13 @@ def test_evaluate_page_upload_reports_bad_rows_and_freshness_probe_shows_who_pic
     assert list(table["arm"]) == ["Base", "RAG"]
     base = table[table["arm"] == "Base"].iloc[0]
     assert base["before"] == base["after"]  # the base model reads no documents: nothing can change
+
+    # a new version can also be uploaded; an unchanged upload gets one plain sentence
+    from ui.resources import knowledge
+
+    doc = next(d for d in knowledge().documents(DEMO_KB) if d.name == "customer_service_policy.md")
+    same = (ROOT / "core" / "demo" / "corpus" / doc.name).read_bytes()
+    at.radio(key="fresh_kind").set_value("upload").run()
+    at.get("file_uploader")[-1].set_value([(doc.name, same, "text/markdown")]).run()
+    next(b for b in at.button if b.label == "Run the freshness probe").click().run()
+    assert not at.exception and any("is the same as the current one" in e.value for e in at.error)

@@ -318,9 +318,10 @@ def _probe_inputs(knowledge, kb):
 
     docs = {d.name: d for d in knowledge.documents(kb.name)}
     demo_ready = fr.DEMO_DOCUMENT in docs
-    kind = st.radio("Change", ["demo", "edit"], horizontal=True, index=0 if demo_ready else 1, format_func={
+    kind = st.radio("Change", ["demo", "edit", "upload"], horizontal=True, index=0 if demo_ready else 1, format_func={
         "demo": "One click: the demo policy's v2 (refund window, phone number and damage deadline change)",
-        "edit": "Edit a document's text myself"}.get, key="fresh_kind")
+        "edit": "Edit a document's text myself", "upload": "Upload a new version of a document"}.get,
+        key="fresh_kind")
     if kind == "demo":
         if not demo_ready:
             st.info(f"'{fr.DEMO_DOCUMENT}' is not in this knowledge base: pick the demo knowledge base, or edit a document.")
@@ -333,8 +334,11 @@ def _probe_inputs(knowledge, kb):
         st.info("This knowledge base has no documents.")
         return None
     name = st.selectbox("Document", list(docs), key="fresh_doc")
-    text = knowledge.document_text(kb.name, docs[name].doc_id)
-    edited = st.text_area("Its text: change a fact", value=text, height=220, key=f"fresh_text_{name}")
+    if kind == "edit":
+        text = knowledge.document_text(kb.name, docs[name].doc_id)
+        edited = st.text_area("Its text: change a fact", value=text, height=220, key=f"fresh_text_{name}")
+    else:
+        upload = st.file_uploader(f"The new version of {name} (any supported file type)", key="fresh_upload")
     c1, c2 = st.columns(2)
     old = c1.text_input("The fact as it was (e.g. 14 days)", key="fresh_old")
     new = c2.text_input("The fact as it is now (e.g. 30 days)", key="fresh_new")
@@ -343,6 +347,11 @@ def _probe_inputs(knowledge, kb):
     questions = [fr.ProbeQuestion(question=q.strip(), old_facts=[old.strip()] if old.strip() else [],
                                   new_facts=[new.strip()] if new.strip() else [], source=name)
                  for q in asked.splitlines() if q.strip()]
+    if kind == "upload":
+        if upload is None:
+            st.caption("Upload the new version to probe.")
+            return None
+        return name, upload.getvalue(), questions, upload.name if upload.name != name else None
     if edited == text:
         st.caption("Change the text above to probe.")
         return None
