@@ -62,3 +62,27 @@ def test_sampling_is_reproducible_with_a_seed(runtime):
 def test_adapter_for_another_base_model_is_refused(runtime, tiny_adapter):
     with pytest.raises(ModelError, match="was trained on .* cannot be used"):
         runtime.ensure_adapter(tiny_adapter.path, tiny_adapter.fingerprint, "other/model", "0123456789ab", "foreign")
+
+
+def test_rows_of_two_adapters_still_get_their_own_answers_and_the_model_is_left_as_found(runtime, tiny_adapter, tmp_path):
+    import shutil
+
+    from peft.tuners.lora import LoraLayer
+    from safetensors.torch import load_file, save_file
+
+    key = load(runtime, tiny_adapter)
+    other = tmp_path / "negated"
+    shutil.copytree(tiny_adapter.path, other)
+    weights = load_file(other / "adapter_model.safetensors")
+    save_file({k: -v if "lora_B" in k else v for k, v in weights.items()}, other / "adapter_model.safetensors")
+    lin = tiny_adapter.lineage
+    negated = runtime.ensure_adapter(other, f"neg{tiny_adapter.fingerprint}", lin.base_model, lin.base_fingerprint, "negated")
+    prompt = ask(runtime, SECRET_QUESTION)
+    decoding = Decoding(max_new_tokens=16)
+    for requests in ([Request(prompt), Request(prompt, key)],  # one adapter: per-row scaling
+                     [Request(prompt), Request(prompt, key), Request(prompt, negated)]):  # two: PEFT's mixed batch
+        batched = generate_batch(runtime, requests, decoding)
+        assert [b.token_ids for b in batched] == [s.token_ids for s in generate_sequential(runtime, requests, decoding)]
+    assert "Zebra-42" in batched[1].text and batched[2].text != batched[1].text
+    layers = [m for m in runtime.peft.modules() if isinstance(m, LoraLayer) and key in m.scaling]
+    assert layers and all(isinstance(m.scaling[key], float) for m in layers)  # per-row scaling undone

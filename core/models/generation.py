@@ -55,19 +55,63 @@ StepCallback = Callable[[list[Generated]], None]
 def _rows_through_adapters(runtime: ModelRuntime, names: list[str]):
     """Route each batch row through its adapter for the whole block.
 
-    PEFT's public path (passing ``adapter_names`` to every forward call) registers and removes
-    a hook on every LoRA layer at each call: ~15 ms per decoding step here, a third of the step.
-    Its context manager does the same registration once for all steps.
+    Rows of one adapter and base rows (the comparison's case: fine-tuned and hybrid share the
+    adapter) go through ``_row_scaled``. Several adapters use PEFT's mixed-adapter batches:
+    its public path (``adapter_names`` on every forward call) registers and removes a hook on
+    every LoRA layer at each call (~15 ms per decoding step here, a third of the step); its
+    context manager does the same registration once for all steps.
     """
     if runtime.peft is None:
         yield {}
         return
+    used = set(names) - {BASE}
+    if not used:
+        with runtime.peft.disable_adapter():
+            yield {}
+        return
+    if len(used) == 1:
+        with _row_scaled(runtime, used.pop(), names) as ok:
+            if ok:
+                yield {}
+                return
     enable = getattr(runtime.peft.base_model, "_enable_peft_forward_hooks", None)
     if enable is None:  # another PEFT version: the slower public path
         yield {"adapter_names": names}
         return
     with enable(adapter_names=names):
         yield {}
+
+
+@contextmanager
+def _row_scaled(runtime: ModelRuntime, key: str, names: list[str]):
+    """One adapter for some rows, none for the others, without splitting the batch.
+
+    Each LoRA layer adds ``lora_B(lora_A(x)) * scaling``; with ``scaling`` a per-row tensor
+    (the adapter's scaling for its rows, 0 for base rows) every row gets exactly its own sum
+    (x + 0.0 is x), and the layer runs PEFT's plain single-adapter path: no per-layer sub-batch
+    gathers and scatters. That saves ~10 ms of a ~55 ms mixed decoding step here (hand-written
+    because PEFT has no per-row scaling; its mixed path splits the batch at every layer).
+    Yields False (nothing changed) for LoRA variants (DoRA etc.) that use scaling otherwise.
+    """
+    import torch
+    from peft.tuners.lora import LoraLayer
+
+    layers = [m for m in runtime.peft.modules() if isinstance(m, LoraLayer) and key in m.scaling]
+    if not layers or any(key in getattr(m, "lora_variant", {}) for m in layers):
+        yield False
+        return
+    rows = torch.tensor([n == key for n in names], dtype=torch.float32, device=runtime.device).view(-1, 1, 1)
+    previous = runtime.peft.active_adapter
+    saved = [(m, m.scaling[key]) for m in layers]
+    try:
+        runtime.peft.set_adapter(key)
+        for m, scaling in saved:
+            m.scaling[key] = rows * scaling
+        yield True
+    finally:
+        for m, scaling in saved:
+            m.scaling[key] = scaling
+        runtime.peft.set_adapter(previous)
 
 
 def _pick(logits, decoding: Decoding, generator, produced: list[int] | None = None, eos_ids=()):
