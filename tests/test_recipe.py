@@ -2,6 +2,8 @@
 
 import random
 
+import pytest
+
 import torch
 
 from core.finetune.recipe import (IGNORE, Example, TrainingConfig, add_lora, causal_lm_loss, collate, encode_pair,
@@ -48,3 +50,26 @@ def test_planned_steps_follow_epochs_or_max_steps():
     assert planned_steps(105, TrainingConfig(batch_size=8, epochs=3)) == 42
     assert planned_steps(105, TrainingConfig(batch_size=8, grad_accum=2, epochs=1)) == 7
     assert planned_steps(105, TrainingConfig(max_steps=5)) == 5
+
+
+def test_gradient_checkpointing_saves_memory_without_changing_the_training():
+    from core.config import load_settings
+    from core.finetune.recipe import train, wants_checkpointing
+    from core.models.loader import load_base_model
+
+    assert not wants_checkpointing(TrainingConfig())  # 8 x 256 tokens: not needed
+    assert wants_checkpointing(TrainingConfig(max_seq_len=768))  # RAFT rows: 22.8 GB without it
+    assert not wants_checkpointing(TrainingConfig(max_seq_len=768, gradient_checkpointing=False))
+
+    runs = []
+    for checkpointing in (False, True):
+        model, tokenizer, _ = load_base_model(load_settings())
+        config = TrainingConfig(max_steps=2, batch_size=2, rank=4, dropout=0.0, gradient_checkpointing=checkpointing)
+        examples = [encode_pair(tokenizer, "What is the secret?", "It is Zebra-42.", 64),
+                    encode_pair(tokenizer, "Where is the vault?", "Under the old mill.", 64)]
+        torch.manual_seed(0)
+        peft_model = add_lora(model, config)
+        result = train(peft_model, examples, [], config, tokenizer.pad_token_id)
+        assert peft_model.is_activation_checkpointing == checkpointing
+        runs.append([h.train_loss for h in result.history])
+    assert runs[0] == pytest.approx(runs[1], abs=1e-5) and runs[0][1] != runs[0][0]  # it trained, the same way

@@ -32,6 +32,9 @@ class TrainingConfig(BaseModel):
     batch_size: int = Field(8, ge=1, le=256, description="Sequences per micro-batch.")
     grad_accum: int = Field(1, ge=1, le=64, description="Micro-batches per optimizer step.")
     max_seq_len: int = Field(256, ge=16, le=8192, description="Longer examples are cut to this many tokens.")
+    gradient_checkpointing: bool | None = Field(
+        None, description="Recompute activations in the backward pass: less memory, ~15% slower. "
+        "None = on when a micro-batch can hold more than CHECKPOINT_ABOVE_TOKENS tokens.")
     warmup_ratio: float = Field(0.05, ge=0, lt=1)
     seed: int = Field(0)
 
@@ -41,6 +44,18 @@ class TrainingConfig(BaseModel):
         if isinstance(v, list) and not v:
             raise ValueError("target_modules needs at least one module name")
         return v
+
+
+# Measured on the default model (bench-style, 4 steps of 8 x ~768-token RAFT rows on 2 cores):
+# without checkpointing the peak RSS was 22.8 GB (a 24 GB machine OOM-killed a RAFT job), with it
+# 6.7 GB at 38.6 s/step instead of 33.7. At the default 8 x 256 it is not needed.
+CHECKPOINT_ABOVE_TOKENS = 2048
+
+
+def wants_checkpointing(config: TrainingConfig) -> bool:
+    if config.gradient_checkpointing is not None:
+        return config.gradient_checkpointing
+    return config.batch_size * config.max_seq_len > CHECKPOINT_ABOVE_TOKENS
 
 
 @dataclass
@@ -220,6 +235,9 @@ def train(model, train_set: list[Example], eval_set: list[Example], config: Trai
         progress = (step - warmup) / max(1, total - warmup)
         return config.learning_rate * 0.5 * (1 + math.cos(math.pi * min(progress, 1.0)))
 
+    if wants_checkpointing(config):
+        model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
+        model.enable_input_require_grads()  # the frozen embeddings' output must carry gradients to the LoRA layers
     model.train()
     started = time.perf_counter()
     batches: list[list[Example]] = []

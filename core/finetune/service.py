@@ -5,7 +5,7 @@ from __future__ import annotations
 from core.config import Settings
 from core.errors import LabError
 from core.finetune.adapters import AdapterRegistry
-from core.finetune.recipe import TrainingConfig, planned_steps
+from core.finetune.recipe import TrainingConfig, planned_steps, wants_checkpointing
 from core.finetune.run import FinetuneSpec
 from core.jobs import supervisor
 from core.jobs.store import Job, JobStore
@@ -31,7 +31,8 @@ class FinetuneService:
     def estimate_seconds(self, n_examples: int, config: TrainingConfig, tokens_per_example: float = TOKENS_PER_EXAMPLE) -> float:
         steps = planned_steps(n_examples, config)
         tokens = steps * config.grad_accum * min(config.batch_size, max(n_examples, 1)) * tokens_per_example
-        return STARTUP_S + tokens / TOKENS_PER_S
+        recompute = 1.15 if wants_checkpointing(config) else 1.0  # measured: 38.6 vs 33.7 s a step
+        return STARTUP_S + tokens / TOKENS_PER_S * recompute
 
     def tokens_per_example(self, dataset_id: str) -> float:
         """Rough mean length of a training example of this dataset (4 characters a token, plus
