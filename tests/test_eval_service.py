@@ -64,6 +64,7 @@ def test_background_run_is_pinned_saved_rerun_identically_and_diffed(evals, kb):
     assert run.test_set_hash and run.prompt_hash and run.kb_version == evals._engine_factory().knowledge.version(kb)
     oracle = run.results[0].arms["oracle"]
     assert oracle.sources == ["policy.md"] and oracle.prompt_tokens > run.results[0].arms["base"].prompt_tokens
+    assert "14 days" in oracle.passages[0].text and run.results[0].arms["base"].passages == []  # what each arm read
     assert "oracle" not in run.results[2].arms  # no source document: the oracle has nothing to read
 
     again = evals.runs.get(_wait(evals, evals.rerun(run.id).id).result["run_id"])
@@ -131,6 +132,7 @@ def test_a_run_reads_the_knowledge_base_version_it_is_pinned_to(evals, kb):
     again = evals.runs.get(_wait(evals, evals.rerun(first.id).id).result["run_id"])  # exactly: the old version
     assert again.kb == kb and again.kb_version == old
     assert again.results[0].arms["rag"].sources == first.results[0].arms["rag"].sources
+    assert [p.text for p in again.results[0].arms["rag"].passages] == [p.text for p in first.results[0].arms["rag"].passages]
     assert again.results[0].arms["rag"].text == first.results[0].arms["rag"].text
     current = evals.runs.get(_wait(evals, evals.start(spec).id).result["run_id"])
     assert current.kb_version == knowledge.version(kb) and "policy.md" not in current.results[0].arms["rag"].sources

@@ -189,6 +189,7 @@ def test_evaluate_page_runs_in_the_background_and_shows_the_decision_report(app_
     assert {"Base", "RAG", "Oracle (gold passage)"} <= set(metrics.columns) and "key-fact accuracy" in metrics.index
     assert len(at.get("plotly_chart")) >= 6
     assert any(b.label == "HTML report" for b in at.get("download_button"))
+    assert any(" · chunk " in e.label for e in at.expander)  # the question detail opens the passages each arm read
 
 
 def test_evaluate_page_runs_on_an_older_knowledge_base_version(app_env):
@@ -220,7 +221,7 @@ def test_evaluate_page_runs_on_an_older_knowledge_base_version(app_env):
         assert run.kb == DEMO_KB and run.kb_version == old_version != service.version(DEMO_KB)
         assert [k.name for k in service.list_kbs()] == [DEMO_KB]
     finally:  # the other page tests expect the demo documents as seeded
-        service.ingest_files(DEMO_KB, [(doc.name, old_text.encode())])
+        service.ingest_files(DEMO_KB, [(doc.name, (ROOT / "core" / "demo" / "corpus" / doc.name).read_bytes())])
 
 
 def test_evaluate_page_upload_reports_bad_rows_and_freshness_probe_shows_who_picked_up_the_change(app_env):

@@ -72,7 +72,12 @@ def pane(answer: ArmAnswer, finetune_page: str | None) -> None:
     if answer.prompt:
         with st.popover("Exact prompt", width="stretch"):
             st.code(answer.prompt, language=None, wrap_lines=True)
-    for s in answer.sources:
+    sources_list(answer.sources)
+
+
+def sources_list(sources) -> None:
+    """Each passage an arm read, expandable, with the sentences its answer rests on highlighted."""
+    for s in sources:
         supported = any(m for _, m in s.sentences)
         mark = "✅ " if supported else ""
         cite = " · cited" if s.cited else ""

@@ -7,7 +7,7 @@ from datetime import datetime
 import pandas as pd
 import streamlit as st
 
-from core.compare.results import ARM_HELP, EVAL_ARMS
+from core.compare.results import ARM_HELP, EVAL_ARMS, ArmAnswer
 from core.errors import LabError
 from core.eval import charts, triage
 from core.eval.decision import NEED_QUESTIONS, Needs, recommend
@@ -15,7 +15,7 @@ from core.eval.economics import Prices, price_run
 from core.eval.report import html_report
 from core.eval.run import EvalRun, summarize
 from core.eval.service import EvalService, EvalSpec, dataset_test_set, demo_test_set, diff_runs, parse_test_set
-from ui.compare_view import answer_html
+from ui.compare_view import answer_html, sources_list, support_line
 from ui.widgets import STATUS_ICONS, adapter_labels, md_escape, report_error
 
 RUN_KEY = "eval_run"
@@ -212,7 +212,10 @@ def _question_detail(run: EvalRun) -> None:
             st.markdown(f"**{charts.ARM_NAMES.get(arm, arm)}** · " + ("✅ right" if verdict is None else f"❌ {verdict}"))
             st.html(answer_html(s.text))
             st.caption(f"{s.wall_s:.2f} s · {s.prompt_tokens} prompt + {s.completion_tokens} answer tokens")
-            if s.sources:
+            if s.passages:
+                support_line(ArmAnswer(arm=arm, text=s.text, abstained=s.abstained, sources=s.passages))
+                sources_list(s.passages)
+            elif s.sources:  # runs saved before passages were kept
                 st.caption("Sources: " + ", ".join(md_escape(x) for x in s.sources))
 
 

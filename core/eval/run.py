@@ -12,7 +12,7 @@ import numpy as np
 from pydantic import BaseModel, Field
 
 from core.compare.engine import CompareEngine
-from core.compare.results import EVAL_ARMS, OPEN_BOOK
+from core.compare.results import EVAL_ARMS, OPEN_BOOK, Source
 from core.eval import metrics as m
 from core.knowledge.retrieval import search, split_sentences
 from core.models.generation import Decoding
@@ -45,6 +45,7 @@ class ArmScore(BaseModel):
     prompt_tokens: int = 0
     completion_tokens: int = 0
     sources: list[str] = Field(default_factory=list)
+    passages: list[Source] = Field(default_factory=list)  # what an open-book arm read, with the supporting sentences
 
 
 class QuestionResult(BaseModel):
@@ -118,7 +119,8 @@ def _grounded(embedder, answer: str, passages: list[str]) -> float | None:
 def score(engine: CompareEngine, kb: str, item: TestItem, arm, top_k: int) -> ArmScore:
     embedder = engine.knowledge.embedder
     s = ArmScore(text=arm.text, wall_s=arm.wall_s, ttft_s=arm.ttft_s, prompt_tokens=arm.prompt_tokens,
-                 completion_tokens=arm.completion_tokens, sources=[src.doc_name for src in arm.sources])
+                 completion_tokens=arm.completion_tokens, sources=[src.doc_name for src in arm.sources],
+                 passages=arm.sources)
     s.abstained = arm.abstained or m.abstained(arm.text)
     if item.answerable:
         s.f1 = m.token_f1(arm.text, item.answer)

@@ -236,7 +236,10 @@ def train(model, train_set: list[Example], eval_set: list[Example], config: Trai
         return config.learning_rate * 0.5 * (1 + math.cos(math.pi * min(progress, 1.0)))
 
     if wants_checkpointing(config):
-        model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
+        if hasattr(model, "activation_checkpointing_enable"):  # transformers >= 5.x name; the old one warns
+            model.activation_checkpointing_enable(activation_checkpointing_kwargs={"use_reentrant": False})
+        else:
+            model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
         model.enable_input_require_grads()  # the frozen embeddings' output must carry gradients to the LoRA layers
     model.train()
     started = time.perf_counter()
