@@ -34,7 +34,7 @@ def spec(dataset, name, steps, **kw):
                                                               rank=8, alpha=16, dropout=0.0, **kw))
 
 
-def wait_for(ft, job_id, condition, timeout=240):
+def wait_for(ft, job_id, condition, timeout=600):  # generous: CI machines are shared
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         job = ft.jobs.get(job_id)
