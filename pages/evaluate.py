@@ -3,6 +3,7 @@
 import streamlit as st
 
 from ui import eval_sections as sections
+from ui.freshness_section import freshness_section
 from ui.resources import adapters, evals, finetune, knowledge
 from ui.widgets import active_kb_picker
 
@@ -25,4 +26,4 @@ with results_tab:
 with diff_tab:
     sections.diff_section(ev)
 with fresh_tab:
-    sections.freshness_section(ev, service, adapters(), kb)
+    freshness_section(ev, service, adapters(), kb)

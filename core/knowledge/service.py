@@ -10,7 +10,6 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import os
 import re
 import shutil
 import threading
@@ -27,13 +26,14 @@ from core.knowledge.catalog import Catalog, DocumentInfo, KBInfo, now
 from core.knowledge.embeddings import load_embedder
 from core.knowledge.filenames import safe_display_name
 from core.knowledge.ingest import build_nodes, document_id, embed_nodes, split_document
+from core.knowledge import versions
 from core.knowledge.sandbox import Parser
+from core.knowledge.versions import VersionInfo, write_atomic
 
 log = logging.getLogger(__name__)
 Progress = Callable[[float, str], None]
 ACTIVE_KEY = "active_kb"
 COPY_KEY = "copy-of:"  # catalog meta key prefix: a scratch copy the lab made of another knowledge base
-VERSION_COPY = " - version "  # KB names allow only letters, digits, spaces, '.', '-', '_'
 
 
 @dataclass(frozen=True)
@@ -42,22 +42,6 @@ class FileResult:
     status: Literal["added", "updated", "unchanged", "rejected"]
     chunks: int = 0
     reason: str = ""
-
-
-@dataclass(frozen=True)
-class VersionInfo:
-    """One recorded state of a knowledge base, compared with its current state."""
-
-    version: str
-    created_at: str
-    documents: int
-    current: bool
-    changes: list[str]  # documents added, changed or removed between this version and the current one
-    problem: str = ""  # why this version cannot be rebuilt ("" when it can)
-
-    @property
-    def restorable(self) -> bool:
-        return not self.problem
 
 
 @dataclass
@@ -179,71 +163,15 @@ class KnowledgeService:
         old = self.catalog.version_snapshot(name, old_version)
         if old is None:
             raise KnowledgeBaseError(f"Version {old_version} is not a version of '{name}'.")
-        before, after = old["documents"], self.catalog.snapshot(name)["documents"]
-        return sorted(n for n in before.keys() | after.keys() if before.get(n) != after.get(n))
+        return versions.changed_documents(old["documents"], self.catalog.snapshot(name)["documents"])
 
     def versions(self, name: str) -> list[VersionInfo]:
         """Every recorded version, newest first, with what changed since and whether it can be rebuilt."""
-        info = self.get_kb(name)
-        self._archive_current(info)
-        current = self.version(name)
-        now_docs = self.catalog.snapshot(name)["documents"]
-        out = []
-        for version, created in reversed(self.catalog.versions(name)):
-            snap = self.catalog.version_snapshot(name, version)
-            docs = snap["documents"]
-            missing = sorted(n for n, h in docs.items() if not self._archive_path(info, h).is_file())
-            problem = (
-                f"it was made with another embedding model ({snap['embedder']})." if snap["embedder"] != info.embedder
-                else f"the text of {len(missing)} of its documents was not kept ({', '.join(missing[:3])}"
-                     f"{', …' if len(missing) > 3 else ''}); versions recorded from now on can be rebuilt." if missing
-                else ""
-            )
-            changes = sorted(n for n in docs.keys() | now_docs.keys() if docs.get(n) != now_docs.get(n))
-            out.append(VersionInfo(version, created, len(docs), version == current, changes, problem))
-        return out
+        return versions.history(self, name)
 
     def version_copy(self, name: str, version: str, progress: Progress = _quiet) -> str:
-        """The name of a knowledge base holding ``version`` of ``name``: ``name`` itself when that is
-        its current version, else a scratch copy rebuilt from the kept document texts (reused while
-        it still matches). The copy's own version hash equals ``version``, which proves it is the same."""
-        info = self.get_kb(name)
-        if version == self.version(name):
-            return name
-        found = next((v for v in self.versions(name) if v.version == version), None)
-        if found is None:
-            raise KnowledgeBaseError(f"Version {version} is not a version of '{name}'.")
-        if found.problem:
-            raise KnowledgeBaseError(f"Version {version} of '{name}' cannot be rebuilt: {found.problem}")
-        copy = name[: 48 - len(VERSION_COPY) - 8] + VERSION_COPY + version[:8]
-        if self.catalog.kb(copy) is not None:
-            if self.copy_of(copy) != name:
-                raise KnowledgeBaseError(f"A knowledge base named '{copy}' already exists: rename it to rebuild version {version}.")
-            if self.version(copy) == version:
-                return copy
-            self.delete_kb(copy)
-        snap = self.catalog.version_snapshot(name, version)
-        target = self.create_kb(copy, snap["chunk_size"], snap["chunk_overlap"], info.mode, copy_of=name)
-        try:
-            docs = sorted(snap["documents"].items())
-            for i, (doc_name, content_hash) in enumerate(docs):
-                progress(i / max(len(docs), 1), f"Rebuilding version {version[:8]}: {doc_name} ({i + 1} of {len(docs)})")
-                kept = json.loads(self._archive_path(info, content_hash).read_text(encoding="utf-8"))
-                doc_id = document_id(copy, doc_name)
-                nodes = build_nodes(self.embedder, doc_id, doc_name, kept["kind"], kept["text"],
-                                    target.chunk_size, target.chunk_overlap)
-                row = DocumentInfo(doc_id, doc_name, kept["kind"], kept["size_bytes"], len(nodes), now(), content_hash)
-                with self._lock:
-                    self._write_document(target, row, nodes, kept["text"])
-                    self.catalog.upsert_document(copy, row)
-            rebuilt = self.catalog.record_version(copy)
-            if rebuilt != version:
-                raise KnowledgeBaseError(f"Rebuilding version {version} of '{name}' gave version {rebuilt}; nothing was kept.")
-        except Exception:  # leave no half-built copy behind
-            self.delete_kb(copy)
-            raise
-        progress(1.0, "Done")
-        return copy
+        """A knowledge base holding ``version`` of ``name``: itself, or a rebuilt hidden copy."""
+        return versions.rebuild(self, name, version, progress)
 
     # ---- documents -------------------------------------------------------------------
     def documents(self, name: str) -> list[DocumentInfo]:
@@ -255,27 +183,6 @@ class KnowledgeService:
 
     def _text_path(self, info: KBInfo, doc_id: str) -> Path:
         return self._kb_dir(info) / "texts" / f"{doc_id}.txt"
-
-    def _archive_path(self, info: KBInfo, content_hash: str) -> Path:
-        """Every document text the knowledge base has held, by file hash: what rebuilds an old version."""
-        return self._kb_dir(info) / "archive" / f"{content_hash}.json"
-
-    def _archive(self, info: KBInfo, row: DocumentInfo, text: str) -> None:
-        path = self._archive_path(info, row.content_hash)
-        if path.is_file():
-            return
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(".tmp")
-        tmp.write_text(json.dumps({"name": row.name, "kind": row.kind, "size_bytes": row.size_bytes, "text": text}),
-                       encoding="utf-8")
-        os.replace(tmp, path)
-
-    def _archive_current(self, info: KBInfo) -> None:
-        """Keep the texts of documents ingested before texts were archived (their current state)."""
-        for doc in self.catalog.documents(info.name):
-            text_path = self._text_path(info, doc.doc_id)
-            if not self._archive_path(info, doc.content_hash).is_file() and text_path.is_file():
-                self._archive(info, doc, text_path.read_text(encoding="utf-8"))
 
     def document_text(self, name: str, doc_id: str) -> str:
         path = self._text_path(self.get_kb(name), doc_id)
@@ -374,25 +281,25 @@ class KnowledgeService:
         out = {p.position: FileResult(p.row.name, "rejected", reason=INTERNAL_ERROR) for p in pending}
         for p in ready:
             try:
-                with self._lock:
-                    self._write_document(info, p.row, p.nodes, p.text)
-                    self.catalog.upsert_document(info.name, p.row)
+                self.write_document(info, p.row, p.nodes, p.text)
             except Exception:
                 log.exception("writing %r failed", p.row.name)
                 continue
             out[p.position] = FileResult(p.row.name, "updated" if p.is_update else "added", len(p.nodes))
         return out
 
+    def write_document(self, info: KBInfo, row: DocumentInfo, nodes, text: str) -> None:
+        """Store one embedded document: its chunks, its text (kept by hash too) and its catalog row."""
+        with self._lock:
+            self._write_document(info, row, nodes, text)
+            self.catalog.upsert_document(info.name, row)
+
     def _write_document(self, info: KBInfo, row: DocumentInfo, nodes, text: str) -> None:
         # Upsert first (same ids overwrite), then drop the old version's surplus chunks.
         store.vector_store(self.client, info.collection, self.settings.retrieval.rrf_k).add(nodes)
         store.delete_chunks_from(self.client, info.collection, row.doc_id, len(nodes))
-        self._archive(info, row, text)
-        path = self._text_path(info, row.doc_id)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(".tmp")
-        tmp.write_text(text, encoding="utf-8")
-        os.replace(tmp, path)
+        versions.keep_text(self._kb_dir(info), row, text)
+        write_atomic(self._text_path(info, row.doc_id), text)
 
     def delete_document(self, name: str, doc_id: str) -> None:
         info = self.get_kb(name)
@@ -418,9 +325,7 @@ class KnowledgeService:
             text = self.document_text(name, doc.doc_id)
             nodes = build_nodes(self.embedder, doc.doc_id, doc.name, doc.kind, text, info.chunk_size, info.chunk_overlap)
             row = DocumentInfo(**{**doc.__dict__, "chunks": len(nodes)})
-            with self._lock:
-                self._write_document(info, row, nodes, text)
-                self.catalog.upsert_document(name, row)
+            self.write_document(info, row, nodes, text)
         self.catalog.record_version(name)
         progress(1.0, "Done")
 

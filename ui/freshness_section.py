@@ -1,0 +1,102 @@
+"""The evaluation page's freshness probe: change a fact in one document and see which arms pick it up."""
+
+from __future__ import annotations
+
+import pandas as pd
+import streamlit as st
+
+from core.errors import LabError
+from core.eval import charts
+from core.eval.service import EvalService
+from ui.widgets import adapter_labels, md_escape, report_error
+
+
+# --- the freshness probe ------------------------------------------------------------------
+FRESH_KEY = "freshness_result"
+
+
+def _probe_inputs(knowledge, kb):
+    """(document name, new bytes, questions) from the demo's v2 document or the user's edit."""
+    from core.eval import freshness as fr
+
+    docs = {d.name: d for d in knowledge.documents(kb.name)}
+    demo_ready = fr.DEMO_DOCUMENT in docs
+    kind = st.radio("Change", ["demo", "edit", "upload"], horizontal=True, index=0 if demo_ready else 1, format_func={
+        "demo": "One click: the demo policy's v2 (refund window, phone number and damage deadline change)",
+        "edit": "Edit a document's text myself", "upload": "Upload a new version of a document"}.get,
+        key="fresh_kind")
+    if kind == "demo":
+        if not demo_ready:
+            st.info(f"'{fr.DEMO_DOCUMENT}' is not in this knowledge base: pick the demo knowledge base, or edit a document.")
+            return None
+        name, data = fr.demo_new_version()
+        questions = fr.demo_probe_questions()
+        st.caption(f"{len(questions)} questions from the demo test set whose answer changes in v2.")
+        return name, data, questions, None
+    if not docs:
+        st.info("This knowledge base has no documents.")
+        return None
+    name = st.selectbox("Document", list(docs), key="fresh_doc")
+    if kind == "edit":
+        text = knowledge.document_text(kb.name, docs[name].doc_id)
+        edited = st.text_area("Its text: change a fact", value=text, height=220, key=f"fresh_text_{name}")
+    else:
+        upload = st.file_uploader(f"The new version of {name} (any supported file type)", key="fresh_upload")
+    c1, c2 = st.columns(2)
+    old = c1.text_input("The fact as it was (e.g. 14 days)", key="fresh_old")
+    new = c2.text_input("The fact as it is now (e.g. 30 days)", key="fresh_new")
+    asked = st.text_area("Questions to re-ask, one per line", key="fresh_questions",
+                         placeholder="How many days do customers have to return an unopened product?")
+    questions = [fr.ProbeQuestion(question=q.strip(), old_facts=[old.strip()] if old.strip() else [],
+                                  new_facts=[new.strip()] if new.strip() else [], source=name)
+                 for q in asked.splitlines() if q.strip()]
+    if kind == "upload":
+        if upload is None:
+            st.caption("Upload the new version to probe.")
+            return None
+        return name, upload.getvalue(), questions, upload.name if upload.name != name else None
+    if edited == text:
+        st.caption("Change the text above to probe.")
+        return None
+    file_name, data = fr.text_version(name, edited)
+    return name, data, questions, file_name if file_name != name else None
+
+
+def freshness_section(evals: EvalService, knowledge, adapters, kb) -> None:
+    from core.eval import freshness as fr
+
+    st.markdown("**Knowledge changes often.** Change a fact in one document, re-ask the questions it affects, and see "
+                "which arms pick up the change *without retraining*. The change goes into a scratch copy of the "
+                "knowledge base; the original is not touched.")
+    inputs = _probe_inputs(knowledge, kb)
+    labels = adapter_labels(adapters)
+    c1, c2 = st.columns([3, 2])
+    arms = c1.pills("Arms", ["base", "rag", "finetuned", "hybrid"], default=["base", "rag", "finetuned", "hybrid"]
+                    if labels else ["base", "rag"], selection_mode="multi", format_func=charts.ARM_NAMES.get,
+                    key="fresh_arms") or []
+    adapter_id = c2.selectbox("Adapter", list(labels), format_func=labels.get, index=0 if labels else None,
+                              placeholder="No adapter trained yet", key="fresh_adapter")
+    if st.button("Run the freshness probe", type="primary", icon="🔄", disabled=inputs is None):
+        name, data, questions, new_name = inputs
+        bar = st.progress(0.0, text="Copying the knowledge base with the change…")
+        try:
+            arms = [a for a in arms if a not in ("finetuned", "hybrid") or adapter_id]
+            st.session_state[FRESH_KEY] = fr.run_probe(
+                evals._engine_factory(), kb.name, questions, name, data, arms, adapter_id,
+                progress=lambda f, m: bar.progress(min(f, 1.0), text=m), new_name=new_name)
+        except LabError as exc:
+            report_error(exc)
+        bar.empty()
+    result = st.session_state.get(FRESH_KEY)
+    if result is None or result.kb != kb.name:
+        return
+    st.markdown(f"Knowledge base `{result.kb_version_before}` → probe copy `{result.kb_version_after}` "
+                f"('{md_escape(result.probe_kb)}') · {len(result.questions)} questions · {result.seconds:.0f} s")
+    cols = st.columns(len(result.arms))
+    for col, arm in zip(cols, result.arms):
+        share = result.picked_up_share.get(arm)
+        col.metric(f"{charts.ARM_NAMES.get(arm, arm)}: picked up the change", "—" if share is None else f"{share:.0%}",
+                   help="Share of questions whose answer after the change states the new fact and not the old one.")
+    st.caption("RAG and hybrid read the changed document at once; base and fine-tuned answer from their weights, "
+               "so they stay where they were until the adapter is retrained.")
+    st.dataframe(pd.DataFrame(result.table()), hide_index=True, width="stretch")
