@@ -126,6 +126,14 @@ def test_model_output_is_escaped_not_rendered():
     assert "&lt;script&gt;" in out and "&lt;img" in out
 
 
+@pytest.mark.parametrize("steps, dtick", [(2, 1), (8, 1), (42, 6), (300, 38)])
+def test_loss_chart_ticks_are_whole_steps(steps, dtick):
+    from ui.finetune_sections import loss_chart
+
+    fig = loss_chart([{"step": s, "train_loss": 3.0 / s} for s in range(1, steps + 1)])
+    assert fig.layout.xaxis.dtick == dtick and fig.layout.xaxis.tick0 == 0
+
+
 def test_finetune_page_builds_data_validates_uploads_and_starts_a_job(app_env):
     from core.config import load_settings
     from core.jobs.store import JobStore

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-
 import pandas as pd
 import streamlit as st
 
@@ -116,7 +114,7 @@ def run_section(evals: EvalService, ft, adapters, kb, knowledge) -> None:
     top_k = c2.number_input("Passages (top-k)", 1, 20, evals.settings.retrieval.top_k)
     limit = c3.number_input("Questions (0 = all)", 0, len(items), 0)
     items = items[: limit or None]
-    name = st.text_input("Run name", value=f"{test_name} · {kb.name} · {datetime.now():%d %b %H:%M}")
+    name = st.text_input("Run name", value=f"{test_name} · {kb.name}")  # the run list adds the time
     minutes = _pace(evals) * len(items) * max(len(arms), 1) / 60
     st.caption(f"{len(items)} questions × {len(arms)} arms on knowledge base '{md_escape(kb.name)}': about "
                f"{max(minutes, 0.1):.1f} min on this machine"

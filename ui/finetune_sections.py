@@ -223,6 +223,7 @@ def loss_chart(metrics: list[dict]) -> go.Figure:
         fig.add_scatter(x=[s for s, _ in held], y=[v for _, v in held], name="held-out loss", mode="lines+markers")
     fig.update_layout(height=260, margin=dict(l=10, r=10, t=10, b=10), xaxis_title="step", yaxis_title="loss",
                       legend=dict(orientation="h", y=1.1))
+    fig.update_xaxes(tick0=0, dtick=max(1, -(-max(steps, default=1) // 8)))  # whole steps, at most ~8 ticks
     return fig
 
 
