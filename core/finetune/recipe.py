@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 import random
 import time
+import warnings
 from dataclasses import dataclass, field
 from typing import Callable
 
@@ -161,8 +162,8 @@ def causal_lm_loss(model, ids, labels, mask):
     causal = model.get_base_model() if hasattr(model, "get_base_model") else model
     decoder, head = getattr(causal, "get_decoder", lambda: None)(), causal.get_output_embeddings()
     if decoder is None or head is None:
-        return model(input_ids=ids, attention_mask=mask, labels=labels).loss
-    hidden = decoder(input_ids=ids, attention_mask=mask).last_hidden_state
+        return model(input_ids=ids, attention_mask=mask, labels=labels, use_cache=False).loss
+    hidden = decoder(input_ids=ids, attention_mask=mask, use_cache=False).last_hidden_state
     targets = labels[:, 1:]
     chosen = targets != IGNORE
     logits = head(hidden[:, :-1][chosen])
@@ -174,7 +175,9 @@ def add_lora(model, config: TrainingConfig):
 
     lora = LoraConfig(r=config.rank, lora_alpha=config.alpha, lora_dropout=config.dropout,
                       target_modules=config.target_modules, task_type="CAUSAL_LM")
-    return get_peft_model(model, lora)
+    with warnings.catch_warnings():  # PEFT reads transformers' deprecated alias; not ours to fix, and noise in job logs
+        warnings.filterwarnings("ignore", message=".*is_gradient_checkpointing.*", category=FutureWarning)
+        return get_peft_model(model, lora)
 
 
 def planned_steps(n_examples: int, config: TrainingConfig) -> int:
