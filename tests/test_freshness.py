@@ -117,3 +117,36 @@ def test_rag_reads_the_changed_fact_and_base_cannot_move(service, small_kb, runt
     rows = result.table()
     assert [(r["arm"], r["question"]) for r in rows] == [("Base", question.question), ("RAG", question.question)]
     assert set(result.picked_up_share) == {"base", "rag"}
+
+
+def test_probe_runs_as_a_background_job_and_its_result_is_kept(service, small_kb, runtime, settings, tmp_path):
+    import time
+
+    from core.eval.service import EvalService
+
+    engine = CompareEngine(runtime, service, AdapterRegistry(tmp_path / "adapters"), settings)
+    evals = EvalService(settings, lambda: engine)
+    question = ProbeQuestion(question="How many days do I have to return an unopened product?",
+                             old_facts=["14 days"], new_facts=["30 days"], source="policy.md")
+    # what cannot be probed is refused before any work, in one sentence
+    with pytest.raises(LabError, match="is the same as the current one"):
+        evals.start_probe(service, small_kb, "policy.md", POLICY, [question], ["rag"])
+    with pytest.raises(LabError, match="need an adapter"):
+        evals.start_probe(service, small_kb, "policy.md", POLICY_V2, [question], ["rag", "hybrid"])
+    with pytest.raises(LabError, match="at least one question"):
+        evals.start_probe(service, small_kb, "policy.md", POLICY_V2, [], ["rag"])
+    assert evals.list_probe_jobs() == []
+
+    job = evals.start_probe(service, small_kb, "policy.md", POLICY_V2, [question], ["rag", "base"], max_new_tokens=24)
+    assert job.name == "Freshness probe · policy.md · 1 question"
+    deadline = time.time() + 600
+    while (job := evals.jobs.get(job.id)).status in ("queued", "running") and time.time() < deadline:
+        time.sleep(0.3)
+    assert job.status == "done", job.message
+    saved = evals.probes.get(job.result["probe_id"])
+    assert saved.id == job.id and saved.created and saved.kb == small_kb and saved.arms == ["base", "rag"]
+    assert saved.picked_up_share == {"base": 0.0, "rag": 1.0}
+    assert [r.id for r in evals.probes.list()] == [job.id]
+    assert service.version(small_kb) == saved.kb_version_before  # the original is untouched
+    # the evaluation runs' own list is not confused by the probes kept beside it
+    assert evals.runs.list() == []

@@ -162,7 +162,7 @@ def test_finetune_page_builds_data_validates_uploads_and_starts_a_job(app_env):
         store.request_cancel(job.id)
 
 
-def _wait_for_eval(app_env, timeout=600):
+def _wait_for_eval(app_env, timeout=600, kind="eval"):
     import time
 
     from core.config import load_settings
@@ -171,11 +171,11 @@ def _wait_for_eval(app_env, timeout=600):
     store = JobStore(load_settings().data_dir)
     deadline = time.time() + timeout
     while time.time() < deadline:
-        jobs = store.list("eval")
+        jobs = store.list(kind)
         if jobs and jobs[0].status not in ("queued", "running"):
             return jobs[0]
         time.sleep(0.5)
-    raise AssertionError(f"evaluation did not finish: {store.list('eval')}")
+    raise AssertionError(f"{kind} job did not finish: {store.list(kind)}")
 
 
 def test_evaluate_page_runs_in_the_background_and_shows_the_decision_report(app_env):
@@ -249,6 +249,13 @@ def test_evaluate_page_upload_reports_bad_rows_and_freshness_probe_shows_who_pic
     at.get("button_group")[-1].set_value(["base", "rag"]).run()
     next(b for b in at.button if b.label == "Run the freshness probe").click().run()
     assert not at.exception and not at.error, [e.value for e in at.error]
+    assert any("Probe started in the background" in s.value for s in at.success)
+    job = _wait_for_eval(app_env, kind="freshness")
+    assert job.status == "done", job.message
+    at.run()  # the page (not the test) would pick the finished probe up on its next refresh
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    assert any(o.startswith("customer_service_policy.md · 1 question · Base, RAG")
+               for o in at.selectbox(key="fresh_result_pick").options)
     table = next(d.value for d in at.dataframe if "picked up" in d.value.columns)
     assert list(table["arm"]) == ["Base", "RAG"]
     base = table[table["arm"] == "Base"].iloc[0]

@@ -8,7 +8,7 @@ import streamlit as st
 from core.errors import LabError
 from core.eval import charts
 from core.eval.service import EvalService
-from ui.widgets import adapter_labels, md_escape, report_error
+from ui.widgets import STATUS_ICONS, adapter_labels, md_escape, report_error
 
 
 # --- the freshness probe ------------------------------------------------------------------
@@ -63,8 +63,6 @@ def _probe_inputs(knowledge, kb):
 
 
 def freshness_section(evals: EvalService, knowledge, adapters, kb) -> None:
-    from core.eval import freshness as fr
-
     st.markdown("**Knowledge changes often.** Change a fact in one document, re-ask the questions it affects, and see "
                 "which arms pick up the change *without retraining*. The change goes into a scratch copy of the "
                 "knowledge base; the original is not touched.")
@@ -78,20 +76,58 @@ def freshness_section(evals: EvalService, knowledge, adapters, kb) -> None:
                               placeholder="No adapter trained yet", key="fresh_adapter")
     if st.button("Run the freshness probe", type="primary", icon="🔄", disabled=inputs is None):
         name, data, questions, new_name = inputs
-        bar = st.progress(0.0, text="Copying the knowledge base with the change…")
         try:
-            arms = [a for a in arms if a not in ("finetuned", "hybrid") or adapter_id]
-            st.session_state[FRESH_KEY] = fr.run_probe(
-                evals._engine_factory(), kb.name, questions, name, data, arms, adapter_id,
-                progress=lambda f, m: bar.progress(min(f, 1.0), text=m), new_name=new_name)
+            evals.start_probe(knowledge, kb.name, name, data, questions, arms, adapter_id, new_name)
+            st.success("Probe started in the background: you can leave this page, it keeps running.", icon="🔄")
         except LabError as exc:
             report_error(exc)
-        bar.empty()
-    result = st.session_state.get(FRESH_KEY)
-    if result is None or result.kb != kb.name:
+    probe_jobs_section(evals)
+    probe_result_section(evals, kb)
+
+
+@st.fragment(run_every=2)
+def probe_jobs_section(evals: EvalService) -> None:
+    """Probes queued or running, with progress; a probe that finishes opens its result."""
+    jobs = evals.list_probe_jobs()[:5]
+    finished = {j.id for j in jobs if j.status == "done"}
+    seen = st.session_state.setdefault("fresh_seen_done", finished)
+    if finished - seen:
+        newest = next(j for j in jobs if j.id in finished - seen)
+        st.session_state["fresh_seen_done"] = finished
+        st.session_state[FRESH_KEY] = newest.result.get("probe_id") if newest.result else None
+        st.toast("The freshness probe finished.", icon="✅")
+        st.rerun()
+    for i, job in enumerate(jobs):  # what is under way, and the latest probe if it did not finish
+        if job.status in ("queued", "running") or (i == 0 and job.status != "done"):
+            with st.container(border=True):
+                c1, c2 = st.columns([4, 1])
+                c1.markdown(f"{STATUS_ICONS.get(job.status, '')} **{md_escape(job.name)}** · {job.status}")
+                if job.status == "running":
+                    c1.progress(job.progress, text=job.message or "Starting…")
+                elif job.message:
+                    c1.caption(job.message)
+                if job.status in ("queued", "running") and c2.button("Cancel", key=f"fresh_cancel_{job.id}", icon="⏹️"):
+                    evals.cancel(job.id)
+
+
+def _probe_label(r) -> str:
+    n = len(r.questions)
+    return (f"{r.doc_name} · {n} question{'s' * (n != 1)} · {', '.join(charts.ARM_NAMES.get(a, a) for a in r.arms)}"
+            f" · {r.created[:16].replace('T', ' ')}")
+
+
+def probe_result_section(evals: EvalService, kb) -> None:
+    results = [r for r in evals.probes.list() if r.kb == kb.name]
+    if not results:
         return
+    ids = [r.id for r in results]
+    wanted = st.session_state.get(FRESH_KEY)
+    chosen = st.selectbox("Probe result", ids, index=ids.index(wanted) if wanted in ids else 0,
+                          format_func={r.id: _probe_label(r) for r in results}.get, key="fresh_result_pick")
+    st.session_state[FRESH_KEY] = chosen
+    result = next(r for r in results if r.id == chosen)
     st.markdown(f"Knowledge base `{result.kb_version_before}` → probe copy `{result.kb_version_after}` "
-                f"('{md_escape(result.probe_kb)}') · {len(result.questions)} questions · {result.seconds:.0f} s")
+                f"('{md_escape(result.probe_kb)}') · {len(result.questions)} question{'s' * (len(result.questions) != 1)} · {result.seconds:.0f} s")
     cols = st.columns(len(result.arms))
     for col, arm in zip(cols, result.arms):
         share = result.picked_up_share.get(arm)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 import time
+from typing import Callable
 
 from pydantic import BaseModel, Field, computed_field
 
@@ -56,7 +57,28 @@ class QuestionChange(BaseModel):
     arms: dict[str, ArmChange]
 
 
+class ProbeSpec(BaseModel):
+    """A probe to run in the background: the change (its bytes are stored by ``data_sha256``) and what to ask."""
+
+    kb: str
+    doc_name: str
+    new_name: str | None = None  # the new version's file name, when it differs from the document's
+    data_sha256: str
+    questions: list[ProbeQuestion] = Field(min_length=1)
+    arms: list[str] = Field(min_length=1)
+    adapter_id: str | None = None
+    top_k: int | None = Field(None, ge=1, le=50)
+    max_new_tokens: int | None = Field(None, ge=1, le=1024)
+
+    @property
+    def name(self) -> str:
+        n = len(self.questions)
+        return f"Freshness probe · {self.doc_name} · {n} question{'s' * (n != 1)}"
+
+
 class FreshnessResult(BaseModel):
+    id: str = ""  # the job that produced it (set when saved)
+    created: str = ""
     kb: str
     probe_kb: str
     doc_name: str
@@ -116,11 +138,8 @@ def text_version(name: str, text: str) -> tuple[str, bytes]:
     return f"{name}.txt", data
 
 
-def build_probe_kb(knowledge: KnowledgeService, kb: str, doc_name: str, new_bytes: bytes,
-                   new_name: str | None = None, progress: Progress = _quiet) -> str:
-    """(Re)create the scratch copy of ``kb`` with ``doc_name`` replaced by ``new_bytes`` (read as
-    ``new_name``, default ``doc_name``); same chunking and retrieval mode. Returns its name."""
-    info = knowledge.get_kb(kb)
+def check_change(knowledge: KnowledgeService, kb: str, doc_name: str, new_bytes: bytes, new_name: str | None = None):
+    """The document the change replaces, or one plain sentence (LabError) on why the change cannot be probed."""
     docs = knowledge.documents(kb)
     changed = next((d for d in docs if d.name == doc_name), None)
     if changed is None:
@@ -130,12 +149,25 @@ def build_probe_kb(knowledge: KnowledgeService, kb: str, doc_name: str, new_byte
     if hashlib.sha256(new_bytes).hexdigest() == changed.content_hash:
         raise LabError(f"The new version of '{doc_name}' is the same as the current one: change a fact first.")
     new_name = new_name or doc_name
-    if any(d.name.lower() == new_name.lower() for d in docs if d is not changed):
+    if any(d.name.lower() == new_name.lower() for d in docs if d.doc_id != changed.doc_id):
         raise LabError(f"'{new_name}' is another document of '{kb}': give the new version a different name.")
     probe = probe_kb_name(kb)
     existing = knowledge.catalog.kb(probe)
     if probe == kb or (existing and knowledge.catalog.get_meta(PROBE_MARK + probe) != existing.created_at):
         raise LabError(f"A knowledge base named '{probe}' already exists and is not a freshness probe: rename it first.")
+    return changed
+
+
+def build_probe_kb(knowledge: KnowledgeService, kb: str, doc_name: str, new_bytes: bytes,
+                   new_name: str | None = None, progress: Progress = _quiet) -> str:
+    """(Re)create the scratch copy of ``kb`` with ``doc_name`` replaced by ``new_bytes`` (read as
+    ``new_name``, default ``doc_name``); same chunking and retrieval mode. Returns its name."""
+    info = knowledge.get_kb(kb)
+    docs = knowledge.documents(kb)
+    changed = check_change(knowledge, kb, doc_name, new_bytes, new_name)
+    new_name = new_name or doc_name
+    probe = probe_kb_name(kb)
+    existing = knowledge.catalog.kb(probe)
     if existing:
         _drop(knowledge, probe)
     created = knowledge.create_kb(probe, info.chunk_size, info.chunk_overlap, info.mode, copy_of=kb)
@@ -145,7 +177,7 @@ def build_probe_kb(knowledge: KnowledgeService, kb: str, doc_name: str, new_byte
         [result] = knowledge.ingest_files(probe, [(new_name, new_bytes)])
         if result.status == "rejected":
             raise LabError(f"The new version of '{doc_name}' could not be read: {result.reason}")
-        copies = [text_version(d.name, knowledge.document_text(kb, d.doc_id)) for d in docs if d is not changed]
+        copies = [text_version(d.name, knowledge.document_text(kb, d.doc_id)) for d in docs if d.doc_id != changed.doc_id]
         for r in knowledge.ingest_files(probe, copies, lambda f, m: progress(0.1 + 0.9 * f, m)):
             if r.status == "rejected":
                 raise LabError(f"Copying '{r.name}' into the probe failed: {r.reason}")
@@ -174,8 +206,10 @@ def _has(text: str, facts: list[str]) -> bool | None:
 
 def run_probe(engine: CompareEngine, kb: str, questions: list[ProbeQuestion], doc_name: str, new_bytes: bytes,
               arms: list[str], adapter_id: str | None = None, decoding: Decoding | None = None,
-              top_k: int | None = None, progress: Progress | None = None, new_name: str | None = None) -> FreshnessResult:
-    """Build the probe copy, then ask every question on ``kb`` (before) and on the copy (after)."""
+              top_k: int | None = None, progress: Progress | None = None, new_name: str | None = None,
+              should_stop: Callable[[], bool] = lambda: False) -> FreshnessResult | None:
+    """Build the probe copy, then ask every question on ``kb`` (before) and on the copy (after).
+    Returns None when ``should_stop`` said so between questions."""
     if not questions:
         raise LabError("Add at least one question to re-ask.")
     arms = [a for a in EVAL_ARMS if a in arms]
@@ -196,6 +230,8 @@ def run_probe(engine: CompareEngine, kb: str, questions: list[ProbeQuestion], do
         adapter_fingerprint=adapter.fingerprint if adapter else None, arms=arms,
         decoding=decoding.model_dump(), top_k=top_k)
     for i, q in enumerate(questions):
+        if should_stop():
+            return None
         progress(0.3 + 0.7 * i / len(questions), f"Asking question {i + 1} of {len(questions)}")
         before = engine.answer(q.question, kb, arms, adapter_id, decoding, top_k, gold_source=q.source)
         after = engine.answer(q.question, probe, arms, adapter_id, decoding, top_k,

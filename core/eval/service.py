@@ -10,6 +10,7 @@ started again. Each finished run is saved as JSON with everything it was pinned 
 from __future__ import annotations
 
 import csv
+import hashlib
 import io
 import json
 import logging
@@ -25,11 +26,13 @@ from core.compare.results import EVAL_ARMS
 from core.config import Settings
 from core.errors import LabError
 from core.eval import triage
+from core.eval.freshness import FreshnessResult, ProbeQuestion, ProbeSpec, check_change, run_probe
 from core.eval.run import EvalRun, TestItem, load_test_items, run_eval, summarize
 from core.jobs.store import Job, JobStore, pid_alive
 
 log = logging.getLogger(__name__)
 KIND = "eval"
+PROBE_KIND = "freshness"
 MAX_TEST_ITEMS = 2000
 _ACTIVE: set[str] = set()  # eval jobs running in this process
 
@@ -133,29 +136,32 @@ def parse_test_set(data: bytes, filename: str) -> tuple[list[TestItem], list[Tes
 
 # --- saved runs ----------------------------------------------------------------------------
 class RunStore:
-    def __init__(self, root: Path):
+    """Saved results, one JSON file each: evaluation runs, or (``model=FreshnessResult``) probes."""
+
+    def __init__(self, root: Path, model: type[BaseModel] = EvalRun, what: str = "evaluation run"):
         self.root = Path(root)
         self.root.mkdir(parents=True, exist_ok=True)
+        self.model, self.what = model, what
 
-    def save(self, run: EvalRun) -> None:
+    def save(self, run) -> None:
         tmp = self.root / f".{run.id}.partial"
         tmp.write_text(run.model_dump_json(), encoding="utf-8")
         tmp.replace(self.root / f"{run.id}.json")
 
-    def get(self, run_id: str) -> EvalRun:
+    def get(self, run_id: str):
         path = self.root / f"{run_id}.json"
         if not path.is_file():
-            raise LabError(f"There is no evaluation run '{run_id}'.")
-        return EvalRun.model_validate_json(path.read_text(encoding="utf-8"))
+            raise LabError(f"There is no {self.what} '{run_id}'.")
+        return self.model.model_validate_json(path.read_text(encoding="utf-8"))
 
-    def list(self) -> list[EvalRun]:
+    def list(self) -> list:
         """Saved runs, newest first (unreadable files are skipped)."""
         runs = []
         for path in self.root.glob("*.json"):
             try:
-                runs.append(EvalRun.model_validate_json(path.read_text(encoding="utf-8")))
+                runs.append(self.model.model_validate_json(path.read_text(encoding="utf-8")))
             except (ValidationError, ValueError, OSError):
-                log.warning("skipping unreadable run %s", path)
+                log.warning("skipping unreadable %s %s", self.what, path)
         return sorted(runs, key=lambda r: (r.created, r.id), reverse=True)
 
     def delete(self, run_id: str) -> None:
@@ -224,13 +230,15 @@ class EvalService:
         self.settings, self._engine_factory = settings, engine_factory
         self.jobs = JobStore(settings.data_dir)
         self.runs = RunStore(settings.data_dir / "evals")
+        self.probes = RunStore(settings.data_dir / "evals" / "freshness", FreshnessResult, "freshness probe")
+        self._probe_inputs = settings.data_dir / "evals" / "freshness" / "inputs"
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
         self.reconcile()
 
     def reconcile(self) -> None:
         """Runs marked running that no thread of a live process is running became interrupted."""
-        for job in self.jobs.list(KIND):
+        for job in self.jobs.list(KIND) + self.jobs.list(PROBE_KIND):
             if job.status == "running" and job.id not in _ACTIVE and (job.pid == os.getpid() or not pid_alive(job.pid)):
                 self.jobs.finish(job.id, "interrupted", "Interrupted: the app stopped. Run it again to redo it.")
 
@@ -257,6 +265,71 @@ class EvalService:
     def list_jobs(self) -> list[Job]:
         return self.jobs.list(KIND)
 
+    # --- freshness probes, in the same background thread ------------------------------------
+    def start_probe(self, knowledge, kb: str, doc_name: str, new_bytes: bytes, questions: list[ProbeQuestion],
+                    arms: list[str], adapter_id: str | None = None, new_name: str | None = None,
+                    top_k: int | None = None, max_new_tokens: int | None = None) -> Job:
+        """Queue a freshness probe; what cannot be probed is refused here, in one sentence, before any work."""
+        if not questions:
+            raise LabError("Add at least one question to re-ask.")
+        arms = [a for a in EVAL_ARMS if a in arms and a != "oracle"]
+        if not arms:
+            raise LabError("Pick at least one arm to compare.")
+        if any(a in ("finetuned", "hybrid") for a in arms) and not adapter_id:
+            raise LabError("The fine-tuned and hybrid arms need an adapter: pick one, or leave those arms out.")
+        check_change(knowledge, kb, doc_name, new_bytes, new_name)
+        sha = hashlib.sha256(new_bytes).hexdigest()
+        self._probe_inputs.mkdir(parents=True, exist_ok=True)
+        path = self._probe_inputs / sha
+        if not path.is_file():  # content-addressed, written before the job exists: the worker never sees half a file
+            tmp = path.with_suffix(".partial")
+            tmp.write_bytes(new_bytes)
+            tmp.replace(path)
+        spec = ProbeSpec(kb=kb, doc_name=doc_name, new_name=new_name, data_sha256=sha, questions=questions,
+                         arms=arms, adapter_id=adapter_id, top_k=top_k, max_new_tokens=max_new_tokens)
+        job = self.jobs.submit(PROBE_KIND, spec.name, spec.model_dump())
+        self._ensure_worker()
+        return job
+
+    def list_probe_jobs(self) -> list[Job]:
+        return self.jobs.list(PROBE_KIND)
+
+    def run_probe_job(self, job_id: str) -> FreshnessResult | None:
+        """Run one claimed probe job to the end, recording progress, the result and the outcome."""
+        job = self.jobs.get(job_id)
+        started = datetime.now(UTC)
+        try:
+            spec = ProbeSpec.model_validate(job.config)
+            data = (self._probe_inputs / spec.data_sha256).read_bytes()
+            engine = self._engine_factory()
+            overrides = {"max_new_tokens": spec.max_new_tokens} if spec.max_new_tokens else {}
+
+            def progress(fraction: float, message: str) -> None:
+                self.jobs.update(job_id, step=round(100 * min(fraction, 1.0)), total_steps=100, message=message,
+                                 elapsed_s=(datetime.now(UTC) - started).total_seconds())
+
+            result = run_probe(engine, spec.kb, spec.questions, spec.doc_name, data, spec.arms, spec.adapter_id,
+                               engine.decoding(**overrides), spec.top_k, progress, spec.new_name,
+                               should_stop=lambda: self.jobs.get(job_id).cancel_requested)
+        except FileNotFoundError:
+            self.jobs.finish(job_id, "failed", "failed: the new version of the document is no longer on disk.")
+            return None
+        except LabError as exc:
+            self.jobs.finish(job_id, "failed", f"failed: {exc}")
+            return None
+        except Exception as exc:  # the probe failed; the record says why, the log has the traceback
+            log.exception("freshness probe %s failed", job_id)
+            self.jobs.finish(job_id, "failed", f"failed: {exc}"[:500])
+            return None
+        if result is None:
+            self.jobs.finish(job_id, "cancelled", "Cancelled by the user.")
+            return None
+        result.id, result.created = job_id, datetime.now(UTC).isoformat(timespec="seconds")
+        self.probes.save(result)
+        self.jobs.finish(job_id, "done", f"{len(result.questions)} questions in {result.seconds:.0f} s.",
+                         {"probe_id": result.id})
+        return result
+
     def cancel(self, job_id: str) -> None:
         self.jobs.request_cancel(job_id)
 
@@ -266,11 +339,15 @@ class EvalService:
                 self._thread = threading.Thread(target=self._work, name="eval-runner", daemon=True)
                 self._thread.start()
 
+    def _claim(self) -> Job | None:
+        return self.jobs.claim_next(pid=os.getpid(), kind=KIND) or self.jobs.claim_next(pid=os.getpid(), kind=PROBE_KIND)
+
     def _work(self) -> None:
-        while (job := self.jobs.claim_next(pid=os.getpid(), kind=KIND)) is not None:
+        """One job at a time (they share the one model): evaluation runs first, then probes."""
+        while (job := self._claim()) is not None:
             _ACTIVE.add(job.id)
             try:
-                self.run_job(job.id)
+                (self.run_probe_job if job.kind == PROBE_KIND else self.run_job)(job.id)
             finally:
                 _ACTIVE.discard(job.id)
 
