@@ -150,3 +150,14 @@ def test_probe_runs_as_a_background_job_and_its_result_is_kept(service, small_kb
     assert service.version(small_kb) == saved.kb_version_before  # the original is untouched
     # the evaluation runs' own list is not confused by the probes kept beside it
     assert evals.runs.list() == []
+    # a probe whose input went missing fails with one sentence, and the worker goes on
+    from core.eval.freshness import ProbeSpec
+    from core.eval.service import PROBE_KIND
+
+    spec = ProbeSpec(kb=small_kb, doc_name="policy.md", data_sha256="0" * 64, questions=[question], arms=["rag"])
+    lost = evals.jobs.submit(PROBE_KIND, spec.name, spec.model_dump())
+    deadline = time.time() + 120
+    while (lost := evals.jobs.get(lost.id)).status in ("queued", "running") and time.time() < deadline:
+        evals._ensure_worker()
+        time.sleep(0.3)
+    assert lost.status == "failed" and lost.message == "failed: the new version of the document is no longer on disk."

@@ -14,7 +14,7 @@ from core.eval.report import html_report
 from core.eval.run import EvalRun, summarize
 from core.eval.service import EvalService, EvalSpec, dataset_test_set, demo_test_set, diff_runs, parse_test_set
 from ui.compare_view import answer_html, sources_list, support_line
-from ui.widgets import STATUS_ICONS, adapter_labels, md_escape, report_error
+from ui.widgets import STATUS_ICONS, adapter_labels, md_escape, newly_finished, report_error
 
 RUN_KEY = "eval_run"
 SECONDS_PER_ARM_QUESTION = 2.0  # before any run is saved; afterwards the saved runs' own pace is used
@@ -138,11 +138,7 @@ def jobs_section(evals: EvalService) -> None:
     if not jobs:
         return
     # A run that finished since this session last looked: rerun the whole page so the Results tab shows it.
-    finished = {j.id for j in jobs if j.status == "done"}
-    seen = st.session_state.setdefault("eval_seen_done", finished)
-    if finished - seen:
-        newest = next(j for j in jobs if j.id in finished - seen)
-        st.session_state["eval_seen_done"] = finished
+    if newest := newly_finished(jobs, "eval_seen_done"):
         st.session_state[RUN_KEY] = newest.result.get("run_id") if newest.result else None
         st.toast(f"Evaluation '{newest.name}' finished: see the Results tab.", icon="✅")
         st.rerun()

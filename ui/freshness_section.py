@@ -8,7 +8,7 @@ import streamlit as st
 from core.errors import LabError
 from core.eval import charts
 from core.eval.service import EvalService
-from ui.widgets import STATUS_ICONS, adapter_labels, md_escape, report_error
+from ui.widgets import STATUS_ICONS, adapter_labels, md_escape, newly_finished, report_error
 
 
 # --- the freshness probe ------------------------------------------------------------------
@@ -89,11 +89,7 @@ def freshness_section(evals: EvalService, knowledge, adapters, kb) -> None:
 def probe_jobs_section(evals: EvalService) -> None:
     """Probes queued or running, with progress; a probe that finishes opens its result."""
     jobs = evals.list_probe_jobs()[:5]
-    finished = {j.id for j in jobs if j.status == "done"}
-    seen = st.session_state.setdefault("fresh_seen_done", finished)
-    if finished - seen:
-        newest = next(j for j in jobs if j.id in finished - seen)
-        st.session_state["fresh_seen_done"] = finished
+    if newest := newly_finished(jobs, "fresh_seen_done"):
         st.session_state[FRESH_KEY] = newest.result.get("probe_id") if newest.result else None
         st.toast("The freshness probe finished.", icon="✅")
         st.rerun()

@@ -52,6 +52,16 @@ def active_kb_picker(service: KnowledgeService, key: str = "kb_picker") -> KBInf
 STATUS_ICONS = {"queued": "⏳", "running": "🏃", "done": "✅", "failed": "❌", "cancelled": "🚫", "interrupted": "⏸️"}
 
 
+def newly_finished(jobs: list, key: str):
+    """The newest of ``jobs`` that finished ("done") since this browser session last looked (once), or None."""
+    finished = {j.id for j in jobs if j.status == "done"}
+    seen = st.session_state.setdefault(key, finished)
+    if not finished - seen:
+        return None
+    st.session_state[key] = finished
+    return next(j for j in jobs if j.id in finished - seen)
+
+
 def adapter_labels(adapters) -> dict[str, str]:
     """Adapter id -> "name (fingerprint)", newest first, for the adapter pickers."""
     return {a.id: f"{a.name} ({a.fingerprint[:6]})" for a in adapters.list()}

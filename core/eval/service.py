@@ -18,7 +18,7 @@ import os
 import threading
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Callable, Literal
+from typing import Callable, Literal, TypeVar
 
 from pydantic import BaseModel, Field, ValidationError
 
@@ -33,6 +33,7 @@ from core.jobs.store import Job, JobStore, pid_alive
 log = logging.getLogger(__name__)
 KIND = "eval"
 PROBE_KIND = "freshness"
+T = TypeVar("T")
 MAX_TEST_ITEMS = 2000
 _ACTIVE: set[str] = set()  # eval jobs running in this process
 
@@ -296,11 +297,14 @@ class EvalService:
 
     def run_probe_job(self, job_id: str) -> FreshnessResult | None:
         """Run one claimed probe job to the end, recording progress, the result and the outcome."""
-        job = self.jobs.get(job_id)
         started = datetime.now(UTC)
-        try:
-            spec = ProbeSpec.model_validate(job.config)
-            data = (self._probe_inputs / spec.data_sha256).read_bytes()
+
+        def work() -> FreshnessResult | None:
+            spec = ProbeSpec.model_validate(self.jobs.get(job_id).config)
+            try:
+                data = (self._probe_inputs / spec.data_sha256).read_bytes()
+            except FileNotFoundError:
+                raise LabError("the new version of the document is no longer on disk.") from None
             engine = self._engine_factory()
             overrides = {"max_new_tokens": spec.max_new_tokens} if spec.max_new_tokens else {}
 
@@ -308,18 +312,12 @@ class EvalService:
                 self.jobs.update(job_id, step=round(100 * min(fraction, 1.0)), total_steps=100, message=message,
                                  elapsed_s=(datetime.now(UTC) - started).total_seconds())
 
-            result = run_probe(engine, spec.kb, spec.questions, spec.doc_name, data, spec.arms, spec.adapter_id,
-                               engine.decoding(**overrides), spec.top_k, progress, spec.new_name,
-                               should_stop=lambda: self.jobs.get(job_id).cancel_requested)
-        except FileNotFoundError:
-            self.jobs.finish(job_id, "failed", "failed: the new version of the document is no longer on disk.")
-            return None
-        except LabError as exc:
-            self.jobs.finish(job_id, "failed", f"failed: {exc}")
-            return None
-        except Exception as exc:  # the probe failed; the record says why, the log has the traceback
-            log.exception("freshness probe %s failed", job_id)
-            self.jobs.finish(job_id, "failed", f"failed: {exc}"[:500])
+            return run_probe(engine, spec.kb, spec.questions, spec.doc_name, data, spec.arms, spec.adapter_id,
+                             engine.decoding(**overrides), spec.top_k, progress, spec.new_name,
+                             should_stop=lambda: self.jobs.get(job_id).cancel_requested)
+
+        ok, result = self._attempt(job_id, "freshness probe", work)
+        if not ok:
             return None
         if result is None:
             self.jobs.finish(job_id, "cancelled", "Cancelled by the user.")
@@ -339,6 +337,18 @@ class EvalService:
                 self._thread = threading.Thread(target=self._work, name="eval-runner", daemon=True)
                 self._thread.start()
 
+    def _attempt(self, job_id: str, what: str, work: Callable[[], T]) -> tuple[bool, T | None]:
+        """(True, what ``work`` returned), or (False, None) with the failure recorded on the job: one
+        sentence for the page, the traceback in the app's log for anything unexpected."""
+        try:
+            return True, work()
+        except LabError as exc:
+            self.jobs.finish(job_id, "failed", f"failed: {exc}")
+        except Exception as exc:  # noqa: BLE001  (any failure ends the job, never the worker thread)
+            log.exception("%s %s failed", what, job_id)
+            self.jobs.finish(job_id, "failed", f"failed: {exc}"[:500])
+        return False, None
+
     def _claim(self) -> Job | None:
         return self.jobs.claim_next(pid=os.getpid(), kind=KIND) or self.jobs.claim_next(pid=os.getpid(), kind=PROBE_KIND)
 
@@ -353,9 +363,11 @@ class EvalService:
 
     def run_job(self, job_id: str) -> EvalRun | None:
         """Run one claimed evaluation job to the end, recording progress, the run and the outcome."""
-        job = self.jobs.get(job_id)
-        try:
-            spec = EvalSpec.model_validate(job.config)
+        ok, spec = self._attempt(job_id, "evaluation", lambda: EvalSpec.model_validate(self.jobs.get(job_id).config))
+        if not ok:
+            return None
+
+        def work() -> EvalRun:
             engine = self._engine_factory()
             overrides = {"max_new_tokens": spec.max_new_tokens} if spec.max_new_tokens else {}
             started = datetime.now(UTC)
@@ -368,14 +380,11 @@ class EvalService:
                 self.jobs.update(job_id, message=f"Rebuilding version {spec.kb_version[:8]} of '{spec.kb}'")
                 kb = engine.knowledge.version_copy(spec.kb, spec.kb_version)
             self.jobs.update(job_id, total_steps=len(spec.items), message="")
-            run = run_eval(engine, kb, spec.items, spec.arms, spec.adapter_id, engine.decoding(**overrides),
-                           spec.top_k, progress=progress, should_stop=lambda: self.jobs.get(job_id).cancel_requested)
-        except LabError as exc:
-            self.jobs.finish(job_id, "failed", f"failed: {exc}")
-            return None
-        except Exception as exc:  # the run failed; the record says why, the log has the traceback
-            log.exception("evaluation %s failed", job_id)
-            self.jobs.finish(job_id, "failed", f"failed: {exc}"[:500])
+            return run_eval(engine, kb, spec.items, spec.arms, spec.adapter_id, engine.decoding(**overrides),
+                            spec.top_k, progress=progress, should_stop=lambda: self.jobs.get(job_id).cancel_requested)
+
+        ok, run = self._attempt(job_id, "evaluation", work)
+        if not ok:
             return None
         run.id, run.name, run.test_set_name, run.kb = job_id, spec.name, spec.test_set_name, spec.kb
         run.created, run.spec = datetime.now(UTC).isoformat(timespec="seconds"), spec.model_dump()
