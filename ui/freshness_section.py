@@ -131,4 +131,8 @@ def probe_result_section(evals: EvalService, kb) -> None:
                    help="Share of questions whose answer after the change states the new fact and not the old one.")
     st.caption("RAG and hybrid read the changed document at once; base and fine-tuned answer from their weights, "
                "so they stay where they were until the adapter is retrained.")
-    st.dataframe(pd.DataFrame(result.table()), hide_index=True, width="stretch")
+    st.dataframe(pd.DataFrame(result.table()), hide_index=True, width="stretch",
+                 column_order=("question", "arm", "picked up", "before", "after"), column_config={
+        "question": st.column_config.TextColumn(width="medium"), "arm": st.column_config.TextColumn(width="small"),
+        "before": st.column_config.TextColumn(width="large"), "after": st.column_config.TextColumn(width="large"),
+        "picked up": st.column_config.CheckboxColumn(width="small")})
