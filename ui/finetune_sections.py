@@ -74,7 +74,7 @@ def raft_section(ft: FinetuneService, knowledge, kb) -> None:
     with st.form("build_raft"):
         c1, c2, c3 = st.columns(3)
         share = c1.slider("Pairs also shown open book", 0.0, 1.0, d.open_book_share, 0.1)
-        gold = c2.slider("…with the right passage", 0.0, 1.0, d.gold_share, 0.1,
+        gold = c2.slider("…with the right passage", 0.0, 1.0, d.gold_share, 0.05,
                          help="The rest get only distractor passages and learn to answer \"I don't know.\"")
         n = c3.number_input("Passages per example", 1, 8, d.passages, help="Match the compare page's top-k.")
         name = st.text_input("Dataset name", value=f"{ft.datasets.get(source).name} + RAFT")

@@ -27,7 +27,8 @@ _STOP = set("the a an of to in on for and or is are was be by with at from that 
 
 class RaftConfig(BaseModel):
     open_book_share: float = Field(1.0, ge=0, le=1, description="Share of the pairs also rendered open book.")
-    gold_share: float = Field(0.8, ge=0, le=1, description="Share of open-book examples that include the gold passage.")
+    gold_share: float = Field(0.85, ge=0, le=1, description="Share of open-book examples that include the gold passage "
+                              "(0.85 measured best of 0.8, 0.85 and 0.9 on the demo: see the README).")
     passages: int = Field(3, ge=1, le=8, description="Passages per open-book example (match the arm's top-k).")
     seed: int = 0
 
