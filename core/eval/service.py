@@ -1,4 +1,5 @@
-"""What the evaluation page does, without Streamlit: test sets, background runs, saved runs, diffs.
+"""What the evaluation page does, without Streamlit: test sets, background runs, saved runs, diffs,
+and freshness probes (run in the background the same way, their results kept beside the runs).
 
 Evaluations run in a thread of the app process, not in a worker process like training: they
 need the knowledge base, and the embedded Qdrant store admits one process per folder. The job
