@@ -147,6 +147,11 @@ def test_probe_runs_as_a_background_job_and_its_result_is_kept(service, small_kb
     assert saved.id == job.id and saved.created and saved.kb == small_kb and saved.arms == ["base", "rag"]
     assert saved.picked_up_share == {"base": 0.0, "rag": 1.0}
     assert [r.id for r in evals.probes.list()] == [job.id]
+    inputs = settings.data_dir / "evals" / "freshness" / "inputs"
+    deadline = time.time() + 30  # the worker sweeps right after it finishes the job
+    while list(inputs.iterdir()) and time.time() < deadline:
+        time.sleep(0.1)
+    assert list(inputs.iterdir()) == []  # the result is kept, not a copy of the document it was given
     assert service.version(small_kb) == saved.kb_version_before  # the original is untouched
     # the evaluation runs' own list is not confused by the probes kept beside it
     assert evals.runs.list() == []
@@ -161,3 +166,22 @@ def test_probe_runs_as_a_background_job_and_its_result_is_kept(service, small_kb
         evals._ensure_worker()
         time.sleep(0.3)
     assert lost.status == "failed" and lost.message == "failed: the new version of the document is no longer on disk."
+
+    evals._thread.join(timeout=60)  # the worker is idle: nothing below is claimed behind the test's back
+    # a probe result can be deleted (with its job record); one under way must be cancelled first
+    evals.delete_probe(job.id)
+    assert evals.probes.list() == [] and job.id not in [j.id for j in evals.list_probe_jobs()]
+    with pytest.raises(LabError, match="no freshness probe"):
+        evals.probes.get(job.id)
+    running = evals.jobs.submit(PROBE_KIND, spec.name, spec.model_dump())
+    evals.jobs.update(running.id, status="running")
+    with pytest.raises(LabError, match="Cancel the probe before deleting it"):
+        evals.delete_probe(running.id)
+    # a queued probe cancelled never runs, and its input is not kept
+    evals.jobs.update(running.id, status="failed")
+    queued = evals.jobs.submit(PROBE_KIND, spec.name, spec.model_copy(update={"data_sha256": "1" * 64}).model_dump())
+    (inputs / ("1" * 64)).write_bytes(POLICY_V2)
+    evals.sweep_probe_inputs()
+    assert [p.name for p in inputs.iterdir()] == ["1" * 64]  # still needed by the queued probe
+    evals.cancel(queued.id)
+    assert evals.jobs.get(queued.id).status == "cancelled" and list(inputs.iterdir()) == []

@@ -122,6 +122,13 @@ def probe_result_section(evals: EvalService, kb) -> None:
                           format_func={r.id: _probe_label(r) for r in results}.get, key="fresh_result_pick")
     st.session_state[FRESH_KEY] = chosen
     result = next(r for r in results if r.id == chosen)
+    if st.button("Delete this probe result", icon="🗑️", key="fresh_delete"):
+        try:
+            evals.delete_probe(result.id)
+            st.session_state.pop(FRESH_KEY, None)
+            st.rerun()
+        except LabError as exc:
+            report_error(exc)
     st.markdown(f"Knowledge base `{result.kb_version_before}` → probe copy `{result.kb_version_after}` "
                 f"('{md_escape(result.probe_kb)}') · {len(result.questions)} question{'s' * (len(result.questions) != 1)} · {result.seconds:.0f} s")
     cols = st.columns(len(result.arms))

@@ -29,7 +29,7 @@ from core.errors import LabError
 from core.eval import triage
 from core.eval.freshness import FreshnessResult, ProbeQuestion, ProbeSpec, check_change, run_probe
 from core.eval.run import EvalRun, TestItem, load_test_items, run_eval, summarize
-from core.jobs.store import Job, JobStore, pid_alive
+from core.jobs.store import Job, JobError, JobStore, pid_alive
 
 log = logging.getLogger(__name__)
 KIND = "eval"
@@ -235,6 +235,7 @@ class EvalService:
         self.probes = RunStore(settings.data_dir / "evals" / "freshness", FreshnessResult, "freshness probe")
         self._probe_inputs = settings.data_dir / "evals" / "freshness" / "inputs"
         self._lock = threading.Lock()
+        self._inputs_lock = threading.Lock()  # writing a probe's input and queueing it vs. sweeping unneeded ones
         self._thread: threading.Thread | None = None
         self.reconcile()
 
@@ -243,6 +244,7 @@ class EvalService:
         for job in self.jobs.list(KIND) + self.jobs.list(PROBE_KIND):
             if job.status == "running" and job.id not in _ACTIVE and (job.pid == os.getpid() or not pid_alive(job.pid)):
                 self.jobs.finish(job.id, "interrupted", "Interrupted: the app stopped. Run it again to redo it.")
+        self.sweep_probe_inputs()
 
     def start(self, spec: EvalSpec) -> Job:
         spec.arms = [a for a in EVAL_ARMS if a in spec.arms]
@@ -281,17 +283,41 @@ class EvalService:
             raise LabError("The fine-tuned and hybrid arms need an adapter: pick one, or leave those arms out.")
         check_change(knowledge, kb, doc_name, new_bytes, new_name)
         sha = hashlib.sha256(new_bytes).hexdigest()
-        self._probe_inputs.mkdir(parents=True, exist_ok=True)
-        path = self._probe_inputs / sha
-        if not path.is_file():  # content-addressed, written before the job exists: the worker never sees half a file
-            tmp = path.with_suffix(".partial")
-            tmp.write_bytes(new_bytes)
-            tmp.replace(path)
         spec = ProbeSpec(kb=kb, doc_name=doc_name, new_name=new_name, data_sha256=sha, questions=questions,
                          arms=arms, adapter_id=adapter_id, top_k=top_k, max_new_tokens=max_new_tokens)
-        job = self.jobs.submit(PROBE_KIND, spec.name, spec.model_dump())
+        with self._inputs_lock:  # a sweep must not drop the input between its writing and its job's queueing
+            self._probe_inputs.mkdir(parents=True, exist_ok=True)
+            path = self._probe_inputs / sha
+            if not path.is_file():  # content-addressed, written before the job exists: the worker never sees half a file
+                tmp = path.with_suffix(".partial")
+                tmp.write_bytes(new_bytes)
+                tmp.replace(path)
+            job = self.jobs.submit(PROBE_KIND, spec.name, spec.model_dump())
         self._ensure_worker()
         return job
+
+    def sweep_probe_inputs(self) -> None:
+        """Delete the new document versions no queued or running probe still needs: a finished probe
+        keeps its result (answers before and after), not a copy of the document it was given."""
+        with self._inputs_lock:
+            needed = {job.config.get("data_sha256") for job in self.jobs.list(PROBE_KIND)
+                      if job.status in ("queued", "running")}
+            for path in self._probe_inputs.glob("*"):
+                if path.is_file() and path.name not in needed:
+                    path.unlink(missing_ok=True)
+
+    def delete_probe(self, probe_id: str) -> None:
+        """Forget a probe: its saved result and its job record (a probe still under way must be cancelled first)."""
+        try:
+            job = self.jobs.get(probe_id)
+        except JobError:  # a result whose job record is gone can still be deleted
+            job = None
+        if job is not None and job.status in ("queued", "running"):
+            raise LabError("Cancel the probe before deleting it.")
+        self.probes.delete(probe_id)
+        if job is not None:
+            self.jobs.delete(probe_id)
+        self.sweep_probe_inputs()
 
     def list_probe_jobs(self) -> list[Job]:
         return self.jobs.list(PROBE_KIND)
@@ -331,6 +357,7 @@ class EvalService:
 
     def cancel(self, job_id: str) -> None:
         self.jobs.request_cancel(job_id)
+        self.sweep_probe_inputs()  # a queued probe cancelled never runs: its input is not needed any more
 
     def _ensure_worker(self) -> None:
         with self._lock:
@@ -361,6 +388,8 @@ class EvalService:
                 (self.run_probe_job if job.kind == PROBE_KIND else self.run_job)(job.id)
             finally:
                 _ACTIVE.discard(job.id)
+                if job.kind == PROBE_KIND:
+                    self.sweep_probe_inputs()
 
     def run_job(self, job_id: str) -> EvalRun | None:
         """Run one claimed evaluation job to the end, recording progress, the run and the outcome."""
