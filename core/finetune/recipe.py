@@ -11,12 +11,12 @@ from __future__ import annotations
 import math
 import random
 import time
-import warnings
 from dataclasses import dataclass, field
 from typing import Callable
 
 from pydantic import BaseModel, Field, field_validator
 
+from core.models.loader import quiet_peft
 from core.models.prompts import Passage, closed_book_messages, new_tag, open_book_messages
 
 IGNORE = -100
@@ -175,8 +175,7 @@ def add_lora(model, config: TrainingConfig):
 
     lora = LoraConfig(r=config.rank, lora_alpha=config.alpha, lora_dropout=config.dropout,
                       target_modules=config.target_modules, task_type="CAUSAL_LM")
-    with warnings.catch_warnings():  # PEFT reads transformers' deprecated alias; not ours to fix, and noise in job logs
-        warnings.filterwarnings("ignore", message=".*is_gradient_checkpointing.*", category=FutureWarning)
+    with quiet_peft():
         return get_peft_model(model, lora)
 
 

@@ -10,6 +10,8 @@ from __future__ import annotations
 import hashlib
 import json
 import importlib.util
+import warnings
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -114,3 +116,12 @@ def model_fingerprint(model) -> str:
         digest.update(name.encode())
         digest.update(tensor.detach().float().cpu().numpy().tobytes()[:65536])
     return digest.hexdigest()[:12]
+
+
+@contextmanager
+def quiet_peft():
+    """Wrapping a model with PEFT reads transformers' deprecated ``is_gradient_checkpointing`` alias and
+    warns each time; not ours to fix, and noise in job and app logs. Only that one warning is hidden."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=".*is_gradient_checkpointing.*", category=FutureWarning)
+        yield

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from core.config import Settings
 from core.errors import ModelError
-from core.models.loader import load_base_model, model_fingerprint
+from core.models.loader import load_base_model, model_fingerprint, quiet_peft
 
 log = logging.getLogger(__name__)
 
@@ -83,13 +83,14 @@ class ModelRuntime:
                 self._adapters.move_to_end(key)
                 return key
             try:
-                if self.peft is None:
-                    from peft import PeftModel
+                with quiet_peft():
+                    if self.peft is None:
+                        from peft import PeftModel
 
-                    self.peft = PeftModel.from_pretrained(self.model, str(folder), adapter_name=key, is_trainable=False)
-                    self.peft.eval()
-                else:
-                    self.peft.load_adapter(str(folder), adapter_name=key, is_trainable=False)
+                        self.peft = PeftModel.from_pretrained(self.model, str(folder), adapter_name=key, is_trainable=False)
+                        self.peft.eval()
+                    else:
+                        self.peft.load_adapter(str(folder), adapter_name=key, is_trainable=False)
             except (OSError, ValueError, KeyError, RuntimeError) as exc:
                 raise ModelError(f"Adapter '{label}' could not be loaded: {exc}") from exc
             self._adapters[key] = str(folder)
