@@ -270,3 +270,26 @@ def test_evaluate_page_upload_reports_bad_rows_and_freshness_probe_shows_who_pic
     at.get("file_uploader")[-1].set_value([(doc.name, same, "text/markdown")]).run()
     next(b for b in at.button if b.label == "Run the freshness probe").click().run()
     assert not at.exception and any("is the same as the current one" in e.value for e in at.error)
+
+
+def test_cancel_button_turns_into_cancelling_and_a_job_is_not_offered_cancel_twice(app_env):
+    import os as _os
+
+    from core.config import load_settings
+    from core.jobs.store import JobStore
+
+    at = open_page("pages/evaluate.py")  # first: the service's start-up marks orphaned running jobs interrupted
+    store = JobStore(load_settings().data_dir)
+    job = store.submit("eval", "A long evaluation", {})
+    store.update(job.id, status="running", pid=_os.getpid())  # running: the worker only claims queued jobs
+    try:
+        at.run()
+        at.button(key=f"eval_cancel_{job.id}").click().run()
+        assert not at.exception and not at.error, [e.value for e in at.error]
+        assert store.get(job.id).cancel_requested
+        assert any(c.value == "⏹️ Cancelling…" for c in at.caption)
+        at.run()  # the next refresh: still running until the job's next step, and no second Cancel button
+        assert f"eval_cancel_{job.id}" not in [b.key for b in at.button]
+        assert any(c.value == "⏹️ Cancelling…" for c in at.caption)
+    finally:
+        store.finish(job.id, "cancelled", "Cancelled by the test.")

@@ -14,7 +14,7 @@ from core.eval.report import html_report
 from core.eval.run import EvalRun, summarize
 from core.eval.service import EvalService, EvalSpec, dataset_test_set, demo_test_set, diff_runs, parse_test_set
 from ui.compare_view import answer_html, sources_list, support_line
-from ui.widgets import STATUS_ICONS, adapter_labels, md_escape, newly_finished, report_error
+from ui.widgets import STATUS_ICONS, adapter_labels, cancel_button, md_escape, newly_finished, report_error
 
 RUN_KEY = "eval_run"
 SECONDS_PER_ARM_QUESTION = 2.0  # before any run is saved; afterwards the saved runs' own pace is used
@@ -153,8 +153,7 @@ def jobs_section(evals: EvalService) -> None:
                             + (f" · about {eta:.0f} s left" if eta is not None else ""))
             elif job.message:
                 c1.caption(job.message)
-            if job.status in ("queued", "running") and c2.button("Cancel", key=f"eval_cancel_{job.id}", icon="⏹️"):
-                evals.cancel(job.id)
+            cancel_button(c2, job, evals.cancel, f"eval_cancel_{job.id}")
             if job.result and job.result.get("run_id") and c2.button("Show", key=f"eval_open_{job.id}", icon="📊",
                                                                     help="Show this run in the Results tab."):
                 st.session_state[RUN_KEY] = job.result["run_id"]

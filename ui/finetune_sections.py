@@ -11,7 +11,7 @@ from core.finetune.adapters import changed_since_training
 from core.finetune.recipe import TrainingConfig
 from core.finetune.run import FinetuneSpec
 from core.finetune.service import FinetuneService
-from ui.widgets import STATUS_ICONS, dataset_select, md_escape, report_error
+from ui.widgets import STATUS_ICONS, cancel_button, dataset_select, md_escape, report_error
 
 RAFT_MAX_LEN = 768  # three 120-token passages, the instruction, question and answer fit
 TARGETS = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]
@@ -240,11 +240,8 @@ def jobs_section(ft: FinetuneService) -> None:
                         f" · dataset {md_escape(job.config.get('dataset_name', ''))}")
             if job.message:
                 c1.caption(job.message)
-            if job.status in ("queued", "running"):
-                if c2.button("Cancel", key=f"cancel_{job.id}", icon="⏹️"):
-                    ft.cancel(job.id)
-                    st.rerun(scope="fragment")
-            elif job.status in ("interrupted", "failed"):
+            cancel_button(c2, job, ft.cancel, f"cancel_{job.id}")
+            if job.status in ("interrupted", "failed"):
                 if c2.button("Resume", key=f"resume_{job.id}", icon="▶️"):
                     ft.resume(job.id)
                     st.rerun(scope="fragment")

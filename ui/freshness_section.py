@@ -8,7 +8,7 @@ import streamlit as st
 from core.errors import LabError
 from core.eval import charts
 from core.eval.service import EvalService
-from ui.widgets import STATUS_ICONS, adapter_labels, md_escape, newly_finished, report_error
+from ui.widgets import STATUS_ICONS, adapter_labels, cancel_button, md_escape, newly_finished, report_error
 
 
 # --- the freshness probe ------------------------------------------------------------------
@@ -102,8 +102,7 @@ def probe_jobs_section(evals: EvalService) -> None:
                     c1.progress(job.progress, text=job.message or "Starting…")
                 elif job.message:
                     c1.caption(job.message)
-                if job.status in ("queued", "running") and c2.button("Cancel", key=f"fresh_cancel_{job.id}", icon="⏹️"):
-                    evals.cancel(job.id)
+                cancel_button(c2, job, evals.cancel, f"fresh_cancel_{job.id}")
 
 
 def _probe_label(r) -> str:

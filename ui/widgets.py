@@ -62,6 +62,23 @@ def newly_finished(jobs: list, key: str):
     return next(j for j in jobs if j.id in finished - seen)
 
 
+def cancel_button(container, job, cancel, key: str) -> None:
+    """The Cancel button of a queued or running job. Once asked, it says "Cancelling…" until the job
+    stops (a running job stops at its next step), rather than offering a button that does nothing; a
+    job that ended between the page's refresh and the click gets one sentence, not an exception."""
+    if job.status not in ("queued", "running"):
+        return
+    slot = container.empty()
+    if job.cancel_requested:
+        slot.caption("⏹️ Cancelling…")
+    elif slot.button("Cancel", key=key, icon="⏹️"):
+        try:
+            cancel(job.id)
+            slot.caption("⏹️ Cancelling…")  # replaces the button in this same run
+        except LabError as exc:
+            slot.error(str(exc), icon="⚠️")
+
+
 def adapter_labels(adapters) -> dict[str, str]:
     """Adapter id -> "name (fingerprint)", newest first, for the adapter pickers."""
     return {a.id: f"{a.name} ({a.fingerprint[:6]})" for a in adapters.list()}
