@@ -70,6 +70,24 @@ def test_an_older_version_is_rebuilt_exactly_in_a_hidden_copy(service):
     assert copy in [k.name for k in service.list_kbs(include_copies=True)] and service.copy_of(copy) == "A"
     assert service.version_copy("A", v1) == copy  # reused while it still matches
 
+    assert [k.name for k in service.copies("A")] == [copy]
+
+    # copies can be deleted on their own (they are rebuilt when needed), but not under a running evaluation
+    from core.errors import LabError
+    from core.eval.service import KIND, delete_scratch_copies
+    from core.jobs.store import JobStore
+
+    jobs = JobStore(service.settings.data_dir)
+    busy = jobs.submit(KIND, "an evaluation", {})
+    with pytest.raises(LabError, match="under way"):
+        delete_scratch_copies(service.settings, service, "A")
+    assert service.copies("A") != []
+    jobs.finish(busy.id, "done")
+    assert delete_scratch_copies(service.settings, service, "A") == 1
+    assert service.copies("A") == [] and [k.name for k in service.list_kbs(include_copies=True)] == ["A"]
+    assert service.version("A") == v3 and service.point_count("A") == 1  # the knowledge base itself is untouched
+    assert service.version_copy("A", v1) == copy and service.version(copy) == v1  # and a copy comes back when needed
+
     service.delete_kb("A")  # copies go with their knowledge base
     assert service.list_kbs(include_copies=True) == []
 

@@ -231,6 +231,13 @@ def test_evaluate_page_runs_on_an_older_knowledge_base_version(app_env):
     finally:  # the other page tests expect the demo documents as seeded
         service.ingest_files(DEMO_KB, [(doc.name, (ROOT / "core" / "demo" / "corpus" / doc.name).read_bytes())])
 
+    # the rebuilt version is a scratch copy: the knowledge-base page says so and can free it
+    at = open_page("pages/knowledge_base.py")
+    assert any("1 scratch copy" in c.value and "chunks in memory" in c.value for c in at.caption)
+    at.button(key="kb_delete_copies").click().run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    assert service.copies(DEMO_KB) == [] and "kb_delete_copies" not in [b.key for b in at.button]
+
 
 def test_evaluate_page_upload_reports_bad_rows_and_freshness_probe_shows_who_picked_up_the_change(app_env):
     at = open_page("pages/evaluate.py")

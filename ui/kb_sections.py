@@ -93,6 +93,28 @@ def versions_section(service: KnowledgeService, kb: KBInfo) -> None:
             "changed since": "current" if v.current else ", ".join(v.changes) or "chunking only",
             "can be rebuilt": "yes" if v.restorable else f"no: {v.problem}",
         } for v in versions]), hide_index=True, width="stretch")
+        copies_section(service, kb)
+
+
+def copies_section(service: KnowledgeService, kb: KBInfo) -> None:
+    """The hidden copies evaluations and probes made, and a button to free them."""
+    copies = service.copies(kb.name)
+    if not copies:
+        return
+    points = sum(service.point_count(c.name) for c in copies)
+    c1, c2 = st.columns([3, 1])
+    c1.caption(f"{len(copies)} scratch cop{'ies' if len(copies) > 1 else 'y'} (older versions rebuilt for evaluations, "
+               f"the freshness probe's copy) hold {points} chunks in memory. They are rebuilt when needed.")
+    if c2.button("Delete scratch copies", icon="🧹", key="kb_delete_copies"):
+        from core.eval.service import delete_scratch_copies
+        from ui.resources import settings
+
+        try:
+            n = delete_scratch_copies(settings(), service, kb.name)
+            st.toast(f"Deleted {n} scratch cop{'ies' if n > 1 else 'y'}.")
+            st.rerun()
+        except LabError as exc:
+            report_error(exc)
 
 
 def settings_section(service: KnowledgeService, kb: KBInfo) -> None:

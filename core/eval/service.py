@@ -226,6 +226,22 @@ def diff_runs(a: EvalRun, b: EvalRun) -> RunDiff:
     return RunDiff(pins=pins, metrics=metrics, questions=questions, same_test_set=same)
 
 
+# --- scratch copies ------------------------------------------------------------------------
+def delete_scratch_copies(settings: Settings, knowledge, kb: str) -> int:
+    """Delete ``kb``'s scratch copies (rebuilt versions, the freshness probe's copy), which hold
+    points in memory in the embedded store; returns how many. Evaluations and probes are what read
+    copies, so it is refused, in one sentence, while one is queued or running."""
+    knowledge.get_kb(kb)
+    jobs = JobStore(settings.data_dir)
+    if any(j.status in ("queued", "running") for j in jobs.list(KIND) + jobs.list(PROBE_KIND)):
+        raise LabError("An evaluation or freshness probe is under way and may be reading a copy: "
+                       "delete the copies when it has finished.")
+    copies = knowledge.copies(kb)
+    for copy in copies:
+        knowledge.delete_kb(copy.name)
+    return len(copies)
+
+
 # --- the service ---------------------------------------------------------------------------
 class EvalService:
     def __init__(self, settings: Settings, engine_factory: Callable[[], object]):

@@ -84,6 +84,11 @@ class KnowledgeService:
         """The knowledge base ``name`` is a scratch copy of, or None for a knowledge base of its own."""
         return self.catalog.get_meta(COPY_KEY + name) or None
 
+    def copies(self, name: str) -> list[KBInfo]:
+        """The lab's scratch copies of ``name``: older versions rebuilt for evaluations, the freshness
+        probe's copy. They are rebuilt when needed, so they can be deleted at any time nothing reads them."""
+        return [k for k in self.catalog.kbs() if self.copy_of(k.name) == name]
+
     def get_kb(self, name: str) -> KBInfo:
         info = self.catalog.kb(name)
         if info is None:
@@ -127,8 +132,8 @@ class KnowledgeService:
         """Delete a knowledge base, its files and its scratch copies."""
         info = self.get_kb(name)
         with self._lock:
-            for copy in [k.name for k in self.catalog.kbs() if self.copy_of(k.name) == name]:
-                self.delete_kb(copy)
+            for copy in self.copies(name):
+                self.delete_kb(copy.name)
             if self.client.collection_exists(info.collection):
                 self.client.delete_collection(info.collection)
             shutil.rmtree(self._kb_dir(info), ignore_errors=True)
