@@ -38,12 +38,16 @@ with st.sidebar:
                             help="0 = greedy: the same question always gets the same answer.")
     max_new = st.slider("Max new tokens", 16, 512, int(g.max_new_tokens), 16)
     top_k = st.slider("Passages (top-k)", 1, 10, int(settings().retrieval.top_k))
+    require_support = st.toggle(
+        "Withhold unsupported answers", value=settings().retrieval.require_support, key="compare_require_support",
+        help="RAG and hybrid answer \"I don't know.\" when no sentence of their passages supports what the model "
+             "wrote (the model's answer is still shown, as withheld). Off: every answer as the model wrote it.")
 
 engine = compare_engine()
 decoding = engine.decoding(max_new_tokens=max_new, temperature=temperature)
 finetune_page = "pages/finetune.py"
 try:
-    compare_view.fairness_strip(engine.fairness(kb.name, adapter_id, decoding, top_k), arms)
+    compare_view.fairness_strip(engine.fairness(kb.name, adapter_id, decoding, top_k, require_support), arms)
 except LabError as exc:
     report_error(exc)
 
@@ -94,7 +98,8 @@ elif question:
 
     try:
         with st.spinner("Retrieving passages and generating…"):
-            result = engine.answer(question, kb.name, arms, adapter_id, decoding, top_k, on_update=show_partial)
+            result = engine.answer(question, kb.name, arms, adapter_id, decoding, top_k, on_update=show_partial,
+                                   require_support=require_support)
     except LabError as exc:
         report_error(exc)
     else:

@@ -139,3 +139,34 @@ def test_staleness_is_none_when_untied_or_current_and_lists_changed_documents(se
     assert changed_since_training(service, pinned) is None
     service.ingest_files(kb, [("leave.md", LEAVE)])
     assert changed_since_training(service, pinned) == ["leave.md"]
+
+
+def test_an_open_book_answer_no_source_sentence_supports_is_withheld(engine, kb):
+    from core.compare.results import ArmAnswer, Comparison, Source
+    from core.eval.run import TestItem, score
+
+    def comparison(require_support: bool) -> Comparison:
+        c = Comparison(question="How many days do I have to return an unopened product?",
+                       fairness=engine.fairness(kb, None, SHORT, 3, require_support))
+        passage = Source(rank=1, doc_name="policy.md", chunk_index=0, score=0.5, text=POLICY.decode())
+        c.arms["base"] = ArmAnswer(arm="base", text="Penguins live in Antarctica.")
+        c.arms["rag"] = ArmAnswer(arm="rag", text="Penguins live in Antarctica.", sources=[passage])
+        c.arms["hybrid"] = ArmAnswer(arm="hybrid", text="Within 14 days of purchase.", sources=[passage.model_copy()])
+        engine._explain(c, c.fairness.require_support)
+        return c
+
+    c = comparison(True)
+    rag, hybrid, base = c.arms["rag"], c.arms["hybrid"], c.arms["base"]
+    assert rag.text == "I don't know." and rag.withheld == "Penguins live in Antarctica."
+    assert "No sentence of the sources supports" in rag.warnings[0] and not rag.sources[0].supporting
+    assert hybrid.withheld is None and hybrid.text == "Within 14 days of purchase."
+    assert hybrid.sources[0].supporting == ["Unopened products can be returned within 14 days of purchase for a full refund."]
+    assert base.withheld is None and base.text == "Penguins live in Antarctica."  # no sources to check a closed book against
+    assert 'withheld answer (no sentence of the sources supports it): "Penguins live in Antarctica."' in history_markdown([c])
+    scored = score(engine, kb, TestItem(question=c.question, answer="14 days", key_facts=["14 days"]), rag, 3)
+    assert scored.abstained and scored.wrong_refusal == 1.0 and scored.withheld == "Penguins live in Antarctica."
+
+    c = comparison(False)  # switched off: every answer as the model wrote it, still visibly unsupported
+    assert c.arms["rag"].text == "Penguins live in Antarctica." and c.arms["rag"].withheld is None
+    assert not c.arms["rag"].warnings and not c.fairness.require_support
+    assert engine.fairness(kb, None, SHORT, 3).require_support  # on by default

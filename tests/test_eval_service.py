@@ -55,7 +55,7 @@ def test_jsonl_and_csv_test_sets_report_bad_rows_by_number():
 
 def test_background_run_is_pinned_saved_rerun_identically_and_diffed(evals, kb):
     spec = EvalSpec(name="smoke", kb=kb, arms=["rag", "base", "oracle"], test_set_name="unit", items=ITEMS,
-                    max_new_tokens=16)
+                    max_new_tokens=16, require_support=False)
     job = evals.start(spec)
     done = _wait(evals, job.id)
     assert done.status == "done" and done.step == done.total_steps == len(ITEMS)
@@ -67,7 +67,9 @@ def test_background_run_is_pinned_saved_rerun_identically_and_diffed(evals, kb):
     assert "14 days" in oracle.passages[0].text and run.results[0].arms["base"].passages == []  # what each arm read
     assert "oracle" not in run.results[2].arms  # no source document: the oracle has nothing to read
 
+    assert run.require_support is False and all(r.arms["rag"].withheld is None for r in run.results)
     again = evals.runs.get(_wait(evals, evals.rerun(run.id).id).result["run_id"])
+    assert again.require_support is False  # re-run as it ran, though the setting says otherwise
     assert [r.arms["rag"].text for r in again.results] == [r.arms["rag"].text for r in run.results]
     diff = diff_runs(run, again)
     assert diff.same_test_set and diff.pins == [] and diff.questions == []

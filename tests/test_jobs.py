@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from core.finetune.datasets import DatasetStore, QAPair
+from core.finetune.datasets import QAPair
 from core.finetune.recipe import TrainingConfig
 from core.finetune.run import FinetuneSpec
 from core.finetune.service import FinetuneService

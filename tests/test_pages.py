@@ -107,6 +107,10 @@ def test_compare_page_shows_four_answers_with_sources_and_numbers(app_env, tiny_
     # each open-book answer says which source sentence it rests on, or that none does
     assert captions.count("Supported by [") + captions.count("No sentence of the sources supports") >= 1
     assert any(b.label == "JSON" for b in at.sidebar.get("download_button"))
+    # the fairness strip says whether unsupported answers are withheld; the sidebar switches it for every arm
+    assert "unsupported answers withheld" in " ".join(m.value for m in at.markdown)
+    at.toggle(key="compare_require_support").set_value(False).run()
+    assert not at.exception and "unsupported answers withheld" not in " ".join(m.value for m in at.markdown)
 
 
 def test_compare_page_empty_and_arm_less_inputs_get_a_sentence(app_env):

@@ -44,7 +44,8 @@ def fairness_strip(f: Fairness, arms: list[str]) -> None:
         d = f.decoding
         mode = "greedy" if d["temperature"] == 0 else f"temperature {d['temperature']}, seed {d['seed']}"
         c4.markdown(f"**Same for every arm**  \n{mode} · ≤ {d['max_new_tokens']} new tokens  \n"
-                    f"top-{f.top_k} passages · relevance ≥ {f.min_score:.2f}")
+                    f"top-{f.top_k} passages · relevance ≥ {f.min_score:.2f}"
+                    + (" · unsupported answers withheld" if f.require_support else ""))
         for note in f.notes:
             st.warning(note, icon="⏳")
 
@@ -91,6 +92,9 @@ def sources_list(sources) -> None:
 def support_line(answer: ArmAnswer) -> None:
     """Under an open-book answer: the source sentence it rests on, or a plain warning that none does,
     so a wrong answer is visibly unsupported."""
+    if answer.withheld:
+        st.caption(f"🙈 Withheld answer: “{md_escape(answer.withheld[:300])}”")
+        return
     if not answer.sources or answer.abstained or not answer.text:
         return
     if ABSTAIN.lower().rstrip(".") in answer.text.lower():

@@ -114,6 +114,10 @@ def run_section(evals: EvalService, ft, adapters, kb, knowledge) -> None:
     top_k = c2.number_input("Passages (top-k)", 1, 20, evals.settings.retrieval.top_k)
     limit = c3.number_input("Questions (0 = all)", 0, len(items), 0)
     items = items[: limit or None]
+    require_support = st.toggle(
+        "Withhold unsupported answers", value=evals.settings.retrieval.require_support, key="eval_require_support",
+        help="RAG, hybrid and oracle answer \"I don't know.\" when no sentence of their passages supports what the "
+             "model wrote (the withheld answer is kept in the run). Off: the answers as the model wrote them.")
     name = st.text_input("Run name", value=f"{test_name} · {kb.name}")  # the run list adds the time
     minutes = _pace(evals) * len(items) * max(len(arms), 1) / 60
     st.caption(f"{len(items)} questions × {len(arms)} arms on knowledge base '{md_escape(kb.name)}': about "
@@ -124,7 +128,8 @@ def run_section(evals: EvalService, ft, adapters, kb, knowledge) -> None:
         try:
             job = evals.start(EvalSpec(name=name.strip() or "evaluation", kb=kb.name, kb_version=kb_version, arms=list(arms),
                                        adapter_id=adapter_id if any(a in ("finetuned", "hybrid") for a in arms) else None,
-                                       test_set_name=test_name, items=items, max_new_tokens=int(max_new), top_k=int(top_k)))
+                                       test_set_name=test_name, items=items, max_new_tokens=int(max_new), top_k=int(top_k),
+                                       require_support=require_support))
             st.success(f"Evaluation '{job.name}' started: follow it below; the results open when it is done.")
         except LabError as exc:
             report_error(exc)
@@ -206,7 +211,7 @@ def _question_detail(run: EvalRun) -> None:
             st.html(answer_html(s.text))
             st.caption(f"{s.wall_s:.2f} s · {s.prompt_tokens} prompt + {s.completion_tokens} answer tokens")
             if s.passages:
-                support_line(ArmAnswer(arm=arm, text=s.text, abstained=s.abstained, sources=s.passages))
+                support_line(ArmAnswer(arm=arm, text=s.text, abstained=s.abstained, sources=s.passages, withheld=s.withheld))
                 sources_list(s.passages)
             elif s.sources:  # runs saved before passages were kept
                 st.caption("Sources: " + ", ".join(md_escape(x) for x in s.sources))
@@ -227,7 +232,8 @@ def results_section(evals: EvalService) -> None:
     st.caption(f"Model `{run.model_fingerprint}` · {adapter} · knowledge base {md_escape(run.kb)} v`{run.kb_version}` · "
                f"test set {md_escape(run.test_set_name)} `{run.test_set_hash}` · prompts `{run.prompt_hash}` · "
                f"max new tokens {run.decoding.get('max_new_tokens')}, temperature {run.decoding.get('temperature')}, "
-               f"top-k {run.top_k}" + (" · **stopped early**" if run.stopped else ""))
+               f"top-k {run.top_k}" + (" · unsupported answers withheld" if run.require_support else "")
+               + (" · **stopped early**" if run.stopped else ""))
     needs, prices = _needs(), _prices()
     econ = price_run(summary, prices, run.training_seconds)
     rec = recommend(needs, summary, econ)

@@ -51,6 +51,7 @@ class ArmAnswer(BaseModel):
     wall_s: float = 0.0
     stopped: bool = True
     abstained: bool = False  # no passage passed the threshold: the model was not asked
+    withheld: str | None = None  # the model's answer, replaced by "I don't know." because no source sentence supports it
     unavailable: str | None = None
     sources: list[Source] = Field(default_factory=list)
     citations: list[int] = Field(default_factory=list)
@@ -65,6 +66,7 @@ class Fairness(BaseModel):
     decoding: dict
     top_k: int
     min_score: float
+    require_support: bool = False
     adapter: str | None = None
     adapter_id: str | None = None
     adapter_fingerprint: str | None = None
@@ -104,6 +106,8 @@ def history_markdown(history: list[Comparison]) -> str:
             lines += [a.text or "_(empty answer)_", "",
                       f"- wall {a.wall_s:.2f} s · first token {a.ttft_s:.2f} s · prompt {a.prompt_tokens} tokens · "
                       f"completion {a.completion_tokens} tokens"]
+            if a.withheld:
+                lines.append(f"- withheld answer (no sentence of the sources supports it): \"{a.withheld}\"")
             for s in a.sources:
                 support = "; ".join(s.supporting)
                 lines.append(f"- source [{s.rank}] {s.doc_name} #{s.chunk_index} (score {s.score:.3f})"

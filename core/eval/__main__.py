@@ -27,6 +27,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--limit", type=int, help="only the first N questions")
     p.add_argument("--max-new-tokens", type=int)
     p.add_argument("--top-k", type=int)
+    p.add_argument("--require-support", action=argparse.BooleanOptionalAction, default=None,
+                   help="withhold open-book answers no source sentence supports (default: the retrieval.require_support setting)")
     p.add_argument("--out", type=Path)
     p.add_argument("--report", type=Path, help="write the HTML decision report here")
     p.add_argument("--save", action="store_true", help="save the run in the workspace (listed on the Evaluate page)")
@@ -60,7 +62,8 @@ def main(argv: list[str] | None = None) -> int:
         engine = CompareEngine(ModelRuntime(settings), knowledge, adapters, settings)
         overrides = {"max_new_tokens": args.max_new_tokens} if args.max_new_tokens else {}
         run = run_eval(engine, read, items, args.arms.split(","), adapter_id, engine.decoding(**overrides), args.top_k,
-                       progress=lambda i, n: print(f"\r{i}/{n} questions", end="", file=sys.stderr, flush=True))
+                       progress=lambda i, n: print(f"\r{i}/{n} questions", end="", file=sys.stderr, flush=True),
+                       require_support=args.require_support)
     except LabError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -46,6 +46,7 @@ class ArmScore(BaseModel):
     completion_tokens: int = 0
     sources: list[str] = Field(default_factory=list)
     passages: list[Source] = Field(default_factory=list)  # what an open-book arm read, with the supporting sentences
+    withheld: str | None = None  # the model's answer when no source sentence supported it (the arm said "I don't know.")
 
 
 class QuestionResult(BaseModel):
@@ -69,6 +70,7 @@ class EvalRun(BaseModel):
     adapter_fingerprint: str | None
     decoding: dict
     top_k: int
+    require_support: bool = False  # unsupported open-book answers withheld (runs saved before the setting: no)
     arms: list[str]
     results: list[QuestionResult] = Field(default_factory=list)
     seconds: float = 0.0
@@ -120,7 +122,7 @@ def score(engine: CompareEngine, kb: str, item: TestItem, arm, top_k: int) -> Ar
     embedder = engine.knowledge.embedder
     s = ArmScore(text=arm.text, wall_s=arm.wall_s, ttft_s=arm.ttft_s, prompt_tokens=arm.prompt_tokens,
                  completion_tokens=arm.completion_tokens, sources=[src.doc_name for src in arm.sources],
-                 passages=arm.sources)
+                 passages=arm.sources, withheld=arm.withheld)
     s.abstained = arm.abstained or m.abstained(arm.text)
     if item.answerable:
         s.f1 = m.token_f1(arm.text, item.answer)
@@ -144,25 +146,28 @@ def score(engine: CompareEngine, kb: str, item: TestItem, arm, top_k: int) -> Ar
 def run_eval(engine: CompareEngine, kb: str, items: list[TestItem], arms: list[str], adapter_id: str | None = None,
              decoding: Decoding | None = None, top_k: int | None = None,
              progress: Callable[[int, int], None] | None = None,
-             should_stop: Callable[[], bool] | None = None) -> EvalRun:
+             should_stop: Callable[[], bool] | None = None, require_support: bool | None = None) -> EvalRun:
     """Ask every question of ``items`` with ``arms`` and score the answers. ``should_stop`` is
     checked between questions; a stopped run holds the questions answered so far."""
     decoding = decoding or engine.decoding()
     top_k = top_k or engine.settings.retrieval.top_k
     arms = [a for a in EVAL_ARMS if a in arms]
+    if require_support is None:
+        require_support = engine.settings.retrieval.require_support
     adapter = engine.adapters.get(adapter_id) if adapter_id else None
     run = EvalRun(kb=kb, kb_version=engine.knowledge.version(kb), model_fingerprint=engine.runtime.fingerprint,
                   adapter_id=adapter_id, adapter_fingerprint=adapter.fingerprint if adapter else None,
                   adapter_name=adapter.name if adapter else None,
                   training_seconds=adapter.lineage.training_seconds if adapter else None,
                   test_set_hash=test_set_hash(items), prompt_hash=prompt_hash(),
-                  decoding=decoding.model_dump(), top_k=top_k, arms=arms)
+                  decoding=decoding.model_dump(), top_k=top_k, require_support=require_support, arms=arms)
     started = time.perf_counter()
     for i, item in enumerate(items):
         if should_stop is not None and should_stop():
             run.stopped = True
             break
-        comparison = engine.answer(item.question, kb, arms, adapter_id, decoding, top_k, gold_source=item.source)
+        comparison = engine.answer(item.question, kb, arms, adapter_id, decoding, top_k, gold_source=item.source,
+                                   require_support=require_support)
         run.results.append(QuestionResult(item=item, arms={
             a: score(engine, kb, item, comparison.arms[a], top_k) for a in arms if not comparison.arms[a].unavailable}))
         if progress:

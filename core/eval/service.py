@@ -54,6 +54,7 @@ class EvalSpec(BaseModel):
     items: list[TestItem] = Field(min_length=1)
     max_new_tokens: int | None = Field(None, ge=1, le=1024)
     top_k: int | None = Field(None, ge=1, le=50)
+    require_support: bool | None = None  # None: the retrieval.require_support setting
 
 
 # --- test sets -----------------------------------------------------------------------------
@@ -280,6 +281,7 @@ class EvalService:
         spec = EvalSpec.model_validate(run.spec)
         spec.name = f"{spec.name} (re-run)"[:120]
         spec.kb_version = run.kb_version  # the version it read, even if the knowledge base has changed since
+        spec.require_support = run.require_support  # as it ran, whatever the setting is now
         return self.start(spec)
 
     def list_jobs(self) -> list[Job]:
@@ -427,7 +429,8 @@ class EvalService:
                 kb = engine.knowledge.version_copy(spec.kb, spec.kb_version)
             self.jobs.update(job_id, total_steps=len(spec.items), message="")
             return run_eval(engine, kb, spec.items, spec.arms, spec.adapter_id, engine.decoding(**overrides),
-                            spec.top_k, progress=progress, should_stop=lambda: self.jobs.get(job_id).cancel_requested)
+                            spec.top_k, progress=progress, should_stop=lambda: self.jobs.get(job_id).cancel_requested,
+                            require_support=spec.require_support)
 
         ok, run = self._attempt(job_id, "evaluation", work)
         if not ok:
