@@ -55,7 +55,8 @@ def make_run(kb: str = "handbook") -> EvalRun:
             "base": scored(HOSTILE, wall=0.3),
             "rag": scored("The documents do not mention it.", abstained=True, wall=1.3, sources=("faq.md",)),
             "finetuned": scored("Pets are covered up to 500 euros.", wall=0.8),
-            "hybrid": scored("I don't know.", abstained=True, wall=1.9, sources=("faq.md",)),
+            "hybrid": scored("I don't know.", abstained=True, wall=1.9, sources=("faq.md",)).model_copy(
+                update={"withheld": "Pets <b>are</b> covered."}),  # what the model said, unsupported by its sources
         }),  # the oracle needs a gold source: not run on this one
     ]
     return EvalRun(kb=kb, kb_version="3", model_fingerprint="smollm2-abc123", adapter_id="a1",
@@ -261,6 +262,7 @@ def test_html_report_is_self_contained_escaped_and_well_formed():
     assert "<script src" not in ours and "https://" not in ours and "cdn.plot.ly" not in ours
     assert ours.count("Plotly.newPlot") == 7  # six charts and the break-even
     assert HOSTILE not in page and html.escape(HOSTILE) in page  # the base model's answer, in the examples
+    assert "withheld, no source sentence supports it: Pets &lt;b&gt;are&lt;/b&gt; covered." in page
     assert "<img src=x" not in page and "<title>Q3 &lt;review&gt;</title>" in page
     pins = ("smollm2-abc123", "policy-lora (ad-77)", "ts-42", "ph-9", "&quot;max_new_tokens&quot;: 64")
     assert all(pin in page for pin in pins)

@@ -112,6 +112,7 @@ def _example(r: QuestionResult, arms: list[str]) -> str:
         sources = ", ".join(_e(d) for d in dict.fromkeys(s.sources))
         rows.append(f"<tr><td>{_e(charts.ARM_NAMES.get(arm, arm))}</td><td class='{'right' if ok else 'wrong'}'>"
                     f"{_e(verdict)}</td><td class='answer' style='text-align:left'>{_e(s.text)}"
+                    f"{f'<div class=muted>withheld, no source sentence supports it: {_e(s.withheld)}</div>' if s.withheld else ''}"
                     f"{f'<div class=muted>sources: {sources}</div>' if sources else ''}</td></tr>")
     gold = f" · source <code>{_e(r.item.source)}</code>" if r.item.source else ""
     expected = _e(r.item.answer) if r.item.answerable else "(the documents cannot answer this)"
