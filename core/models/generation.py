@@ -12,6 +12,7 @@ baseline of the benchmark and the reference the tests compare against.
 
 from __future__ import annotations
 
+import inspect
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -20,6 +21,12 @@ from typing import Callable
 from pydantic import BaseModel, Field
 
 from core.models.runtime import BASE, ModelRuntime
+
+
+def _cache_kwarg(model) -> str:
+    """The forward argument that takes the KV cache: transformers 5.24 renamed ``past_key_values`` to
+    ``cache`` (the old name still works but warns on every step); the requirements allow both."""
+    return "cache" if "cache" in inspect.signature(model.forward).parameters else "past_key_values"
 
 
 class Decoding(BaseModel):
@@ -138,6 +145,7 @@ def generate_batch(runtime: ModelRuntime, requests: list[Request], decoding: Dec
         return []
     results = [Generated() for _ in requests]
     model = runtime.peft.get_base_model() if runtime.peft is not None else runtime.model
+    cache_kw = _cache_kwarg(model)
     names = [r.adapter or BASE for r in requests]
     device = runtime.device
     generator = torch.Generator().manual_seed(decoding.seed)
@@ -153,7 +161,7 @@ def generate_batch(runtime: ModelRuntime, requests: list[Request], decoding: Dec
             ids = torch.tensor([prompt] * len(rows), device=device)
             cache = DynamicCache()
             with _rows_through_adapters(runtime, [names[i] for i in rows]) as extra:
-                out = model(input_ids=ids, past_key_values=cache, use_cache=True, logits_to_keep=1, **extra)
+                out = model(input_ids=ids, use_cache=True, logits_to_keep=1, **{cache_kw: cache}, **extra)
             picked = _pick(out.logits[:, -1].float(), decoding, generator, [0] * len(rows), runtime.eos_ids).tolist()
             caches[prompt] = out.past_key_values
             elapsed = time.perf_counter() - t0
@@ -213,7 +221,7 @@ def generate_batch(runtime: ModelRuntime, requests: list[Request], decoding: Dec
                 t0 = time.perf_counter()
                 out = model(input_ids=current, attention_mask=mask, position_ids=positions,
                             cache_position=torch.tensor([slot], device=device),
-                            past_key_values=merged, use_cache=True, **extra)
+                            use_cache=True, **{cache_kw: merged}, **extra)
                 slot += 1
                 produced = [len(results[i].token_ids) for i in order]
                 picked = _pick(out.logits[:, -1].float(), decoding, generator, produced, runtime.eos_ids)
