@@ -64,7 +64,7 @@ def test_headless_command_prints_the_metric_table_and_writes_the_run(tmp_path, m
     assert '"results"' in out.read_text()
     page = report.read_text()
     assert "Recommendation:" in page and "<script src=" not in page and page.count("Plotly.newPlot") >= 4
-    from core.eval.service import RunStore
+    from core.eval.runs import RunStore
 
     assert len(RunStore(tmp_path / "data" / "evals").list()) == 1
     assert main(["--adapter", "no such adapter", "--limit", "1"]) == 2

@@ -7,7 +7,9 @@ import pytest
 from core.compare.engine import CompareEngine
 from core.errors import LabError
 from core.eval.run import TestItem
-from core.eval.service import EvalService, EvalSpec, diff_runs, parse_test_set
+from core.eval.runs import diff_runs
+from core.eval.service import EvalService, EvalSpec
+from core.eval.testsets import parse_test_set
 from core.finetune.adapters import AdapterRegistry
 from tests.test_eval_run import ITEMS, POLICY
 

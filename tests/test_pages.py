@@ -230,7 +230,7 @@ def test_evaluate_page_runs_on_an_older_knowledge_base_version(app_env):
         assert not at.exception and not at.error, [e.value for e in at.error]
         job = _wait_for_eval(app_env)
         assert job.status == "done", job.message
-        from core.eval.service import RunStore
+        from core.eval.runs import RunStore
 
         run = RunStore(app_env / "evals").get(job.result["run_id"])
         assert run.kb == DEMO_KB and run.kb_version == old_version != service.version(DEMO_KB)

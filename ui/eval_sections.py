@@ -12,7 +12,9 @@ from core.eval.decision import NEED_QUESTIONS, Needs, recommend
 from core.eval.economics import Prices, price_run
 from core.eval.report import html_report
 from core.eval.run import EvalRun, summarize
-from core.eval.service import EvalService, EvalSpec, dataset_test_set, demo_test_set, diff_runs, parse_test_set
+from core.eval.runs import diff_runs
+from core.eval.service import EvalService, EvalSpec
+from core.eval.testsets import dataset_test_set, demo_test_set, parse_test_set
 from ui.compare_view import answer_html, sources_list, support_line
 from ui.widgets import STATUS_ICONS, adapter_labels, cancel_button, md_escape, newly_finished, report_error
 

@@ -93,7 +93,7 @@ def main(argv: list[str] | None = None) -> int:
         from datetime import UTC, datetime
         import uuid
 
-        from core.eval.service import RunStore
+        from core.eval.runs import RunStore
 
         run.id, run.created = f"cli-{uuid.uuid4().hex[:8]}", datetime.now(UTC).isoformat(timespec="seconds")
         RunStore(settings.data_dir / "evals").save(run)

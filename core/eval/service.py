@@ -1,5 +1,6 @@
-"""What the evaluation page does, without Streamlit: test sets, background runs, saved runs, diffs,
-and freshness probes (run in the background the same way, their results kept beside the runs).
+"""What the evaluation page does, without Streamlit: background runs and freshness probes (run
+the same way, their results kept beside the runs). Test sets are in ``core.eval.testsets``, saved
+runs and their comparison in ``core.eval.runs``.
 
 Evaluations run in a thread of the app process, not in a worker process like training: they
 need the knowledge base, and the embedded Qdrant store admits one process per folder. The job
@@ -10,38 +11,28 @@ started again. Each finished run is saved as JSON with everything it was pinned 
 
 from __future__ import annotations
 
-import csv
 import hashlib
-import io
-import json
 import logging
 import os
 import threading
 from datetime import UTC, datetime
-from pathlib import Path
-from typing import Callable, Literal, TypeVar
+from typing import Callable, TypeVar
 
-from pydantic import BaseModel, Field, ValidationError
+from pydantic import BaseModel, Field
 
 from core.compare.results import EVAL_ARMS
 from core.config import Settings
 from core.errors import LabError
-from core.eval import triage
 from core.eval.freshness import FreshnessResult, ProbeQuestion, ProbeSpec, check_change, run_probe
-from core.eval.run import EvalRun, TestItem, load_test_items, run_eval, summarize
+from core.eval.run import EvalRun, TestItem, run_eval
+from core.eval.runs import RunStore
 from core.jobs.store import Job, JobError, JobStore, pid_alive
 
 log = logging.getLogger(__name__)
 KIND = "eval"
 PROBE_KIND = "freshness"
 T = TypeVar("T")
-MAX_TEST_ITEMS = 2000
 _ACTIVE: set[str] = set()  # eval jobs running in this process
-
-
-class TestSetProblem(BaseModel):
-    row: int
-    message: str
 
 
 class EvalSpec(BaseModel):
@@ -55,176 +46,6 @@ class EvalSpec(BaseModel):
     max_new_tokens: int | None = Field(None, ge=1, le=1024)
     top_k: int | None = Field(None, ge=1, le=50)
     require_support: bool | None = None  # None: the retrieval.require_support setting
-
-
-# --- test sets -----------------------------------------------------------------------------
-def demo_test_set() -> list[TestItem]:
-    from core.demo import DATASETS_DIR
-
-    return load_test_items(DATASETS_DIR / "test.jsonl")
-
-
-def dataset_test_set(datasets, dataset_id: str) -> list[TestItem]:
-    """The held-out split of a fine-tuning dataset as test items (no key facts: scored by F1)."""
-    _, test = datasets.load(dataset_id)
-    if not test:
-        raise LabError("That dataset has no held-out questions; build it with a test share above zero.")
-    return [TestItem(question=p.question, answer=p.answer, source=p.source, answerable=p.answerable) for p in test]
-
-
-def _flag(value) -> bool | None:
-    if isinstance(value, bool) or value is None:
-        return value
-    text = str(value).strip().lower()
-    return {"true": True, "yes": True, "1": True, "false": False, "no": False, "0": False, "": None}.get(text)
-
-
-def _item(row: dict) -> TestItem | str:
-    """A test item from one uploaded row, or why it cannot be one."""
-    question = str(row.get("question") or "").strip()
-    answer = str(row.get("answer") or row.get("reference") or "").strip()
-    not_answerable = _flag(row.get("not_answerable"))
-    answerable = _flag(row.get("answerable"))
-    answerable = (not not_answerable) if not_answerable is not None else (True if answerable is None else answerable)
-    if not question:
-        return "it has no question"
-    if not answer and answerable:
-        return "it has no reference answer (mark it not answerable if the documents cannot answer it)"
-    facts = row.get("key_facts") or []
-    if isinstance(facts, str):
-        facts = [f.strip() for f in facts.split(";") if f.strip()]
-    if not isinstance(facts, list):
-        return "key_facts must be a list or a ';'-separated text"
-    return TestItem(question=question, answer=answer or "I don't know.", source=(str(row.get("source") or "").strip() or None),
-                    key_facts=[str(f) for f in facts], answerable=answerable)
-
-
-def parse_test_set(data: bytes, filename: str) -> tuple[list[TestItem], list[TestSetProblem]]:
-    """Test items from an uploaded JSONL or CSV file (question, answer, optional source,
-    key_facts and not_answerable), with every unusable row reported by its number."""
-    try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        raise LabError("The test set is not UTF-8 text; save it as UTF-8 JSONL or CSV.") from None
-    rows: list[tuple[int, dict | str]] = []
-    if filename.lower().endswith(".csv"):
-        reader = csv.DictReader(io.StringIO(text))
-        if not reader.fieldnames or "question" not in [f.strip().lower() for f in reader.fieldnames]:
-            raise LabError("The CSV needs a header row with at least 'question' and 'answer' columns.")
-        for i, row in enumerate(reader, start=2):
-            rows.append((i, {(k or "").strip().lower(): v for k, v in row.items()}))
-    else:
-        for i, line in enumerate(text.splitlines(), start=1):
-            if not line.strip():
-                continue
-            try:
-                obj = json.loads(line)
-            except json.JSONDecodeError:
-                rows.append((i, "it is not valid JSON"))
-                continue
-            rows.append((i, obj if isinstance(obj, dict) else "it is not a JSON object"))
-    if len(rows) > MAX_TEST_ITEMS:
-        raise LabError(f"The test set has {len(rows):,} rows; the limit is {MAX_TEST_ITEMS:,}.")
-    items, problems = [], []
-    for i, row in rows:
-        result = _item(row) if isinstance(row, dict) else row
-        if isinstance(result, TestItem):
-            items.append(result)
-        else:
-            problems.append(TestSetProblem(row=i, message=f"Row {i} was skipped: {result}."))
-    if not items:
-        raise LabError("No usable question in that file: " + (problems[0].message if problems else "it is empty."))
-    return items, problems
-
-
-# --- saved runs ----------------------------------------------------------------------------
-class RunStore:
-    """Saved results, one JSON file each: evaluation runs, or (``model=FreshnessResult``) probes."""
-
-    def __init__(self, root: Path, model: type[BaseModel] = EvalRun, what: str = "evaluation run"):
-        self.root = Path(root)
-        self.root.mkdir(parents=True, exist_ok=True)
-        self.model, self.what = model, what
-
-    def save(self, run) -> None:
-        tmp = self.root / f".{run.id}.partial"
-        tmp.write_text(run.model_dump_json(), encoding="utf-8")
-        tmp.replace(self.root / f"{run.id}.json")
-
-    def get(self, run_id: str):
-        path = self.root / f"{run_id}.json"
-        if not path.is_file():
-            raise LabError(f"There is no {self.what} '{run_id}'.")
-        return self.model.model_validate_json(path.read_text(encoding="utf-8"))
-
-    def list(self) -> list:
-        """Saved runs, newest first (unreadable files are skipped)."""
-        runs = []
-        for path in self.root.glob("*.json"):
-            try:
-                runs.append(self.model.model_validate_json(path.read_text(encoding="utf-8")))
-            except (ValidationError, ValueError, OSError):
-                log.warning("skipping unreadable %s %s", self.what, path)
-        return sorted(runs, key=lambda r: (r.created, r.id), reverse=True)
-
-    def delete(self, run_id: str) -> None:
-        (self.root / f"{run_id}.json").unlink(missing_ok=True)
-
-
-# --- comparing two runs --------------------------------------------------------------------
-class MetricDelta(BaseModel):
-    arm: str
-    metric: str
-    a: float | None
-    b: float | None
-
-    @property
-    def delta(self) -> float | None:
-        return None if self.a is None or self.b is None else self.b - self.a
-
-
-class QuestionDelta(BaseModel):
-    question: str
-    arm: str
-    change: Literal["fixed", "broken"]
-    answer_a: str
-    answer_b: str
-
-
-class RunDiff(BaseModel):
-    pins: list[str]  # what differs between the runs' set-ups
-    metrics: list[MetricDelta]
-    questions: list[QuestionDelta]
-    same_test_set: bool
-
-
-PIN_FIELDS = {"model_fingerprint": "model", "adapter_fingerprint": "adapter", "kb_version": "knowledge-base version",
-              "test_set_hash": "test set", "prompt_hash": "prompts", "decoding": "decoding", "top_k": "top-k"}
-
-
-def diff_runs(a: EvalRun, b: EvalRun) -> RunDiff:
-    """Run ``b`` against run ``a``: what set-up changed, metric deltas per arm, and (on the same
-    test set) the questions each arm now gets right or wrong."""
-    pins = [f"{label}: {getattr(a, f)} → {getattr(b, f)}" for f, label in PIN_FIELDS.items() if getattr(a, f) != getattr(b, f)]
-    sa, sb = summarize(a), summarize(b)
-    metrics = []
-    for arm in [x for x in EVAL_ARMS if x in sa or x in sb]:
-        for label in ("key-fact accuracy", "token F1", "semantic similarity", "groundedness", "correct abstention",
-                      "latency p50 (s)", "prompt tokens"):
-            va, vb = (s.get(arm, {}).get(label) for s in (sa, sb))
-            va, vb = (v[0] if isinstance(v, tuple) else v for v in (va, vb))
-            if va is not None or vb is not None:
-                metrics.append(MetricDelta(arm=arm, metric=label, a=va, b=vb))
-    questions = []
-    same = a.test_set_hash == b.test_set_hash and bool(a.test_set_hash)
-    if same:
-        for ra, rb in zip(a.results, b.results):
-            for arm in [x for x in ra.arms if x in rb.arms]:
-                before, after = triage.is_right(ra.item, ra.arms[arm]), triage.is_right(rb.item, rb.arms[arm])
-                if before != after:
-                    questions.append(QuestionDelta(question=ra.item.question, arm=arm, change="fixed" if after else "broken",
-                                                   answer_a=ra.arms[arm].text, answer_b=rb.arms[arm].text))
-    return RunDiff(pins=pins, metrics=metrics, questions=questions, same_test_set=same)
 
 
 # --- scratch copies ------------------------------------------------------------------------
