@@ -91,6 +91,8 @@ def test_diff_names_what_changed_and_which_questions_flipped(evals, kb):
     assert diff.pins == ["top-k: 3 → 1"]
     assert [(q.arm, q.change) for q in diff.questions] == [("rag", "fixed")]
     assert [d.delta for d in diff.metrics if d.metric == "key-fact accuracy"] == [1.0]
+    withheld = run("Within 14 days.", 1).model_copy(update={"require_support": True})
+    assert diff_runs(run("Within 14 days.", 1), withheld).pins == ["unsupported answers withheld: False → True"]
 
 
 def test_bad_specs_get_plain_messages_and_cancel_keeps_a_partial_run(evals, kb):

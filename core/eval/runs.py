@@ -77,7 +77,8 @@ class RunDiff(BaseModel):
 
 
 PIN_FIELDS = {"model_fingerprint": "model", "adapter_fingerprint": "adapter", "kb_version": "knowledge-base version",
-              "test_set_hash": "test set", "prompt_hash": "prompts", "decoding": "decoding", "top_k": "top-k"}
+              "test_set_hash": "test set", "prompt_hash": "prompts", "decoding": "decoding", "top_k": "top-k",
+              "require_support": "unsupported answers withheld"}
 
 
 def diff_runs(a: EvalRun, b: EvalRun) -> RunDiff:
