@@ -48,6 +48,16 @@ class EvalSpec(BaseModel):
     require_support: bool | None = None  # None: the retrieval.require_support setting
 
 
+def _checked_arms(arms: list[str], adapter_id: str | None, verb: str) -> list[str]:
+    """The known arms of ``arms`` in their usual order, or one sentence on why they cannot run."""
+    arms = [a for a in EVAL_ARMS if a in arms]
+    if not arms:
+        raise LabError(f"Pick at least one arm to {verb}.")
+    if any(a in ("finetuned", "hybrid") for a in arms) and not adapter_id:
+        raise LabError("The fine-tuned and hybrid arms need an adapter: pick one, or leave those arms out.")
+    return arms
+
+
 # --- scratch copies ------------------------------------------------------------------------
 def delete_scratch_copies(settings: Settings, knowledge, kb: str) -> int:
     """Delete ``kb``'s scratch copies (rebuilt versions, the freshness probe's copy), which hold
@@ -85,11 +95,7 @@ class EvalService:
         self.sweep_probe_inputs()
 
     def start(self, spec: EvalSpec) -> Job:
-        spec.arms = [a for a in EVAL_ARMS if a in spec.arms]
-        if not spec.arms:
-            raise LabError("Pick at least one arm to evaluate.")
-        if any(a in ("finetuned", "hybrid") for a in spec.arms) and not spec.adapter_id:
-            raise LabError("The fine-tuned and hybrid arms need an adapter: pick one, or leave those arms out.")
+        spec.arms = _checked_arms(spec.arms, spec.adapter_id, "evaluate")
         job = self.jobs.submit(KIND, spec.name, spec.model_dump())
         self._ensure_worker()
         return job
@@ -115,11 +121,7 @@ class EvalService:
         """Queue a freshness probe; what cannot be probed is refused here, in one sentence, before any work."""
         if not questions:
             raise LabError("Add at least one question to re-ask.")
-        arms = [a for a in EVAL_ARMS if a in arms and a != "oracle"]
-        if not arms:
-            raise LabError("Pick at least one arm to compare.")
-        if any(a in ("finetuned", "hybrid") for a in arms) and not adapter_id:
-            raise LabError("The fine-tuned and hybrid arms need an adapter: pick one, or leave those arms out.")
+        arms = _checked_arms([a for a in arms if a != "oracle"], adapter_id, "compare")
         check_change(knowledge, kb, doc_name, new_bytes, new_name)
         sha = hashlib.sha256(new_bytes).hexdigest()
         spec = ProbeSpec(kb=kb, doc_name=doc_name, new_name=new_name, data_sha256=sha, questions=questions,
