@@ -93,7 +93,8 @@ def support_line(answer: ArmAnswer) -> None:
     """Under an open-book answer: the source sentence it rests on, or a plain warning that none does,
     so a wrong answer is visibly unsupported."""
     if answer.withheld:
-        st.caption(f"🙈 Withheld answer: “{md_escape(answer.withheld[:300])}”")
+        text = " ".join(answer.withheld.split())  # one line: a rambling answer must not push the sources down
+        st.caption(f"🙈 Withheld answer: “{md_escape(text[:200])}{'…' if len(text) > 200 else ''}”")
         return
     if not answer.sources or answer.abstained or not answer.text:
         return
