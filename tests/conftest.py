@@ -20,17 +20,11 @@ def embedder():
     return load_embedder(load_settings())
 
 
-TEST_PROMPT_SECRET = b"rag-ft-lab tests: fixed secret.."  # 32 bytes
-
-
 @pytest.fixture
 def settings(tmp_path):
-    """A fresh workspace. Its prompt secret is fixed: the passages' quote markers are derived from
-    it, greedy answers depend on the exact prompt, and a random secret per workspace would make
-    the tests that check what the model says pass or fail by the luck of the draw."""
+    """A fresh workspace."""
     s = load_settings(data_dir=tmp_path / "data", demo_seed=False)
     s.data_dir.mkdir(parents=True, exist_ok=True)
-    (s.data_dir / "prompt-secret").write_bytes(TEST_PROMPT_SECRET)
     return s
 
 

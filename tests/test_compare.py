@@ -170,3 +170,26 @@ def test_an_open_book_answer_no_source_sentence_supports_is_withheld(engine, kb)
     assert c.arms["rag"].text == "Penguins live in Antarctica." and c.arms["rag"].withheld is None
     assert not c.arms["rag"].warnings and not c.fairness.require_support
     assert engine.fairness(kb, None, SHORT, 3).require_support  # on by default
+
+
+def test_two_fresh_workspaces_send_identical_prompts_and_get_identical_answers(tmp_path, embedder, runtime, tiny_adapter):
+    from core.config import load_settings
+    from core.knowledge.service import KnowledgeService
+
+    results = []
+    for name in ("one", "two"):
+        settings = load_settings(data_dir=tmp_path / name, demo_seed=False)
+        service = KnowledgeService(settings, embedder=embedder)
+        try:
+            kb = service.create_kb("docs").name
+            service.ingest_files(kb, [("policy.md", POLICY), ("leave.md", LEAVE)])
+            engine = CompareEngine(runtime, service, AdapterRegistry(tiny_adapter.path.parent), settings)
+            results.append(engine.answer("How many days do I have to return an unopened product?", kb,
+                                         list(ARMS), tiny_adapter.id, SHORT))
+        finally:
+            service.client.close()
+    one, two = results
+    for arm in ARMS:
+        assert one.arms[arm].prompt == two.arms[arm].prompt
+        assert one.arms[arm].text == two.arms[arm].text
+    assert "<ref>" in one.arms["rag"].prompt

@@ -18,10 +18,7 @@ TIMEOUT = 180
 
 @pytest.fixture(scope="module")
 def app_env(tmp_path_factory):
-    from tests.conftest import TEST_PROMPT_SECRET
-
     data = tmp_path_factory.mktemp("app-data")
-    (data / "prompt-secret").write_bytes(TEST_PROMPT_SECRET)  # same prompts every run (see conftest.settings)
     old = os.environ.get("LAB_DATA_DIR")
     os.environ["LAB_DATA_DIR"] = str(data)
     yield data

@@ -12,13 +12,12 @@ pass, and the decoding steps until its answer ended (steps are shared by the bat
 
 from __future__ import annotations
 
-import os
 import time
 from typing import Callable
 
 import numpy as np
 
-from core.models.prompts import ABSTAIN, Passage, build, citations, new_tag, strip_markers
+from core.models.prompts import ABSTAIN, Passage, build, citations, cut_repetition, strip_markers
 from core.compare.results import EVAL_ARMS, OPEN_BOOK, ArmAnswer, Comparison, Fairness, Source
 from core.config import Settings
 from core.errors import LabError
@@ -35,14 +34,6 @@ UpdateCallback = Callable[[dict[str, str]], None]
 class CompareEngine:
     def __init__(self, runtime: ModelRuntime, knowledge: KnowledgeService, adapters: AdapterRegistry, settings: Settings):
         self.runtime, self.knowledge, self.adapters, self.settings = runtime, knowledge, adapters, settings
-
-    def _secret(self) -> bytes:
-        """A per-workspace secret for the prompts' quote markers (created on first use)."""
-        path = self.settings.data_dir / "prompt-secret"
-        if not path.is_file():
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_bytes(os.urandom(32))
-        return path.read_bytes()
 
     def decoding(self, **overrides) -> Decoding:
         """Decoding settings from the configuration, with per-request overrides (validated)."""
@@ -111,7 +102,6 @@ class CompareEngine:
         gold = gold_passages(self.knowledge, kb, gold_source, question, top_k) if "oracle" in arms and gold_source else []
 
         budget = min(self.runtime.context_window, self.settings.generation.max_prompt_tokens) - decoding.max_new_tokens
-        tag = new_tag(self._secret(), question, *(h.text for h in relevant))
         requests, planned = [], []
         for arm in arms:
             answer = ArmAnswer(arm=arm)
@@ -141,7 +131,7 @@ class CompareEngine:
             else:
                 read = None
             passages = None if read is None else [Passage(i + 1, h.doc_name, h.text) for i, h in enumerate(read)]
-            prompt = build(self.runtime, question, passages, budget, tag if read is not None else None)
+            prompt = build(self.runtime, question, passages, budget)
             answer.prompt, answer.prompt_tokens = prompt.text, len(prompt.ids)
             answer.warnings.extend(prompt.warnings)
             if prompt.passages:
@@ -152,15 +142,18 @@ class CompareEngine:
 
         def stream(partial) -> None:
             if on_update is not None:
-                on_update({arm: strip_markers(g.text) for arm, g in zip(planned, partial)})
+                on_update({arm: cut_repetition(strip_markers(g.text))[0] for arm, g in zip(planned, partial)})
 
         generated = generate_batch(self.runtime, requests, decoding, stream) if requests else []
         for arm, g in zip(planned, generated):
             a = result.arms[arm]
-            a.text, a.completion_tokens, a.stopped = strip_markers(g.text), len(g.token_ids), g.stopped
+            a.text, a.repeated = cut_repetition(strip_markers(g.text))
+            a.completion_tokens, a.stopped = len(g.token_ids), g.stopped
             a.ttft_s = a.retrieval_s + g.prefill_s
             a.wall_s = a.ttft_s + g.decode_s
-            if not a.stopped:
+            if a.repeated:
+                a.warnings.append("The model repeated itself; the answer was cut at the first repeat.")
+            elif not a.stopped:
                 a.warnings.append(f"The answer was cut at {decoding.max_new_tokens} new tokens.")
         self._explain(result, fair.require_support)
         result.total_s = time.perf_counter() - started
@@ -186,7 +179,7 @@ class CompareEngine:
             a.citations = citations(a.text, len(a.sources))
             hits = [Hit(doc_id="", doc_name=s.doc_name, chunk_index=s.chunk_index, text=s.text, score=s.score) for s in a.sources]
             if a.text and ABSTAIN.lower().rstrip(".") not in a.text.lower():
-                mark_sentences(self.knowledge.embedder, a.text, hits)
+                mark_sentences(self.knowledge.embedder, a.text, hits, question=result.question)
                 for s, h in zip(a.sources, hits):
                     s.sentences = h.sentences
                 if require_support and not any(marked for s in a.sources for _, marked in s.sentences):

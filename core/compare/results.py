@@ -51,6 +51,7 @@ class ArmAnswer(BaseModel):
     wall_s: float = 0.0
     stopped: bool = True
     abstained: bool = False  # no passage passed the threshold: the model was not asked
+    repeated: bool = False  # the model looped; the text is cut before the first repeat (core.models.prompts.cut_repetition)
     withheld: str | None = None  # the model's answer, replaced by "I don't know." because no source sentence supports it
     unavailable: str | None = None
     sources: list[Source] = Field(default_factory=list)

@@ -17,7 +17,7 @@ from typing import Callable
 from pydantic import BaseModel, Field, field_validator
 
 from core.models.loader import quiet_peft
-from core.models.prompts import Passage, closed_book_messages, new_tag, open_book_messages
+from core.models.prompts import Passage, closed_book_messages, open_book_messages
 
 IGNORE = -100
 
@@ -81,9 +81,9 @@ def encode_pair(tokenizer, question: str, answer: str, max_len: int, passages: l
     def encode_prompt(kept) -> list[int]:
         if kept is None:
             messages = closed_book_messages(question)
-        else:  # the tag is derived from the question: the same dataset always trains the same way
+        else:
             numbered = [Passage(i + 1, p.doc_name, p.text) for i, p in enumerate(kept)]
-            messages = open_book_messages(question, numbered, new_tag(b"raft", question))
+            messages = open_book_messages(question, numbered)
         text = tokenizer.apply_chat_template(messages, add_generation_prompt=True, tokenize=False)
         return tokenizer(text, add_special_tokens=False)["input_ids"]
 
