@@ -49,3 +49,32 @@ def test_bootstrap_interval_is_fixed_by_its_seed_and_brackets_the_mean():
     assert m.bootstrap_ci(values, seed=3) == (mean, low, high)
     assert m.bootstrap_ci([1, 1, 1]) == (1.0, 1.0, 1.0)
     assert all(math.isnan(v) for v in m.bootstrap_ci([]))
+
+
+def test_a_bare_yes_or_no_to_a_question_that_asks_for_something_else_contradicts_itself():
+    from core.eval.metrics import contradicts_itself
+
+    how_many = "If the box is still sealed, how many days after delivery can I send it back for my money?"
+    assert contradicts_itself(how_many, "A: No. The box must be opened within 14 days of delivery for a full refund.")
+    assert not contradicts_itself(how_many, "Within 14 days of delivery.")
+    # a yes/no question may be answered "No. …"
+    assert not contradicts_itself("My vacuum came 20 days ago and is sealed. Can I still get a full refund?",
+                                  "No. Unopened products can only be refunded within 14 days of delivery.")
+    assert not contradicts_itself("How many days?", "14 days. No returns after that.")
+
+
+def test_a_self_contradicting_or_hedged_answer_is_not_scored_right(service):
+    from types import SimpleNamespace
+
+    from core.compare.results import ArmAnswer
+    from core.eval.run import TestItem, score
+
+    engine = SimpleNamespace(knowledge=service)
+    item = TestItem(question="If the box is still sealed, how many days after delivery can I send it back?",
+                    answer="Within 14 days of delivery.", key_facts=["14 days"])
+    cases = {"Within 14 days of delivery.": 1.0,
+             "A: No. The box must be opened within 14 days of delivery for a full refund.": 0.0,
+             "I don't know, maybe 14 days.": 0.0}
+    for text, expected in cases.items():
+        s = score(engine, "kb", item, ArmAnswer(arm="rag", text=text), top_k=3)
+        assert s.key_fact_recall == 1.0 and s.key_fact_hit == expected, text

@@ -13,11 +13,9 @@ from collections import Counter
 
 import numpy as np
 
+from core.knowledge.support import NUMBER_WORDS
+
 _ARTICLES = re.compile(r"\b(a|an|the)\b")
-_NUMBER_WORDS = {w: str(i) for i, w in enumerate(
-    "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen sixteen "
-    "seventeen eighteen nineteen twenty".split())}
-_NUMBER_WORDS.update({"thirty": "30", "forty": "40", "fifty": "50", "sixty": "60", "ninety": "90", "hundred": "100"})
 ABSTAIN_PATTERNS = re.compile(
     r"\b(i (do not|don't|dont) know|i am not sure|i'm not sure|not (provided|mentioned|stated|specified|available) in"
     r"|(the )?(passages?|documents?|context|text) (do|does) not (contain|mention|say|provide|specify)"
@@ -30,7 +28,7 @@ ABSTAIN_PATTERNS = re.compile(
 def normalize(text: str) -> str:
     text = (text or "").lower().replace("’", "'")
     text = "".join(" " if ch in string.punctuation and ch not in "-'" else ch for ch in text)
-    words = [_NUMBER_WORDS.get(w, w) for w in _ARTICLES.sub(" ", text).split()]
+    words = [NUMBER_WORDS.get(w, w) for w in _ARTICLES.sub(" ", text).split()]
     return " ".join(words)
 
 
@@ -56,6 +54,24 @@ def key_fact_recall(prediction: str, facts: list[str]) -> float | None:
 
 def abstained(prediction: str) -> bool:
     return bool(ABSTAIN_PATTERNS.search(prediction or ""))
+
+
+_AUXILIARIES = set("am is are was were do does did can could will would shall should may might must has have had "
+                   "isn't aren't wasn't weren't don't doesn't didn't can't couldn't won't wouldn't shouldn't".split())
+_WH_WORD = re.compile(r"\b(how|what|which|when|where|who|whom|whose|why)\b", re.IGNORECASE)
+_BARE_YES_NO = re.compile(r"^\W*(?:[a-z]:\s*)?(yes|no)\b\W", re.IGNORECASE)
+
+
+def contradicts_itself(question: str, prediction: str) -> bool:
+    """An answer that opens with a bare "Yes" or "No" to a question that asks for something else
+    ("A: No. The box must be opened within 14 days…" to "how many days…"): it states the key fact
+    and denies it in one breath, so it is not scored right. A yes/no question is one whose last
+    sentence starts with an auxiliary verb ("Can I still get a refund?"); English only."""
+    sentences = [s for s in re.split(r"(?<=[.!?])\s+", (question or "").strip()) if s]
+    if not sentences or not _BARE_YES_NO.match((prediction or "") + " "):
+        return False
+    first = sentences[-1].split()[0].lower().strip("\"'(")
+    return first not in _AUXILIARIES and bool(_WH_WORD.search(sentences[-1]))
 
 
 def cosine_matrix(a: np.ndarray, b: np.ndarray) -> np.ndarray:

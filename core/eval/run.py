@@ -14,11 +14,9 @@ from pydantic import BaseModel, Field
 from core.compare.engine import CompareEngine
 from core.compare.results import EVAL_ARMS, OPEN_BOOK, Source
 from core.eval import metrics as m
+from core.knowledge import support
 from core.knowledge.retrieval import search, split_sentences
 from core.models.generation import Decoding
-
-SUPPORT_COSINE = 0.6  # an answer sentence this close to a passage sentence counts as supported
-
 
 class TestItem(BaseModel):
     question: str
@@ -32,7 +30,8 @@ class ArmScore(BaseModel):
     text: str
     f1: float | None = None
     key_fact_recall: float | None = None
-    key_fact_hit: float | None = None  # 1 when every key fact is in the answer
+    key_fact_hit: float | None = None  # 1 when every key fact is in an answer that neither denies it nor abstains
+    contradicts_itself: bool = False  # a bare "Yes"/"No" to a question that is not a yes/no question (metrics)
     similarity: float | None = None
     grounded: float | None = None
     abstained: bool = False
@@ -101,20 +100,17 @@ def load_test_items(path: Path) -> list[TestItem]:
     return items
 
 
-def _grounded(embedder, answer: str, passages: list[str]) -> float | None:
-    """Share of the answer's sentences supported by some passage sentence (cosine, or every
-    content word of the sentence present in one passage)."""
+def _grounded(embedder, answer: str, passages: list[str], question: str) -> float | None:
+    """Share of the answer's sentences that some passage sentence supports (the one support
+    check of ``core.knowledge.support``, as on the compare page)."""
     sentences = [s.strip() for s in split_sentences(answer) if len(s.strip()) > 2]
     passage_sentences = [s.strip() for p in passages for s in split_sentences(p) if s.strip()]
     if not sentences or not passage_sentences:
         return None if not sentences else 0.0
-    vectors = np.array(embedder.get_text_embedding_batch(sentences + passage_sentences))
-    sims = m.cosine_matrix(vectors[: len(sentences)], vectors[len(sentences):]).max(axis=1)
-    words = [set(m.normalize(p).split()) for p in passages]
     supported = 0
-    for s, sim in zip(sentences, sims):
-        tokens = set(m.normalize(s).split())
-        supported += bool(sim >= SUPPORT_COSINE or (tokens and any(tokens <= w for w in words)))
+    for sentence in sentences:
+        scores = support.supporting(embedder, sentence, passage_sentences, question)
+        supported += any(sc is not None and sc >= support.FLOOR for sc in scores)
     return supported / len(sentences)
 
 
@@ -127,7 +123,10 @@ def score(engine: CompareEngine, kb: str, item: TestItem, arm, top_k: int) -> Ar
     if item.answerable:
         s.f1 = m.token_f1(arm.text, item.answer)
         s.key_fact_recall = m.key_fact_recall(arm.text, item.key_facts)
-        s.key_fact_hit = None if s.key_fact_recall is None else float(s.key_fact_recall == 1.0)
+        s.contradicts_itself = m.contradicts_itself(item.question, arm.text)
+        # Right = every key fact stated, without denying it ("No. … 14 days") or saying it does not know.
+        s.key_fact_hit = None if s.key_fact_recall is None else float(
+            s.key_fact_recall == 1.0 and not s.contradicts_itself and not s.abstained)
         ref, ans = np.array(embedder.get_text_embedding_batch([item.answer, arm.text or " "]))
         s.similarity = float(m.cosine_matrix(ref[None], ans[None])[0, 0])
         s.wrong_refusal = float(s.abstained)
@@ -139,7 +138,7 @@ def score(engine: CompareEngine, kb: str, item: TestItem, arm, top_k: int) -> Ar
     if not s.abstained and arm.text:
         passages = [src.text for src in arm.sources] if arm.arm in OPEN_BOOK else \
             [h.text for h in search(engine.knowledge, kb, arm.text, top_k=top_k)]  # checked after the fact
-        s.grounded = _grounded(embedder, arm.text, passages)
+        s.grounded = _grounded(embedder, arm.text, passages, item.question)
     return s
 
 

@@ -10,7 +10,7 @@ import numpy as np
 from llama_index.core import VectorStoreIndex
 from llama_index.core.vector_stores.types import VectorStoreQueryMode
 
-from core.knowledge import sparse
+from core.knowledge import support
 from core.knowledge.service import KnowledgeService
 
 _SENTENCE_END = re.compile(r"((?<=[.!?。！？])[ \t]+|\n+)")
@@ -78,32 +78,28 @@ def split_sentences(text: str) -> list[str]:
     return out
 
 
-def mark_sentences(embedder, reference: str, hits: list[Hit], margin: float = 0.05, floor: float = 0.5) -> None:
-    """Mark, in each hit, the sentences closest to ``reference`` (a query or an answer).
+def mark_sentences(embedder, reference: str, hits: list[Hit], question: str | None = None) -> None:
+    """Mark, in each hit, the sentences closest to ``reference``: a query, or an answer (then pass
+    the ``question``, and a sentence is marked only if it supports the answer by
+    ``core.knowledge.support``: close enough and stating the answer's numbers and names).
 
-    Score = cosine of embeddings plus keyword overlap (the overlap carries non-English text,
-    which the English-only default embedder cannot). The best sentence of a hit is marked if
-    it clears ``floor`` (set so that off-topic passages get no highlight); others within
-    ``margin`` of it too.
+    The best sentence of a hit is marked if it clears ``support.FLOOR`` (set so that off-topic
+    passages get no highlight); others within ``support.MARGIN`` of it too.
     """
     all_sentences = [split_sentences(h.text) for h in hits]
     flat = [s for sents in all_sentences for s in sents]
     if not flat:
         return
-    vectors = np.array(embedder.get_text_embedding_batch([reference] + flat))
-    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True) + 1e-9
-    cosines = vectors[1:] @ vectors[0]
-    ref_tokens = set(sparse.tokenize(reference))
+    if question is None:
+        scores = support.closeness(embedder, reference, flat)
+    else:
+        scores = [-1.0 if sc is None else sc for sc in support.supporting(embedder, reference, flat, question)]
     pos = 0
     for hit, sents in zip(hits, all_sentences):
-        scores = []
-        for s in sents:
-            tokens = set(sparse.tokenize(s))
-            overlap = len(tokens & ref_tokens) / max(len(ref_tokens), 1)
-            scores.append(float(cosines[pos]) + 0.5 * overlap)
-            pos += 1
-        best = max(scores, default=0.0)
-        hit.sentences = [(s, best >= floor and sc >= best - margin) for s, sc in zip(sents, scores)]
+        mine = scores[pos:pos + len(sents)]
+        pos += len(sents)
+        best = max(mine, default=0.0)
+        hit.sentences = [(s, best >= support.FLOOR and sc >= best - support.MARGIN) for s, sc in zip(sents, mine)]
 
 
 def gold_passages(service: KnowledgeService, kb: str, doc_name: str, query: str, top_k: int) -> list[Hit]:

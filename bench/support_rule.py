@@ -1,0 +1,76 @@
+"""How well the support check separates right from wrong open-book answers, before and after
+the fact rule (core.knowledge.support): on a saved evaluation run made with the check off
+(`python -m core.eval --no-require-support --out run.json`), so every answer is the model's own.
+
+    .venv/bin/python bench/support_rule.py run.json
+
+Per open-book arm it counts, under each rule:
+- wrong but supported: the answer states no key fact (or answers an unanswerable question) and
+  yet a passage sentence is shown as its support (the first demo's "A: 1" under "A: No.");
+- right but withheld: the answer states every key fact and no sentence is found to support it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from core.config import load_settings  # noqa: E402
+from core.eval import metrics as m  # noqa: E402
+from core.eval.run import EvalRun  # noqa: E402
+from core.knowledge import support  # noqa: E402
+from core.knowledge.embeddings import load_embedder  # noqa: E402
+from core.knowledge.retrieval import split_sentences  # noqa: E402
+
+OPEN_BOOK = ("rag", "hybrid", "oracle")
+
+
+def supported(embedder, answer: str, sentences: list[str], question: str, facts: bool) -> bool:
+    scores = support.supporting(embedder, answer, sentences, question) if facts else \
+        support.closeness(embedder, answer, sentences)
+    return any(sc is not None and sc >= support.FLOOR for sc in scores)
+
+
+def main() -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("run", type=Path)
+    args = p.parse_args()
+    run = EvalRun.model_validate_json(args.run.read_text(encoding="utf-8"))
+    if run.require_support:
+        print("error: this run withheld unsupported answers; make one with --no-require-support", file=sys.stderr)
+        return 2
+    embedder = load_embedder(load_settings())
+    print(f"{run.name or args.run.name}: {len(run.results)} questions, arms {', '.join(run.arms)}")
+    print(f"{'arm':8} {'rule':12} {'wrong but supported':>20} {'(unanswerable)':>15} {'right but withheld':>19} {'answers':>8}")
+    for arm in [a for a in run.arms if a in OPEN_BOOK]:
+        for label, facts in (("before", False), ("fact rule", True)):
+            wrong_supported = unanswerable_supported = right_withheld = answers = 0
+            for r in run.results:
+                s = r.arms.get(arm)
+                if s is None or s.abstained or not s.text or not s.passages:
+                    continue
+                answers += 1
+                sentences = [x.strip() for src in s.passages for x in split_sentences(src.text) if x.strip()]
+                ok = supported(embedder, s.text, sentences, r.item.question, facts)
+                if not r.item.answerable:
+                    unanswerable_supported += ok
+                elif s.key_fact_hit == 1.0:
+                    right_withheld += not ok
+                elif s.key_fact_hit == 0.0:
+                    wrong_supported += ok
+            print(f"{arm:8} {label:12} {wrong_supported:>20} {unanswerable_supported:>15} {right_withheld:>19} {answers:>8}")
+    print("\nkey-fact accuracy, every key fact stated -> and neither denied ('No. ... 14 days') nor hedged ('I don't know')")
+    for arm in run.arms:
+        scored = [(r, r.arms[arm]) for r in run.results if arm in r.arms and r.arms[arm].key_fact_recall is not None]
+        before = sum(s.key_fact_recall == 1.0 for _, s in scored)
+        after = sum(s.key_fact_recall == 1.0 and not m.contradicts_itself(r.item.question, s.text)
+                    and not (s.abstained or m.abstained(s.text)) for r, s in scored)
+        print(f"{arm:8} {before}/{len(scored)} -> {after}/{len(scored)}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,36 @@
+"""The one support check: a sentence supports an answer only if it is close to it and states its facts."""
+
+from core.knowledge.retrieval import Hit, mark_sentences
+from core.knowledge.support import FLOOR, key_facts, states, supporting
+
+
+def test_key_facts_are_numbers_dates_and_names_the_question_did_not_contain():
+    assert key_facts("A: 1\nThe answer is: 1") == {"1"}
+    assert key_facts("Within fourteen days [2].") == {"14"}  # number words count, citation marks do not
+    assert key_facts("Call Lumora support at 1234-5678.", "How do I reach Lumora support?") == {"1234-5678"}
+    assert key_facts("The CEO of Lumora is Jane Park.", "Who is the CEO of Lumora?") == {"jane", "park"}
+    assert key_facts("Yes, you can.") == set()
+
+
+def test_a_sentence_states_the_facts_as_numbers_and_words():
+    assert states("Unopened products can be returned within 14 days.", {"14"})
+    assert states("Returns are accepted within fourteen days of delivery.", {"14"})
+    assert not states("A: No.", {"1"})
+    assert not states("The customer centre is open 9:00-18:00.", {"1234-5678"})
+
+
+def test_format_alone_does_not_support_a_wrong_answer(embedder):
+    """The first demo's case: RAG said "A: 1" and "A: No." from a FAQ was shown as its support."""
+    hit = Hit(doc_id="d", doc_name="faq.md", chunk_index=0, score=1.0,
+              text="Q: Can I return an opened product?\nA: No.\nQ: How long do I have?\nA: 14 days.")
+    mark_sentences(embedder, "A: 1\nThe answer is: 1", [hit], question="How many days do customers have?")
+    assert not any(marked for _, marked in hit.sentences)
+    mark_sentences(embedder, "A: 14 days.", [hit], question="How many days do customers have?")
+    assert [s.strip() for s, marked in hit.sentences if marked] == ["A: 14 days."]
+
+
+def test_a_right_answer_that_restates_the_question_is_still_supported(embedder):
+    question = "What is the phone number of the Lumora customer centre?"
+    sentences = ["Our offices are in Seoul.", "Call the customer centre at 1234-5678 for help."]
+    scores = supporting(embedder, "The Lumora customer centre number is 1234-5678.", sentences, question)
+    assert scores[0] is None and scores[1] is not None and scores[1] >= FLOOR
