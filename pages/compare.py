@@ -12,11 +12,6 @@ from ui.widgets import active_kb_picker, adapter_labels, report_error
 
 HISTORY = "compare_history"
 PENDING = "compare_pending"
-SUGGESTED = [
-    "How many days do customers have to return an unopened product?",
-    "How many paid sick days do employees get?",
-    "What is the phone number of the customer centre?",
-]
 
 service = knowledge()
 st.title("⚖️ Compare answers")
@@ -64,15 +59,21 @@ with st.sidebar:
     else:
         st.caption("Questions you ask appear here for download.")
 
-for past in history:
-    compare_view.comparison(past, arms, finetune_page)
+records = compare_view.arm_records(kb.name, adapter_id)
+if arms and not any(a in records for a in arms):
+    st.caption("📊 How often is each arm right? This knowledge base has no evaluation yet: run one on the "
+               "Evaluate page, and each answer below shows its arm's measured record.")
+for past in history:  # each answer with the record of the set-up that gave it
+    compare_view.comparison(past, arms, finetune_page,
+                            compare_view.arm_records(past.fairness.kb, past.fairness.adapter_id))
 
-if not history:
+if not history and (suggested := compare_view.suggested_questions(kb.name, service.version(kb.name))):
     st.markdown("**Try one of these:**")
-    for col, q in zip(st.columns(len(SUGGESTED)), SUGGESTED):
-        if col.button(q, width="stretch"):
-            st.session_state[PENDING] = q
+    for col, s in zip(st.columns(len(suggested)), suggested):
+        if col.button(s.question, width="stretch", key=f"suggest-{s.question}"):
+            st.session_state[PENDING] = s.question
             st.rerun()
+        col.caption(s.shows)
 
 question = st.chat_input("Ask a question about your documents") or st.session_state.pop(PENDING, None)
 if question and not arms:
@@ -85,6 +86,7 @@ elif question:
     for arm, col in slots.items():
         with col:
             st.markdown(f"**{compare_view.ARM_ICONS[arm]} {ARM_LABELS[arm]}**")
+            compare_view.record_line(records.get(arm), "")
             boxes[arm] = st.empty()
             boxes[arm].caption("waiting for the model…")
     last = [0.0]

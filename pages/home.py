@@ -2,6 +2,7 @@
 
 import streamlit as st
 
+from ui.compare_view import suggested_questions
 from ui.resources import knowledge
 from ui.widgets import active_kb_picker
 
@@ -39,17 +40,13 @@ else:
 
 st.subheader("A five-minute demo")
 st.markdown("**1. Ask.** Click a question: it opens on the comparison page, answered four ways side by side.")
-SUGGESTED = [
-    ("How many days do customers have to return an unopened product?", "RAG reads the policy; the base model guesses."),
-    ("How many paid sick days do employees get?", "A fact only the HR handbook holds."),
-    ("What is the company's policy on pet insurance?", "Not in the documents: a good arm says it does not know."),
-]
-for col, (question, why) in zip(st.columns(3), SUGGESTED):
+suggested = suggested_questions(kb.name, service.version(kb.name)) if kb else []
+for col, s in zip(st.columns(max(len(suggested), 1)), suggested):
     with col.container(border=True):
-        if st.button(question, key=f"suggest_{question}", width="stretch"):
-            st.session_state["compare_pending"] = question
+        if st.button(s.question, key=f"suggest_{s.question}", width="stretch"):
+            st.session_state["compare_pending"] = s.question
             st.switch_page("pages/compare.py")
-        st.caption(why)
+        st.caption(s.shows)
 st.markdown("**2. Train.** The demo dataset is ready: one click on the fine-tuning page trains an adapter in the "
             "background (about 2 minutes on a CPU; the RAFT variant, which also teaches the adapter to read passages "
             "and to say \"I don't know\", takes longer).")

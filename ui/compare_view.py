@@ -8,13 +8,40 @@ import re
 import streamlit as st
 
 from core.compare.results import ARM_HELP, ARM_LABELS, ArmAnswer, Comparison, Fairness
+from core.compare.suggestions import Suggestion, suggestions
+from core.eval.records import ArmRecord, records_for
+from core.eval.runs import RunStore
+from core.seed import DEMO_KB
 from core.models.prompts import ABSTAIN
+from ui.resources import knowledge
 from ui.widgets import md_escape, passage_html
 
 ARM_ICONS = {"base": "🧊", "rag": "📖", "finetuned": "🎓", "hybrid": "🧬"}
 ANSWER_CSS = "font-size:1rem;line-height:1.5;white-space:pre-wrap;min-height:2.5rem;color:#111827"
 CITE_CSS = "background:#e0e7ff;color:#3730a3;border-radius:4px;padding:0 3px;font-size:0.75rem"
 _CITE = re.compile(r"\[(\d{1,2})\]")
+
+
+@st.cache_data(show_spinner=False, max_entries=32)
+def suggested_questions(kb: str, version: str) -> list[Suggestion]:
+    """Suggestions for the compare page, recomputed when the knowledge base changes version."""
+    return suggestions(knowledge(), kb, DEMO_KB)
+
+
+@st.cache_data(show_spinner=False, max_entries=16, ttl=10)
+def arm_records(kb: str, adapter_id: str | None) -> dict[str, ArmRecord]:
+    """Each arm's record in the newest evaluation of ``kb`` (re-read at most every 10 s)."""
+    from ui.resources import settings
+
+    return records_for(RunStore(settings().data_dir / "evals"), kb, adapter_id)
+
+
+def record_line(record: ArmRecord | None, kb_version: str) -> None:
+    """How often this arm is right, measured: every single answer is read in its light."""
+    if record is not None:
+        st.caption(f"📊 {record.sentence(kb_version)}",
+                   help="Key-fact accuracy with its 95% interval, from the newest evaluation of this knowledge "
+                        "base (Evaluate page). One answer can be right or wrong by luck; this is the arm's record.")
 
 
 def answer_html(text: str, answer: ArmAnswer | None = None, cursor: bool = False) -> str:
@@ -50,10 +77,11 @@ def fairness_strip(f: Fairness, arms: list[str]) -> None:
             st.warning(note, icon="⏳")
 
 
-def pane(answer: ArmAnswer, finetune_page: str | None) -> None:
-    """One arm's finished answer with its numbers, prompt and sources."""
+def pane(answer: ArmAnswer, finetune_page: str | None, record: ArmRecord | None = None, kb_version: str = "") -> None:
+    """One arm's finished answer with its record, numbers, prompt and sources."""
     arm = answer.arm
     st.markdown(f"**{ARM_ICONS[arm]} {ARM_LABELS[arm]}**", help=ARM_HELP[arm])
+    record_line(record, kb_version)
     if answer.unavailable:
         st.info(answer.unavailable, icon="🎓")
         if finetune_page:
@@ -108,11 +136,13 @@ def support_line(answer: ArmAnswer) -> None:
     st.caption(f"📌 Supported by [{source.rank}] {md_escape(source.doc_name)}: “{md_escape(sentence.strip()[:300])}”")
 
 
-def comparison(c: Comparison, arms: list[str], finetune_page: str | None) -> None:
+def comparison(c: Comparison, arms: list[str], finetune_page: str | None,
+               records: dict[str, ArmRecord] | None = None) -> None:
     with st.chat_message("user"):
         st.text(c.question)
     shown = [a for a in arms if a in c.arms]
+    records = records or {}
     for col, arm in zip(st.columns(len(shown)) if shown else [], shown):
         with col:
-            pane(c.arms[arm], finetune_page)
+            pane(c.arms[arm], finetune_page, records.get(arm), c.fairness.kb_version)
 
