@@ -139,16 +139,9 @@ def read_docx(data: bytes, max_unpacked_mb: int = 200) -> str:
 
 
 def read_html(data: bytes | str) -> str:
-    from bs4 import BeautifulSoup
+    from core.knowledge.html_text import html_to_text
 
-    soup = BeautifulSoup(data if isinstance(data, str) else decode_text(data), "html.parser")
-    for tag in soup(["script", "style", "noscript", "template", "nav", "iframe", "svg", "head"]):
-        tag.decompose()
-    for level in range(1, 7):
-        for heading in soup.find_all(f"h{level}"):
-            heading.replace_with(f"\n\n{'#' * level} {heading.get_text(' ', strip=True)}\n\n")
-    text = soup.get_text("\n")
-    return re.sub(r"\n{3,}", "\n\n", "\n".join(line.strip() for line in text.splitlines()))
+    return html_to_text(data if isinstance(data, str) else decode_text(data))
 
 
 def read_csv(data: bytes | str) -> str:
