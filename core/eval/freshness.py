@@ -10,6 +10,7 @@ documents, so their answers cannot move. They are asked anyway: that is the poin
 from __future__ import annotations
 
 import hashlib
+import html
 import json
 import time
 from typing import Callable
@@ -131,11 +132,19 @@ def text_version(name: str, text: str) -> tuple[str, bytes]:
     unchanged (Markdown, plain text, most HTML), else as ``<name>.txt`` (PDF, Word, CSV)."""
     data = text.encode("utf-8")
     try:
-        if kind_for_name(name) in TEXT_KINDS and extract_text(name, data)[1] == text:
-            return name, data
+        kind = kind_for_name(name)
+        # HTML folds source line breaks into spaces: write the paragraphs and lines as markup.
+        markup = _as_html(text) if kind == "html" else data
+        if kind in TEXT_KINDS and extract_text(name, markup)[1] == text:
+            return name, markup
     except RejectedFile:
         pass
     return f"{name}.txt", data
+
+
+def _as_html(text: str) -> bytes:
+    paragraphs = ("<br>".join(html.escape(line) for line in p.split("\n")) for p in text.split("\n\n"))
+    return "".join(f"<p>{p}</p>\n" for p in paragraphs).encode("utf-8")
 
 
 def check_change(knowledge: KnowledgeService, kb: str, doc_name: str, new_bytes: bytes, new_name: str | None = None):

@@ -9,14 +9,14 @@ import sys
 from pathlib import Path
 
 from core.errors import RejectedFile
-from core.knowledge.readers import extract_text
+from core.knowledge.readers import extract
 
 
 def handle(request: dict) -> dict:
     try:
         data = Path(request["path"]).read_bytes()
-        kind, text = extract_text(request["name"], data, int(request["max_unpacked_mb"]))
-        return {"ok": True, "kind": kind, "text": text}
+        found = extract(request["name"], data, int(request["max_unpacked_mb"]))
+        return {"ok": True, "kind": found.kind, "text": found.text, "note": found.note}
     except RejectedFile as exc:
         return {"ok": False, "reason": str(exc)}
     except MemoryError:

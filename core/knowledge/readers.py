@@ -7,11 +7,17 @@ must only raise ``RejectedFile`` for anything a user can fix.
 from __future__ import annotations
 
 import csv
+import copy
 import io
 import re
 import zipfile
+import zlib
+from dataclasses import dataclass
 
 from core.errors import RejectedFile
+from core.knowledge.decoding import decode, decode_text, guess_note
+
+__all__ = ["Extracted", "decode_text", "extract", "extract_text", "kind_for_name", "TEXT_KINDS"]
 
 # extension -> kind; the file's bytes must agree with the kind (checked in ``detect_kind``).
 KINDS = {
@@ -55,20 +61,6 @@ def _is_utf16(data: bytes) -> bool:
     return data[:2] in (b"\xff\xfe", b"\xfe\xff")
 
 
-def decode_text(data: bytes) -> str:
-    """Decode text of unknown encoding (UTF-8 first, then charset-normalizer's best guess)."""
-    try:
-        return data.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        pass
-    from charset_normalizer import from_bytes
-
-    best = from_bytes(data).best()
-    if best is None:
-        raise RejectedFile("the text encoding could not be recognised.")
-    return str(best)
-
-
 def read_pdf(data: bytes) -> str:
     from pypdf import PdfReader
     from pypdf.errors import PdfReadError
@@ -89,17 +81,34 @@ def read_pdf(data: bytes) -> str:
     return "\n\n".join(p.strip() for p in pages)
 
 
+MAX_ZIP_RATIO = 200  # unpacked bytes per packed byte; real .docx files stay under ~20
+
+
 def _check_zip(data: bytes, max_unpacked_mb: int) -> zipfile.ZipFile:
     try:
         archive = zipfile.ZipFile(io.BytesIO(data))
     except zipfile.BadZipFile as exc:
         raise RejectedFile("the Word document is damaged (not a valid archive).") from exc
-    unpacked = sum(info.file_size for info in archive.infolist())
-    ratio = unpacked / max(len(data), 1)
-    if unpacked > max_unpacked_mb * 1024 * 1024 or ratio > 200:
-        raise RejectedFile("the Word document unpacks to an unsafe size (possible zip bomb).")
+    limit = min(max_unpacked_mb * 1024 * 1024, MAX_ZIP_RATIO * max(len(data), 1))
+    bomb = RejectedFile("the Word document unpacks to an unsafe size (possible zip bomb).")
+    if sum(info.file_size for info in archive.infolist()) > limit:
+        raise bomb
     if "word/document.xml" not in archive.namelist():
         raise RejectedFile("the file is named .docx but is not a Word document.")
+    # The sizes above are what the headers claim, and headers can lie: count the bytes that
+    # really come out, a megabyte at a time, and stop at the limit.
+    unpacked = 0
+    try:
+        for info in archive.infolist():
+            honest = copy.copy(info)
+            honest.file_size = 1 << 62  # zipfile would stop at the claimed size: let the data speak
+            with archive.open(honest) as member:
+                while chunk := member.read(1024 * 1024):
+                    unpacked += len(chunk)
+                    if unpacked > limit:
+                        raise bomb
+    except (zipfile.BadZipFile, zlib.error, EOFError, OSError, NotImplementedError, RuntimeError) as exc:
+        raise RejectedFile("the Word document is damaged and could not be read.") from exc
     return archive
 
 
@@ -129,22 +138,15 @@ def read_docx(data: bytes, max_unpacked_mb: int = 200) -> str:
     return "\n\n".join(lines)
 
 
-def read_html(data: bytes) -> str:
-    from bs4 import BeautifulSoup
+def read_html(data: bytes | str) -> str:
+    from core.knowledge.html_text import html_to_text
 
-    soup = BeautifulSoup(decode_text(data), "html.parser")
-    for tag in soup(["script", "style", "noscript", "template", "nav", "iframe", "svg", "head"]):
-        tag.decompose()
-    for level in range(1, 7):
-        for heading in soup.find_all(f"h{level}"):
-            heading.replace_with(f"\n\n{'#' * level} {heading.get_text(' ', strip=True)}\n\n")
-    text = soup.get_text("\n")
-    return re.sub(r"\n{3,}", "\n\n", "\n".join(line.strip() for line in text.splitlines()))
+    return html_to_text(data if isinstance(data, str) else decode_text(data))
 
 
-def read_csv(data: bytes) -> str:
+def read_csv(data: bytes | str) -> str:
     """One line per row, 'column: value' pairs, so each row reads as a self-contained fact."""
-    text = decode_text(data)
+    text = data if isinstance(data, str) else decode_text(data)
     try:
         dialect = csv.Sniffer().sniff(text[:4096], delimiters=",;\t|")
     except csv.Error:
@@ -163,21 +165,33 @@ def read_csv(data: bytes) -> str:
     return "\n".join(lines)
 
 
-def extract_text(name: str, data: bytes, max_unpacked_mb: int = 200) -> tuple[str, str]:
-    """Return (kind, text) for an uploaded file, or raise ``RejectedFile`` with the reason."""
+@dataclass(frozen=True)
+class Extracted:
+    kind: str
+    text: str
+    note: str = ""  # something the user should check, e.g. a guessed text encoding
+
+
+def extract(name: str, data: bytes, max_unpacked_mb: int = 200) -> Extracted:
+    """The kind, text and any caveat of an uploaded file, or ``RejectedFile`` with the reason."""
     kind = detect_kind(name, data)
+    note = ""
     if kind == "pdf":
         text = read_pdf(data)
     elif kind == "docx":
         text = read_docx(data, max_unpacked_mb)
-    elif kind == "html":
-        text = read_html(data)
-    elif kind == "csv":
-        text = read_csv(data)
     else:
-        text = decode_text(data)
+        text, guessed = decode(data)
+        note = guess_note(guessed) if guessed else ""
+        text = read_html(text) if kind == "html" else read_csv(text) if kind == "csv" else text
     text = text.replace("\x00", "").replace("\r\n", "\n").strip()
     if not text:
         hint = " (a scanned PDF needs OCR first)" if kind == "pdf" else ""
         raise RejectedFile(f"no text could be extracted{hint}.")
-    return kind, text
+    return Extracted(kind, text, note)
+
+
+def extract_text(name: str, data: bytes, max_unpacked_mb: int = 200) -> tuple[str, str]:
+    """Return (kind, text) for an uploaded file, or raise ``RejectedFile`` with the reason."""
+    found = extract(name, data, max_unpacked_mb)
+    return found.kind, found.text

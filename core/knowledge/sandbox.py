@@ -27,6 +27,7 @@ from core.errors import RejectedFile
 class Parsed:
     kind: str
     text: str
+    note: str = ""  # a caveat for the result line, e.g. a guessed text encoding
 
 
 def _limits(memory_mb: int):
@@ -85,7 +86,7 @@ class Parser:
         result = json.loads(line)
         if not result["ok"]:
             raise RejectedFile(result["reason"])
-        return Parsed(kind=result["kind"], text=result["text"])
+        return Parsed(kind=result["kind"], text=result["text"], note=result.get("note", ""))
 
     def _ask(self, request: dict) -> str:
         proc = self._proc if self._proc is not None and self._proc.poll() is None else self._start()

@@ -55,6 +55,7 @@ class _Pending:
     nodes: list
     is_update: bool
     position: int = -1
+    note: str = ""  # shown in the file's result line, e.g. a guessed text encoding
 
 
 EMBED_ROUND_CHUNKS = 128  # small enough to overlap with reading, big enough for full batches
@@ -267,7 +268,7 @@ class KnowledgeService:
         parsed = parser.parse(name, data)
         nodes = split_document(self.embedder, doc_id, name, parsed.kind, parsed.text, info.chunk_size, info.chunk_overlap)
         info_row = DocumentInfo(doc_id, name, parsed.kind, len(data), len(nodes), now(), content_hash)
-        return _Pending(doc_id, content_hash, info_row, parsed.text, nodes, is_update=doc_id in existing)
+        return _Pending(doc_id, content_hash, info_row, parsed.text, nodes, is_update=doc_id in existing, note=parsed.note)
 
     def _flush(self, info: KBInfo, pending: list[_Pending]) -> dict[int, FileResult]:
         """Embed the pending files together (one by one if that fails), then write each."""
@@ -290,7 +291,7 @@ class KnowledgeService:
             except Exception:
                 log.exception("writing %r failed", p.row.name)
                 continue
-            out[p.position] = FileResult(p.row.name, "updated" if p.is_update else "added", len(p.nodes))
+            out[p.position] = FileResult(p.row.name, "updated" if p.is_update else "added", len(p.nodes), p.note)
         return out
 
     def write_document(self, info: KBInfo, row: DocumentInfo, nodes, text: str) -> None:
