@@ -1,4 +1,4 @@
-"""Job records in SQLite (WAL, busy timeout, BEGIN IMMEDIATE writes) plus each job's folder.
+"""Job records in SQLite (``core.db.Database``: safe from any thread and process) plus each job's folder.
 
 A job's folder ``<data>/jobs/<id>/`` holds ``config.json``, ``metrics.jsonl`` (one line per
 step), ``log.txt`` and ``checkpoints/step-N/`` (complete or absent: written as ``.partial``
@@ -14,7 +14,7 @@ from pathlib import Path
 
 from pydantic import BaseModel
 
-from core.db import connect, write
+from core.db import Database
 from core.errors import LabError
 from core.knowledge.catalog import now
 
@@ -69,8 +69,7 @@ class JobStore:
     def __init__(self, data_dir: Path):
         self.root = Path(data_dir) / "jobs"
         self.root.mkdir(parents=True, exist_ok=True)
-        self.conn = connect(Path(data_dir) / "jobs.db")
-        self.conn.executescript(SCHEMA)
+        self.db = Database(Path(data_dir) / "jobs.db", SCHEMA)
 
     def folder(self, job_id: str) -> Path:
         return self.root / job_id
@@ -81,7 +80,7 @@ class JobStore:
         folder = self.folder(job_id)
         folder.mkdir(parents=True)
         (folder / "config.json").write_text(json.dumps(config, indent=2), encoding="utf-8")
-        with write(self.conn) as c:
+        with self.db.write() as c:
             c.execute("INSERT INTO jobs (id, kind, name, status, config, created_at) VALUES (?, ?, ?, 'queued', ?, ?)",
                       (job_id, kind, name, json.dumps(config), now()))
         return self.get(job_id)
@@ -94,7 +93,7 @@ class JobStore:
         return Job(**data)
 
     def get(self, job_id: str) -> Job:
-        row = self.conn.execute("SELECT * FROM jobs WHERE id = ?", (job_id,)).fetchone()
+        row = self.db.one("SELECT * FROM jobs WHERE id = ?", (job_id,))
         if row is None:
             raise JobError(f"There is no job '{job_id}'.")
         return self._job(row)
@@ -103,18 +102,18 @@ class JobStore:
         sql, args = "SELECT * FROM jobs", ()
         if kind:
             sql, args = sql + " WHERE kind = ?", (kind,)
-        return [self._job(r) for r in self.conn.execute(sql + " ORDER BY created_at DESC, rowid DESC", args)]
+        return [self._job(r) for r in self.db.rows(sql + " ORDER BY created_at DESC, rowid DESC", args)]
 
     def update(self, job_id: str, **fields) -> None:
         if "result" in fields and fields["result"] is not None:
             fields["result"] = json.dumps(fields["result"])
         cols = ", ".join(f"{k} = ?" for k in fields)
-        with write(self.conn) as c:
+        with self.db.write() as c:
             c.execute(f"UPDATE jobs SET {cols} WHERE id = ?", (*fields.values(), job_id))
 
     def claim_next(self, pid: int, kind: str) -> Job | None:
         """Atomically move the oldest queued job of ``kind`` to running (one runner wins)."""
-        with write(self.conn) as c:
+        with self.db.write() as c:
             row = c.execute("SELECT id FROM jobs WHERE status = 'queued' AND kind = ? ORDER BY created_at, rowid LIMIT 1",
                             (kind,)).fetchone()
             if row is None:
@@ -151,17 +150,17 @@ class JobStore:
         job = self.get(job_id)
         if job.status in ACTIVE:
             raise JobError("Cancel the job before deleting it.")
-        with write(self.conn) as c:
+        with self.db.write() as c:
             c.execute("DELETE FROM jobs WHERE id = ?", (job_id,))
         shutil.rmtree(self.folder(job_id), ignore_errors=True)
 
     # --- supervisor bookkeeping -----------------------------------------------------------
     def get_meta(self, key: str) -> str | None:
-        row = self.conn.execute("SELECT value FROM job_meta WHERE key = ?", (key,)).fetchone()
+        row = self.db.one("SELECT value FROM job_meta WHERE key = ?", (key,))
         return row["value"] if row else None
 
     def set_meta(self, key: str, value: str) -> None:
-        with write(self.conn) as c:
+        with self.db.write() as c:
             c.execute("INSERT INTO job_meta (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
                       (key, value))
 

@@ -9,12 +9,11 @@ from __future__ import annotations
 import hashlib
 import json
 import sqlite3
-import threading
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
-from core.db import connect, write
+from core.db import Database
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS kbs (
@@ -59,16 +58,13 @@ class DocumentInfo:
 
 class Catalog:
     def __init__(self, path: Path):
-        self._conn = connect(path)
-        self._lock = threading.RLock()  # one connection shared by Streamlit's session threads
-        self._conn.executescript(SCHEMA)
+        self._db = Database(path, SCHEMA)  # shared by Streamlit's session threads: it locks
 
     def _rows(self, sql: str, *args) -> list[sqlite3.Row]:
-        with self._lock:
-            return self._conn.execute(sql, args).fetchall()
+        return self._db.rows(sql, args)
 
     def _write(self, *statements: tuple[str, tuple]) -> None:
-        with self._lock, write(self._conn) as conn:
+        with self._db.write() as conn:
             for sql, args in statements:
                 conn.execute(sql, args)
 

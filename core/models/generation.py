@@ -25,7 +25,8 @@ from core.models.runtime import BASE, ModelRuntime
 
 def _cache_kwarg(model) -> str:
     """The forward argument that takes the KV cache: transformers 5.24 renamed ``past_key_values`` to
-    ``cache`` (the old name still works but warns on every step); the requirements allow both."""
+    ``cache`` (the old name still works but warns on every step); both are handled so that moving the
+    pin (see tests/test_pins.py) stays a small step."""
     return "cache" if "cache" in inspect.signature(model.forward).parameters else "past_key_values"
 
 
