@@ -9,6 +9,7 @@ import streamlit as st
 
 from core.compare.results import ARM_HELP, ARM_LABELS, ArmAnswer, Comparison, Fairness
 from core.models.prompts import ABSTAIN
+from core.models.runtime import NOT_USABLE
 from ui.widgets import md_escape, passage_html
 
 ARM_ICONS = {"base": "🧊", "rag": "📖", "finetuned": "🎓", "hybrid": "🧬"}
@@ -56,7 +57,9 @@ def pane(answer: ArmAnswer, finetune_page: str | None) -> None:
     st.markdown(f"**{ARM_ICONS[arm]} {ARM_LABELS[arm]}**", help=ARM_HELP[arm])
     if answer.unavailable:
         st.info(answer.unavailable, icon="🎓")
-        if finetune_page:
+        if NOT_USABLE in answer.unavailable:  # an adapter trained on another base model
+            st.page_link("pages/models.py", label="Go to the Models page", icon="➡️")
+        elif finetune_page:
             st.page_link(finetune_page, label="Go to fine-tuning", icon="➡️")
         return
     st.html(answer_html(answer.text, answer))
