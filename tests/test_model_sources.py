@@ -5,6 +5,7 @@ another base. The hub itself cannot be reached here, so the download is tested u
 import json
 import os
 import subprocess
+import time
 import sys
 
 import pytest
@@ -139,3 +140,21 @@ def test_speed_estimates_reproduce_the_measured_figures_they_come_from():
     assert 4 * bundled.tokens_per_s(4) == pytest.approx(27, abs=0.2)  # measured: 27 tok/s summed, batch 4
     sizes = {s.repo_id: s for s in catalog.SUGGESTED}
     assert sizes["Qwen/Qwen2.5-3B-Instruct"].tokens_per_s() < sizes["Qwen/Qwen2.5-0.5B-Instruct"].tokens_per_s()
+
+
+def test_an_unreachable_hub_fails_the_size_probe_and_the_download_in_one_sentence(settings, monkeypatch):
+    """Downloads allowed, but the hub's address is a closed local port: the real child process
+    (huggingface_hub) runs and fails without any traffic leaving this machine."""
+    monkeypatch.setattr("core.config.USER_HUB_OFFLINE", False)
+    monkeypatch.setenv("HF_ENDPOINT", "http://127.0.0.1:9")
+    downloads = HubDownloads(settings)
+    with pytest.raises(ModelError, match="cannot be reached from here .*hf download lab-test/tiny"):
+        downloads.probe("lab-test/tiny")
+    downloads.start("lab-test/tiny")
+    for _ in range(300):
+        state = downloads.state("lab-test/tiny")
+        if state.status != "downloading":
+            break
+        time.sleep(0.2)
+    assert state.status == "failed" and "cannot be reached from here" in state.message
+    assert state.done_bytes == 0 and state.fraction == 0.0
