@@ -158,3 +158,29 @@ def test_an_unreachable_hub_fails_the_size_probe_and_the_download_in_one_sentenc
         time.sleep(0.2)
     assert state.status == "failed" and "cannot be reached from here" in state.message
     assert state.done_bytes == 0 and state.fraction == 0.0
+
+
+def test_a_training_job_trains_the_model_in_use_when_it_was_queued(settings, other_base, monkeypatch):
+    from core.finetune import service as finetune_service
+    from core.finetune.datasets import QAPair
+    from core.finetune.run import FinetuneSpec, run_finetune
+    from core.models import loader
+
+    monkeypatch.setattr(finetune_service.supervisor, "ensure_running", lambda data_dir: False)  # no real training
+    ft = finetune_service.FinetuneService(settings)
+    pairs = [QAPair(question="What is the code word?", answer="Zebra-42.")]
+    dataset = ft.datasets.save("pairs", pairs, pairs, None, None, "upload")
+    settings.models = settings.models.model_copy(update={"llm": str(other_base)})  # as ActiveModel.switch leaves it
+    job = ft.start(FinetuneSpec(adapter_name="pinned", dataset_id=dataset.id))
+    assert job.config["base_model"] == str(other_base)
+
+    loaded = []
+
+    def fake_load(s):  # stops the run at the load: which model would it train?
+        loaded.append(s.models.llm)
+        raise RuntimeError("stop here")
+
+    monkeypatch.setattr(loader, "load_base_model", fake_load)
+    with pytest.raises(RuntimeError, match="stop here"):
+        run_finetune(FinetuneSpec.model_validate(job.config), load_settings(data_dir=settings.data_dir), settings.data_dir)
+    assert loaded == [str(other_base)]
