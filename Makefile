@@ -5,8 +5,10 @@ PY := $(VENV)/bin/python
 PIP := $(PY) -m pip install -q --disable-pip-version-check
 # pip prints a warning per package for the offline mirror's missing folders; hide that noise only.
 QUIET := 2>&1 | { grep -v "is ignored: it is neither a file nor a directory" || true; }
-export HF_HUB_OFFLINE := 1
-export TRANSFORMERS_OFFLINE := 1
+# Tests and benchmarks never touch the network. The app loads every model offline too (core.config
+# defaults HF_HUB_OFFLINE=1 in its process); only a hub model the user picks on the Models page is
+# downloaded, by a child process. `make run OFFLINE=1` turns that download off as well.
+OFFLINE_ENV := HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1
 export TOKENIZERS_PARALLELISM := false
 
 .PHONY: install run test bench clean-data
@@ -21,15 +23,15 @@ $(VENV)/.installed: requirements.txt requirements-dev.txt
 install: $(VENV)/.installed
 
 run: install
-	$(PY) -m streamlit run app.py
+	$(if $(OFFLINE),$(OFFLINE_ENV)) $(PY) -m streamlit run app.py
 
 test: install
-	$(PY) -m pytest
+	$(OFFLINE_ENV) $(PY) -m pytest
 
 bench: install
-	$(PY) bench/ingest.py
-	$(PY) bench/compare.py
-	$(PY) bench/train.py
+	$(OFFLINE_ENV) $(PY) bench/ingest.py
+	$(OFFLINE_ENV) $(PY) bench/compare.py
+	$(OFFLINE_ENV) $(PY) bench/train.py
 
 clean-data:
 	rm -rf data

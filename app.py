@@ -12,6 +12,7 @@ st.navigation(
             st.Page("pages/compare.py", title="Compare answers", icon="⚖️"),
             st.Page("pages/finetune.py", title="Fine-tuning", icon="🎓"),
             st.Page("pages/evaluate.py", title="Evaluate", icon="📊"),
+            st.Page("pages/models.py", title="Models", icon="🧠"),
         ],
     }
 ).run()

@@ -4,7 +4,7 @@ then an optional TOML settings file, then the defaults below.
 Examples::
 
     LAB_DATA_DIR=/srv/lab-data
-    LAB_MODELS__LLM=HuggingFaceTB/SmolLM2-360M-Instruct   # any local dir or hub id
+    LAB_MODELS__LLM=HuggingFaceTB/SmolLM2-360M-Instruct   # a hub id, a local folder or a .gguf file
     QDRANT_URL=https://my-cluster:6333  QDRANT_API_KEY=...   # Qdrant server instead of embedded
     LAB_SETTINGS_FILE=/etc/lab/settings.toml
 """
@@ -28,15 +28,33 @@ BUNDLED_EMBEDDER = "bundled:all-minilm-l6-v2"
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
 
+# HF_HUB_OFFLINE as the user set it, before load_settings defaults it to 1 for this process.
+USER_HUB_OFFLINE = os.environ.get("HF_HUB_OFFLINE", "").strip().lower() in {"1", "true", "yes", "on"}
+MODEL_CHOICE_FILE = "model.json"  # the model picked on the Models page, kept in the data folder
+
+
 class ModelSettings(BaseModel):
-    llm: str = Field(BUNDLED_LLM, description="Causal LM: 'bundled:smollm2', a local model folder or a hub id.")
+    llm: str = Field(
+        BUNDLED_LLM,
+        description="Causal LM: 'bundled:smollm2', a local folder in Hugging Face format, a .gguf file or a hub id. "
+                    "A model picked on the Models page is kept in the data folder and wins over this.",
+    )
     embedder: str = Field(BUNDLED_EMBEDDER, description="Sentence embedder: the bundled MiniLM, a local folder or a hub id.")
-    device: Literal["cpu", "cuda", "auto"] = Field("cpu", description="Where the models run.")
+    device: Literal["cpu", "cuda", "auto"] = Field("auto", description="Where the models run; auto is CUDA when torch sees a GPU, else CPU.")
+    hub_downloads: bool = Field(
+        True,
+        description="Let the Models page download a hub model the user picks (only that download goes online; "
+                    "the app itself loads models offline). False, or HF_HUB_OFFLINE=1 in the environment, keeps it all offline.",
+    )
     embed_batch_size: int = Field(32, ge=1, le=1024, description="Chunks embedded per batch.")
     cache_dir: Path = Field(
         Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "rag-ft-lab",
         description="Where a GGUF model is kept once dequantized (safetensors), so later loads take well under a second.",
     )
+
+    @property
+    def downloads_allowed(self) -> bool:
+        return self.hub_downloads and not USER_HUB_OFFLINE
 
 
 class QdrantSettings(BaseModel):
@@ -141,9 +159,32 @@ class Settings(BaseSettings):
     def tmp_dir(self) -> Path:
         return self.data_dir / "tmp"
 
+    @property
+    def model_choice_path(self) -> Path:
+        return self.data_dir / MODEL_CHOICE_FILE
+
 
 def load_settings(**overrides) -> Settings:
     """Settings from env, settings file and defaults; keyword overrides win (used by tests)."""
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
     return Settings(**overrides)
+
+
+def apply_model_choice(settings: Settings) -> Settings:
+    """Settings with the model (and device) picked on the Models page for this data folder, when
+    there is one. The app and its job processes call it; tests and benchmarks do not, so a model
+    picked in a workspace never changes what they measure."""
+    import json
+
+    try:
+        choice = json.loads(settings.model_choice_path.read_text(encoding="utf-8"))
+        models = ModelSettings(**{**settings.models.model_dump(), **{k: choice[k] for k in ("llm", "device") if k in choice}})
+    except FileNotFoundError:
+        return settings
+    except (OSError, ValueError, TypeError) as exc:  # a damaged file: the configured model, and the log says why
+        import logging
+
+        logging.getLogger(__name__).warning("ignored %s: %s", settings.model_choice_path, exc)
+        return settings
+    return settings.model_copy(update={"models": models})

@@ -43,5 +43,5 @@ def test_fingerprint_is_stable(base):
 
 def test_missing_model_gives_a_plain_error(tmp_path):
     settings = load_settings(models={"llm": str(tmp_path / "no-such-model")})
-    with pytest.raises(ModelError, match="could not be loaded"):
+    with pytest.raises(ModelError, match="There is no model folder at"):
         load_base_model(settings)

@@ -13,6 +13,7 @@ from core.eval.records import ArmRecord, records_for
 from core.eval.runs import RunStore
 from core.seed import DEMO_KB
 from core.models.prompts import ABSTAIN
+from core.models.runtime import NOT_USABLE
 from ui.resources import knowledge
 from ui.widgets import md_escape, passage_html
 
@@ -84,7 +85,9 @@ def pane(answer: ArmAnswer, finetune_page: str | None, record: ArmRecord | None 
     record_line(record, kb_version)
     if answer.unavailable:
         st.info(answer.unavailable, icon="🎓")
-        if finetune_page:
+        if NOT_USABLE in answer.unavailable:  # an adapter trained on another base model
+            st.page_link("pages/models.py", label="Go to the Models page", icon="➡️")
+        elif finetune_page:
             st.page_link(finetune_page, label="Go to fine-tuning", icon="➡️")
         return
     st.html(answer_html(answer.text, answer))

@@ -6,7 +6,7 @@ import logging
 
 import streamlit as st
 
-from core.config import Settings, load_settings
+from core.config import Settings, apply_model_choice, load_settings
 from core.knowledge.service import KnowledgeService
 from core.seed import seed_demo
 
@@ -14,7 +14,7 @@ from core.seed import seed_demo
 @st.cache_resource(show_spinner=False)
 def settings() -> Settings:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    return load_settings()
+    return apply_model_choice(load_settings())  # with the model picked on the Models page, if any
 
 
 @st.cache_resource(show_spinner="Loading the embedding model and the knowledge base…")
@@ -26,12 +26,28 @@ def knowledge() -> KnowledgeService:
     return service
 
 
-@st.cache_resource(show_spinner="Loading the language model…")
-def runtime():
-    """The one base model of this process; adapters are loaded onto it by name."""
-    from core.models.runtime import ModelRuntime
+@st.cache_resource(show_spinner=False)
+def models():
+    """The model this process answers with; the Models page switches it without a restart."""
+    from core.models.active import ActiveModel
 
-    return ModelRuntime(settings())
+    return ActiveModel(settings())
+
+
+def runtime():
+    """The current base model of this process; adapters are loaded onto it by name."""
+    active = models()
+    if active.loaded:
+        return active.runtime()
+    with st.spinner("Loading the language model…"):
+        return active.runtime()
+
+
+@st.cache_resource(show_spinner=False)
+def hub_downloads():
+    from core.models.hub import HubDownloads
+
+    return HubDownloads(settings())
 
 
 @st.cache_resource(show_spinner=False)
@@ -58,10 +74,12 @@ def finetune():
     return service
 
 
-@st.cache_resource(show_spinner="Loading the language model…")
+@st.cache_resource(show_spinner=False)
 def evals():
-    """The evaluation service; its runs use this process's one engine (model, adapters, knowledge base)."""
+    """The evaluation service. Each run gets an engine on the model in use when it starts and keeps it,
+    even if the Models page switches the model meanwhile."""
+    from core.compare.engine import CompareEngine
     from core.eval.service import EvalService
 
-    engine = compare_engine()
-    return EvalService(settings(), lambda: engine)
+    active, kb, registry, conf = models(), knowledge(), adapters(), settings()
+    return EvalService(conf, lambda: CompareEngine(active.runtime(), kb, registry, conf))

@@ -87,11 +87,14 @@ class CompareEngine:
         result = Comparison(question=question, fairness=fair)
 
         adapter: AdapterInfo | None = None
-        adapter_key = None
+        adapter_key = unusable = None
         if adapter_id and any(a in ("finetuned", "hybrid") for a in arms):
             adapter = self.adapters.get(adapter_id)
             lin = adapter.lineage
-            adapter_key = self.runtime.ensure_adapter(adapter.path, adapter.fingerprint, lin.base_model, lin.base_fingerprint, adapter.name)
+            unusable = self.runtime.adapter_unusable(lin.base_model, lin.base_fingerprint, adapter.name)
+            if unusable is None:  # an adapter of another base model: its arms say so, the others answer
+                adapter_key = self.runtime.ensure_adapter(adapter.path, adapter.fingerprint, lin.base_model,
+                                                          lin.base_fingerprint, adapter.name)
 
         hits, retrieval_s = [], 0.0
         if any(a in ("rag", "hybrid") for a in arms):
@@ -107,7 +110,7 @@ class CompareEngine:
             answer = ArmAnswer(arm=arm)
             result.arms[arm] = answer
             if arm in ("finetuned", "hybrid") and adapter_key is None:
-                answer.unavailable = "No adapter selected: train one on the Fine-tuning page."
+                answer.unavailable = unusable or "No adapter selected: train one on the Fine-tuning page."
                 continue
             if arm == "oracle":
                 if not gold:

@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 
 import core  # noqa: F401  (sets the MKL code path before torch loads)
-from core.config import load_settings
+from core.config import apply_model_choice, load_settings
 from core.errors import LabError
 
 
@@ -42,7 +42,7 @@ def main(argv: list[str] | None = None) -> int:
     from core.models.runtime import ModelRuntime
     from core.seed import seed_demo
 
-    settings = load_settings()
+    settings = apply_model_choice(load_settings())  # the model picked on the Models page, if any
     knowledge = KnowledgeService(settings)
     try:
         if settings.demo_seed:

@@ -18,7 +18,7 @@ import tempfile
 from pathlib import Path
 
 import core  # noqa: F401  (sets the MKL code path before torch loads)
-from core.config import load_settings
+from core.config import apply_model_choice, load_settings
 from core.errors import LabError
 from core.finetune.recipe import TrainingConfig
 from core.finetune.run import FinetuneSpec, run_finetune
@@ -44,7 +44,7 @@ def main(argv: list[str] | None = None) -> int:
 
     from core.finetune.service import FinetuneService
 
-    settings = load_settings()
+    settings = apply_model_choice(load_settings())  # the model picked on the Models page, if any
     ft = FinetuneService(settings)
     if args.list:
         for d in ft.datasets.list():

@@ -28,6 +28,8 @@ class FinetuneSpec(BaseModel):
     training: TrainingConfig = TrainingConfig()
     checkpoint_every: int = Field(10, ge=0, description="Steps between checkpoints (0 = none).")
     eval_every: int = Field(10, ge=1)
+    base_model: str | None = Field(None, description="The model trained on, pinned when the job is queued "
+                                                     "(None: the configured model).")
 
 
 def load_examples(spec: FinetuneSpec, settings: Settings, tokenizer):
@@ -58,6 +60,8 @@ def run_finetune(spec: FinetuneSpec, settings: Settings, job_dir: Path,
     from core.finetune import distributed
     from core.models.loader import load_base_model, model_fingerprint
 
+    if spec.base_model:  # the model in use when the job was queued, whatever was picked since
+        settings = settings.model_copy(update={"models": settings.models.model_copy(update={"llm": spec.base_model})})
     world = distributed.setup()
     torch.manual_seed(spec.training.seed)
     model, tokenizer, source = load_base_model(settings)

@@ -50,6 +50,7 @@ class FinetuneService:
         info = self.datasets.get(spec.dataset_id)  # raises a plain error for a missing dataset
         if spec.adapter_name.strip() in {a.name for a in self.adapters.list()}:
             raise LabError(f"An adapter named '{spec.adapter_name}' already exists; pick another name.")
+        spec = spec.model_copy(update={"base_model": spec.base_model or self.settings.models.llm})  # the model in use now
         job = self.jobs.submit(KIND, spec.adapter_name.strip(), {**spec.model_dump(), "dataset_name": info.name})
         supervisor.ensure_running(self.settings.data_dir)
         return job

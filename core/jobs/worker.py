@@ -12,7 +12,7 @@ import sys
 import traceback
 from pathlib import Path
 
-from core.config import load_settings
+from core.config import apply_model_choice, load_settings
 from core.jobs.store import JobStore
 
 
@@ -21,7 +21,7 @@ def run(store: JobStore, job_id: str) -> int:
     from core.finetune.run import FinetuneSpec, run_finetune
 
     job = store.get(job_id)
-    settings = load_settings(data_dir=store.root.parent)
+    settings = apply_model_choice(load_settings(data_dir=store.root.parent))  # the device picked; the model is in the spec
     spec = FinetuneSpec.model_validate(job.config)
     store.log(job_id, f"started: {job.name}")
 

@@ -217,6 +217,7 @@ def generate_batch(runtime: ModelRuntime, requests: list[Request], decoding: Dec
             take(b, first[order[b]])
         _publish(runtime, results, on_step)
 
+        decode_started, decoded = time.perf_counter(), 0
         with _rows_through_adapters(runtime, [names[i] for i in order]) as extra:
             while not all(done):
                 t0 = time.perf_counter()
@@ -230,10 +231,12 @@ def generate_batch(runtime: ModelRuntime, requests: list[Request], decoding: Dec
                 for b, token in enumerate(picked.tolist()):
                     if not done[b]:
                         results[order[b]].decode_s += step
+                        decoded += 1
                         take(b, token)
                 positions = positions + 1
                 current = picked.unsqueeze(1)
                 _publish(runtime, results, on_step)
+        runtime.record_speed(slot - longest, decoded, time.perf_counter() - decode_started)
     return results
 
 

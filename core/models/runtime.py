@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections import OrderedDict
+import time
+from collections import OrderedDict, deque
+from dataclasses import dataclass
 from pathlib import Path
 
 from core.config import Settings
@@ -20,6 +22,16 @@ from core.models.loader import load_base_model, model_fingerprint, quiet_peft
 log = logging.getLogger(__name__)
 
 BASE = "__base__"  # PEFT's name for "no adapter" in a mixed-adapter batch
+NOT_USABLE = "cannot be used with the model in use"  # in the message of an adapter trained on another base
+
+
+@dataclass(frozen=True)
+class Speed:
+    """Decoding speed over the last generations of this runtime, as measured."""
+
+    per_answer_tok_s: float  # tokens per second one answer grows at (one decoding step a token)
+    batch_tok_s: float  # tokens per second summed over the answers decoded together
+    generations: int
 
 
 class ModelRuntime:
@@ -36,6 +48,8 @@ class ModelRuntime:
         gen_eos = getattr(self.model.generation_config, "eos_token_id", None)
         eos.update(gen_eos if isinstance(gen_eos, list) else [gen_eos])
         self.eos_ids = {e for e in eos if e is not None}
+        self.loaded_at = time.time()
+        self._speeds: deque[tuple[int, int, float]] = deque(maxlen=20)  # (steps, tokens, seconds) per generation
 
     @property
     def display_name(self) -> str:
@@ -48,6 +62,28 @@ class ModelRuntime:
     @property
     def device(self):
         return self.model.device
+
+    @property
+    def parameters(self) -> int:
+        return self.model.num_parameters()
+
+    @property
+    def memory_bytes(self) -> int:
+        """Bytes the base weights take (adapters add a few MB each)."""
+        return self.model.get_memory_footprint()
+
+    # --- measured speed --------------------------------------------------------------------
+    def record_speed(self, steps: int, tokens: int, seconds: float) -> None:
+        """One generation's decoding: ``steps`` decoding steps producing ``tokens`` tokens in ``seconds``."""
+        if steps > 0 and seconds > 0:
+            self._speeds.append((steps, tokens, seconds))
+
+    def speed(self) -> Speed | None:
+        """Measured over the last generations (up to 20); None before the first answer."""
+        if not self._speeds:
+            return None
+        steps, tokens, seconds = (sum(x) for x in zip(*self._speeds))
+        return Speed(steps / seconds, tokens / seconds, len(self._speeds))
 
     # --- text and tokens -------------------------------------------------------------------
     def chat_prompt(self, messages: list[dict]) -> str:
@@ -67,16 +103,21 @@ class ModelRuntime:
     def adapter_key(self, weights_fingerprint: str) -> str:
         return f"a{weights_fingerprint}"
 
+    def adapter_unusable(self, base_model: str, base_fingerprint: str, label: str) -> str | None:
+        """Why an adapter trained on ``base_model`` cannot run on this model, or None when it can:
+        an adapter's deltas mean something only on the base weights it was trained on."""
+        if base_fingerprint == self.fingerprint:
+            return None
+        return (f"Adapter '{label}' was trained on {base_model} (weights {base_fingerprint}), so it {NOT_USABLE}, "
+                f"{self.model_id} (weights {self.fingerprint}): switch back on the Models page, or train one on this model.")
+
     def ensure_adapter(self, folder: Path, weights_fingerprint: str, base_model: str, base_fingerprint: str, label: str) -> str:
         """Load the adapter in ``folder`` (once) and return the name PEFT knows it by.
 
         Refuses an adapter trained on other base weights: its deltas would be meaningless.
         """
-        if base_fingerprint != self.fingerprint:
-            raise ModelError(
-                f"Adapter '{label}' was trained on {base_model} (weights {base_fingerprint}), "
-                f"but the loaded model is {self.model_id} (weights {self.fingerprint}); it cannot be used with it."
-            )
+        if (why := self.adapter_unusable(base_model, base_fingerprint, label)) is not None:
+            raise ModelError(why)
         key = self.adapter_key(weights_fingerprint)
         with self.lock:
             if key in self._adapters:

@@ -1,0 +1,72 @@
+"""The model the app answers with, switchable without a restart.
+
+One ``ActiveModel`` per app process holds the current ``ModelRuntime``. ``switch`` builds the new
+runtime once (under a lock: two sessions asking for the same model load it once), and only when
+it loaded does it replace the old one and record the choice in the data folder, so the choice
+survives a restart. Work already running keeps the runtime it started with (an evaluation holds
+its engine, a training job its own process and the model pinned in its spec); the old runtime is
+freed when the last of them lets go.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from typing import Callable
+
+from core.config import ModelSettings, Settings
+from core.errors import ModelError
+from core.models.runtime import ModelRuntime
+
+
+def save_choice(settings: Settings) -> None:
+    """Record ``settings.models``' model and device as this data folder's choice (read by
+    ``core.config.apply_model_choice``); written aside, then renamed."""
+    path = settings.model_choice_path
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps({"llm": settings.models.llm, "device": settings.models.device}), encoding="utf-8")
+    tmp.replace(path)
+
+
+class ActiveModel:
+    def __init__(self, settings: Settings, build: Callable[[Settings], ModelRuntime] = ModelRuntime):
+        """``settings`` is the app's shared settings object: after a switch its ``models`` section
+        names the new model, so work started later (a training job) pins that one."""
+        self.settings = settings
+        self._build = build
+        self._runtime: ModelRuntime | None = None
+        self._lock = threading.Lock()
+
+    @property
+    def loaded(self) -> bool:
+        return self._runtime is not None
+
+    def runtime(self) -> ModelRuntime:
+        """The current runtime, loaded on first use."""
+        with self._lock:
+            if self._runtime is None:
+                self._runtime = self._build(self.settings.model_copy())
+            return self._runtime
+
+    def switch(self, llm: str, device: str | None = None) -> ModelRuntime:
+        """Load ``llm`` on ``device`` (default: the current device setting) and answer with it from
+        now on; on failure nothing changes and the error says why in one sentence."""
+        llm = (llm or "").strip()
+        if not llm:
+            raise ModelError("Name a model first: a folder, a .gguf file or a hub id.")
+        try:
+            models = ModelSettings(**{**self.settings.models.model_dump(), "llm": llm,
+                                      "device": device or self.settings.models.device})
+        except ValueError:
+            raise ModelError(f"'{device}' is not a device: pick auto, cpu or cuda.") from None
+        with self._lock:
+            current = self._runtime
+            if current is not None and current.model_id == llm and self.settings.models.device == models.device:
+                return current
+            chosen = self.settings.model_copy(update={"models": models})
+            runtime = self._build(chosen)  # raises ModelError; the old runtime stays in use
+            save_choice(chosen)
+            self.settings.models = models
+            self._runtime = runtime
+            return runtime

@@ -1,0 +1,88 @@
+"""The Models page, headless (AppTest): the model in use, a switch without a restart that a
+restart keeps, adapters of another base listed as unusable, and the offline sentence for a hub id."""
+
+import os
+import shutil
+
+import pytest
+import streamlit as st
+from streamlit.testing.v1 import AppTest
+
+from core.config import REPO_ROOT
+from tests.model_copies import save_folder
+
+TIMEOUT = 300
+
+
+@pytest.fixture(scope="module")
+def page_env(tmp_path_factory, base_model, tiny_adapter):
+    """Its own data folder with one adapter trained on the bundled model, and fresh app resources
+    (they are process-wide: cleared before and after, so other page tests keep their own)."""
+    data = tmp_path_factory.mktemp("models-page-data")
+    shutil.copytree(tiny_adapter.path, data / "adapters" / tiny_adapter.path.name)
+    other = save_folder(base_model, tmp_path_factory.mktemp("models") / "other-base", other_weights=True)
+    old = os.environ.get("LAB_DATA_DIR")
+    os.environ["LAB_DATA_DIR"] = str(data)
+    st.cache_resource.clear()
+    yield data, other
+    st.cache_resource.clear()
+    if old is None:
+        os.environ.pop("LAB_DATA_DIR")
+    else:
+        os.environ["LAB_DATA_DIR"] = old
+
+
+def open_models_page() -> AppTest:
+    at = AppTest.from_file(str(REPO_ROOT / "pages" / "models.py"), default_timeout=TIMEOUT)
+    at.run()
+    assert not at.exception, at.exception
+    return at
+
+
+def metric(at: AppTest, label: str) -> str:
+    return next(m.value for m in at.metric if m.label == label)
+
+
+def adapter_rows(at: AppTest) -> dict[str, str]:
+    table = next(d.value for d in at.dataframe if "with this model" in d.value.columns)
+    return dict(zip(table["adapter"], table["with this model"]))
+
+
+def test_switching_model_needs_no_restart_and_a_restart_keeps_it(page_env, tiny_adapter):
+    from ui import resources
+
+    data, other = page_env
+    at = open_models_page()
+    assert metric(at, "Model") == "SmolLM2-135M-Instruct (Q4_1 GGUF)"
+    assert metric(at, "Parameters") == "134.5 M" and metric(at, "Context window") == "8,192 tokens"
+    assert metric(at, "Answers on") == "CPU"
+    assert adapter_rows(at) == {tiny_adapter.name: "✅ usable"}
+    before = resources.runtime()
+
+    at.radio(key="models_kind").set_value("folder").run()
+    at.text_input(key="models_folder").input(str(other)).run()
+    at.selectbox(key="models_device").set_value("cpu").run()
+    next(b for b in at.button if b.label == "Use this model").click().run()
+    assert not at.exception, at.exception
+    assert any("Now answering with other-base" in s.value for s in at.success)
+    assert metric(at, "Model") == "other-base"
+    assert adapter_rows(at) == {tiny_adapter.name: "❌ not usable: trained on another base model"}
+    after = resources.runtime()
+    assert after is not before and after.fingerprint != before.fingerprint  # same process: no restart
+    assert resources.settings().models.llm == str(other)
+
+    st.cache_resource.clear()  # what a restart does to the app's resources
+    again = open_models_page()
+    assert metric(again, "Model") == "other-base"
+    assert (data / "model.json").is_file()
+
+
+def test_a_hub_id_not_in_the_cache_gets_the_offline_sentence(page_env):
+    at = open_models_page()
+    at.radio(key="models_kind").set_value("hub").run()
+    at.text_input(key="models_hub").input("lab-test/not-downloaded").run()
+    assert not at.exception, at.exception
+    info = " ".join(i.value for i in at.info)
+    assert "not in the local Hugging Face cache" in info and "hf download lab-test/not-downloaded" in info
+    assert not any(b.label.startswith(("Download", "Ask the hub")) for b in at.button)
+    assert not any(b.label == "Use this model" for b in at.button)
