@@ -2,54 +2,15 @@
 creating a knowledge base switches this session to it, and a new session starts on the workspace's default."""
 
 import pytest
-from streamlit.testing.v1 import AppTest
 
-from core.config import REPO_ROOT as ROOT
 from core.seed import DEMO_KB
-
-TIMEOUT = 180
+from tests.apptest import create_kb as create, own_workspace, picked_kb as picked, session
 
 
 @pytest.fixture(scope="module")
 def app_env(tmp_path_factory):
-    """A data folder of its own: the app's cached resources are cleared before and after, so this
-    module neither sees nor leaves another module's workspace."""
-    import os
-
-    import streamlit as st
-
-    from tests.conftest import TEST_PROMPT_SECRET
-
-    data = tmp_path_factory.mktemp("session-kb-data")
-    (data / "prompt-secret").write_bytes(TEST_PROMPT_SECRET)
-    old = os.environ.get("LAB_DATA_DIR")
-    os.environ["LAB_DATA_DIR"] = str(data)
-    st.cache_resource.clear()
-    yield data
-    st.cache_resource.clear()
-    if old is None:
-        os.environ.pop("LAB_DATA_DIR")
-    else:
-        os.environ["LAB_DATA_DIR"] = old
-
-
-def session(page: str = "pages/knowledge_base.py") -> AppTest:
-    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=TIMEOUT)
-    at.run()
-    if page != "pages/home.py":
-        at.switch_page(page).run()
-    assert not at.exception, at.exception
-    return at
-
-
-def picked(at: AppTest) -> str:
-    return at.sidebar.selectbox(key="kb_picker").value
-
-
-def create(at: AppTest, name: str) -> None:
-    at.sidebar.text_input[0].input(name)
-    at.sidebar.button[0].click().run()
-    assert not at.exception, at.exception
+    with own_workspace(tmp_path_factory.mktemp("session-kb-data")) as data:
+        yield data
 
 
 def test_two_sessions_switch_independently_and_create_switches(app_env):

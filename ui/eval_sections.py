@@ -14,7 +14,8 @@ from core.eval.report import html_report
 from core.eval.run import EvalRun, summarize
 from core.eval.runs import diff_runs
 from core.eval.service import EvalService, EvalSpec
-from core.eval.testsets import dataset_test_set, demo_test_set, parse_test_set
+from core.eval.testsets import TestSet, dataset_set, demo_set, parse_test_set
+from core.seed import DEMO_KB
 from ui.compare_view import answer_html, sources_list, support_line
 from ui.widgets import STATUS_ICONS, adapter_labels, cancel_button, md_escape, newly_finished, report_error
 
@@ -39,34 +40,55 @@ def _pace(evals: EvalService) -> float:
 
 
 # --- starting a run -----------------------------------------------------------------------
-def _test_set(ft) -> tuple[str, list] | None:
-    kind = st.radio("Test set", ["demo", "dataset", "upload"], horizontal=True, format_func={
-        "demo": "Demo test set", "dataset": "Held-out split of a dataset", "upload": "Upload JSONL or CSV"}.get)
+UPLOAD_KB = "eval_upload_kb"  # uploaded file -> the knowledge base active when it was uploaded
+KINDS = {"demo": "Demo test set", "dataset": "Held-out split of a dataset", "upload": "Upload JSONL or CSV"}
+
+
+def _test_set(ft, kb) -> TestSet | None:
+    """The test set picker. Its default belongs to the active knowledge base: the demo set on the demo,
+    else the held-out split of a dataset built from it, else an upload."""
+    infos = sorted((d for d in ft.datasets.list() if d.origin != "cpt" and d.test_count), key=lambda d: d.kb_name != kb.name)
+    default = "demo" if kb.name == DEMO_KB else "dataset" if infos and infos[0].kb_name == kb.name else "upload"
+    kind = st.radio("Test set", list(KINDS), index=list(KINDS).index(default), horizontal=True,
+                    format_func=KINDS.get, key=f"eval_test_kind:{kb.name}")
     if kind == "demo":
-        items = demo_test_set()
-        st.caption(f"{len(items)} questions about the Lumora demo documents, {sum(not i.answerable for i in items)} "
-                   "of them not answerable from the documents.")
-        return "Demo test set", items
+        test_set = demo_set()
+        st.caption(f"{len(test_set.items)} questions about the Lumora demo documents, "
+                   f"{sum(not i.answerable for i in test_set.items)} of them not answerable from the documents.")
+        return test_set
     if kind == "dataset":
-        infos = [d for d in ft.datasets.list() if d.origin != "cpt" and d.test_count]
         if not infos:
             st.info("No dataset with a held-out split yet: build one on the Fine-tuning page.")
             return None
-        labels = {d.id: f"{d.name} ({d.test_count} held-out)" for d in infos}
-        chosen = st.selectbox("Dataset", list(labels), format_func=labels.get)
-        return f"{ft.datasets.get(chosen).name} (held-out)", dataset_test_set(ft.datasets, chosen)
+        labels = {d.id: f"{d.name} ({d.test_count} held-out" + ("" if d.kb_name == kb.name else
+                  f", built from '{d.kb_name}'" if d.kb_name else ", no knowledge base recorded") + ")" for d in infos}
+        chosen = st.selectbox("Dataset", list(labels), format_func=labels.get, key=f"eval_dataset:{kb.name}")
+        return dataset_set(ft.datasets, chosen)
     st.caption("One row per question: `question`, `answer` (the reference), optional `source` (document name), "
                "`key_facts` (list, or `;`-separated in CSV) and `not_answerable` (true for questions the documents "
-               "cannot answer).")
+               "cannot answer). The test set belongs to the knowledge base active when you upload it.")
     upload = st.file_uploader("Test set", type=["jsonl", "csv"], key="eval_upload")
     if upload is None:
         return None
+    owner = st.session_state.setdefault(UPLOAD_KB, {}).setdefault(upload.file_id, kb.name)
     items, problems = parse_test_set(upload.getvalue(), upload.name)
     st.caption(f"{len(items)} questions read, {len(problems)} rows skipped.")
     if problems:
         with st.expander(f"⚠️ {len(problems)} rows skipped"):
             st.dataframe(pd.DataFrame([p.model_dump() for p in problems]), hide_index=True, width="stretch")
-    return upload.name, items
+    return TestSet(upload.name, items, owner)
+
+
+def _adapter_choices(adapters, kb) -> tuple[dict[str, str], str | None]:
+    """Adapter id -> label, this knowledge base's adapters first; and the default: the newest adapter
+    trained on this knowledge base, never one of another knowledge base."""
+    labels = adapter_labels(adapters)
+    trained_on = {a.id: a.lineage.kb_name for a in adapters.list()}
+    order = sorted(labels, key=lambda i: trained_on.get(i) != kb.name)
+    labels = {i: labels[i] + ("" if trained_on.get(i) == kb.name else f" · trained on '{trained_on.get(i) or '?'}'")
+              for i in order}
+    own = next((i for i in order if trained_on.get(i) == kb.name), None)
+    return labels, own
 
 
 def _version_picker(knowledge, kb) -> tuple[str | None, str]:
@@ -94,21 +116,24 @@ def _version_picker(knowledge, kb) -> tuple[str | None, str]:
 
 def run_section(evals: EvalService, ft, adapters, kb, knowledge) -> None:
     try:
-        chosen = _test_set(ft)
+        test_set = _test_set(ft, kb)
     except LabError as exc:
         report_error(exc)
         return
-    if chosen is None:
+    if test_set is None:
         return
-    test_name, items = chosen
-    labels = adapter_labels(adapters)
+    test_name, items = test_set.name, test_set.items
+    if warning := test_set.mismatch(kb.name):
+        st.warning(md_escape(warning), icon="⚠️")
+    labels, own_adapter = _adapter_choices(adapters, kb)
     c1, c2 = st.columns([3, 2])
-    default = list(EVAL_ARMS) if labels else ["base", "rag", "oracle"]
+    default = list(EVAL_ARMS) if own_adapter else [a for a in EVAL_ARMS if a not in ("finetuned", "hybrid")]
     arms = c1.pills("Arms", list(EVAL_ARMS), default=default, selection_mode="multi", format_func=charts.ARM_NAMES.get,
-                    key="eval_arms", help="The oracle reads the passages of each question's source document: "
+                    key=f"eval_arms:{kb.name}", help="The oracle reads the passages of each question's source document: "
                     "how good RAG would be with perfect retrieval.") or []
     adapter_id = c2.selectbox("Adapter (fine-tuned and hybrid)", list(labels), format_func=labels.get,
-                              index=0 if labels else None, placeholder="No adapter trained yet")
+                              index=list(labels).index(own_adapter) if own_adapter else None, key=f"eval_adapter:{kb.name}",
+                              placeholder="No adapter of this knowledge base: pick one" if labels else "No adapter trained yet")
     kb_version, version_problem = _version_picker(knowledge, kb)
     c1, c2, c3 = st.columns(3)
     g = evals.settings.generation
