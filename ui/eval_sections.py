@@ -8,7 +8,7 @@ import streamlit as st
 from core.compare.results import ARM_HELP, EVAL_ARMS, ArmAnswer
 from core.errors import LabError
 from core.eval import charts, triage
-from core.eval.decision import NEED_QUESTIONS, Needs, recommend
+from core.eval.decision import NEED_QUESTIONS, Needs, no_reliable_arm, recommend
 from core.eval.economics import Prices, price_run
 from core.eval.report import html_report
 from core.eval.run import EvalRun, summarize
@@ -193,16 +193,41 @@ def jobs_section(evals: EvalService) -> None:
 
 
 # --- reading a run ------------------------------------------------------------------------
+SITUATION = "eval_situation"  # this session's answers to the decision guide's questions
+
+
 def _needs() -> Needs:
-    with st.expander("Your situation (the decision guide weighs these with the measured numbers)", expanded=False):
-        values = {}
-        for name, question in NEED_QUESTIONS.items():
-            default = Needs.model_fields[name].default
-            if isinstance(default, bool):
-                values[name] = st.checkbox(question, value=default, key=f"need_{name}")
-            else:
-                values[name] = st.number_input(question, 0, 10**9, default, 1000, key=f"need_{name}")
+    """The situation questions, unanswered until the user answers them (kept for this browser session)."""
+    saved = st.session_state.setdefault(SITUATION, {})
+    st.markdown("**Your situation.** The recommendation weighs your answers with the measured numbers; "
+                "nothing is assumed for a question you leave open.")
+    values: dict = {}
+    cols = st.columns(2)
+    asked = [n for n in NEED_QUESTIONS if n != "expected_questions"]
+    for i, name in enumerate(asked):
+        known = saved.get(name)
+        choice = cols[i % 2].radio(NEED_QUESTIONS[name], ["yes", "no"], index=None if known is None else int(not known),
+                                   horizontal=True, key=f"need_{name}")
+        values[name] = None if choice is None else choice == "yes"
+    if values["tight_budget"]:
+        values["expected_questions"] = st.number_input(
+            NEED_QUESTIONS["expected_questions"], 0, 10**9, saved.get("expected_questions"), 1000,
+            key="need_expected_questions", placeholder="for example 10000")
+    saved.update(values)
     return Needs(**values)
+
+
+def _recommendation(rec) -> None:
+    """The choice, once every situation question is answered (the measured verdict is shown above the questions)."""
+    if rec.unanswered:
+        st.info(f"Answer the {len(rec.unanswered)} open question{'s' * (len(rec.unanswered) > 1)} above to see the "
+                "recommendation.", icon="🧭")
+        return
+    title = "Among these set-ups, by your answers" if rec.verdict else "Recommendation"
+    st.success(f"**{title}: {rec.choice}**\n\n{md_escape(rec.basis)}\n\n"
+               + "\n".join(f"- {md_escape(r)}" for r in rec.reasons), icon="🧭")
+    if rec.caveats:
+        st.warning("\n".join(f"- {md_escape(c)}" for c in rec.caveats), icon="⚠️")
 
 
 def _prices() -> Prices:
@@ -261,12 +286,12 @@ def results_section(evals: EvalService) -> None:
                f"max new tokens {run.decoding.get('max_new_tokens')}, temperature {run.decoding.get('temperature')}, "
                f"top-k {run.top_k}" + (" · unsupported answers withheld" if run.require_support else "")
                + (" · **stopped early**" if run.stopped else ""))
+    if verdict := no_reliable_arm(summary):  # measured, so it comes before any question about the situation
+        st.error(md_escape(verdict), icon="🛑")
     needs, prices = _needs(), _prices()
     econ = price_run(summary, prices, run.training_seconds)
     rec = recommend(needs, summary, econ)
-    st.success(f"**Recommendation: {rec.choice}**\n\n" + "\n".join(f"- {md_escape(r)}" for r in rec.reasons), icon="🧭")
-    if rec.caveats:
-        st.warning("\n".join(f"- {md_escape(c)}" for c in rec.caveats), icon="⚠️")
+    _recommendation(rec)
 
     c1, c2, c3, c4 = st.columns(4)
     c1.download_button("HTML report", lambda: html_report(run, summary, rec, econ, needs=needs), f"evaluation-{run.id}.html",
