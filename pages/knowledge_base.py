@@ -5,7 +5,7 @@ import streamlit as st
 from core.errors import LabError
 from ui import kb_sections
 from ui.resources import knowledge
-from ui.widgets import active_kb_picker, report_error
+from ui.widgets import KB_CREATED, active_kb_picker, md_escape, report_error, switch_session_kb
 
 service = knowledge()
 st.title("📚 Knowledge base")
@@ -16,7 +16,7 @@ with st.sidebar.expander("➕ New knowledge base"):
         name = st.text_input("Name")
         if st.form_submit_button("Create"):
             try:
-                service.set_active(service.create_kb(name).name)
+                switch_session_kb(service.create_kb(name).name, created=True)
                 st.rerun()
             except LabError as exc:
                 report_error(exc)
@@ -26,6 +26,9 @@ with st.sidebar:
     kb_sections.demo_reset_section(service)
 if kb is None:
     st.stop()
+if st.session_state.get(KB_CREATED) == kb.name:
+    st.success(f"Created the knowledge base '{md_escape(kb.name)}': it is now the active one in this browser tab. "
+               "Add documents below.", icon="✅")
 
 c1, c2, c3 = st.columns(3)
 c1.metric("Documents", len(service.documents(kb.name)))

@@ -79,6 +79,9 @@ RAG_CLEARLY_BEST = {
 CLOSE = {**RAG_CLEARLY_BEST, "rag": row((0.32, 0.20, 0.44), 1.4, 1000.0, 200.0),
          "finetuned": row((0.30, 0.18, 0.42), 0.6, 200.0, 200.0), "hybrid": row((0.35, 0.22, 0.48), 1.6, 1000.0, 200.0)}
 HYBRID_CLEARLY_BEST = {**CLOSE, "hybrid": row((0.80, 0.70, 0.90), 1.6, 1000.0, 200.0)}
+# the article's internal-documents Q&A bot, every situation question answered
+ARTICLE = Needs(knowledge_changes_often=True, must_cite_sources=True, tone_and_style_matter=False, realtime_latency=False,
+                stable_training_data=False, tight_budget=False)
 PRICES = Prices(usd_per_1k_prompt_tokens=0.001, usd_per_1k_completion_tokens=0.002, usd_per_training_hour=2.0)
 
 
@@ -137,7 +140,7 @@ def test_price_run_reads_the_summary_tokens():
 
 # --- the recommendation ------------------------------------------------------------------------
 def test_changing_documents_that_need_sources_get_rag_with_the_measured_accuracy():
-    rec = recommend(Needs(), RAG_CLEARLY_BEST)
+    rec = recommend(ARTICLE, RAG_CLEARLY_BEST)
     assert rec.choice == "RAG"
     assert rec.points == {"RAG": 7.0, "Hybrid": 2.0, "Fine-tuning": -5.0}
     assert rec.reasons[0] == ("RAG answered 62% of questions correctly against 40% for the hybrid and 15% for the "
@@ -254,8 +257,8 @@ def test_wins_and_losses_leave_the_oracle_out():
 def test_html_report_is_self_contained_escaped_and_well_formed():
     run = make_run(kb='kb"><img src=x onerror=alert(2)>')
     econ = price_run(CLOSE, PRICES, training_seconds=run.training_seconds)
-    rec = recommend(Needs(), RAG_CLEARLY_BEST, econ)
-    page = html_report(run, RAG_CLEARLY_BEST, rec, econ, title="Q3 <review>", needs=Needs())
+    rec = recommend(ARTICLE, RAG_CLEARLY_BEST, econ)
+    page = html_report(run, RAG_CLEARLY_BEST, rec, econ, title="Q3 <review>", needs=ARTICLE)
     assert "Recommendation: RAG" in page and html.escape(rec.reasons[0]) in page
     assert page.count(get_plotlyjs()) == 1  # plotly.js inline, once
     ours = page.replace(get_plotlyjs(), "")
@@ -276,7 +279,7 @@ def test_html_report_is_self_contained_escaped_and_well_formed():
 def test_report_takes_the_summary_summarize_computes_and_needs_no_economics():
     run = make_run()
     summary = summarize(run)
-    rec = recommend(Needs(), summary)
+    rec = recommend(ARTICLE, summary)
     assert rec.choice == "RAG" and rec.points["RAG"] == 7.0  # only the returns question has key facts
     assert rec.reasons[0].startswith("RAG answered 100% of questions correctly against 0% for the fine-tuned model")
     page = html_report(run, summary, rec)

@@ -8,13 +8,14 @@ import streamlit as st
 from core.compare.results import ARM_HELP, EVAL_ARMS, ArmAnswer
 from core.errors import LabError
 from core.eval import charts, triage
-from core.eval.decision import NEED_QUESTIONS, Needs, recommend
+from core.eval.decision import NEED_QUESTIONS, Needs, no_reliable_arm, recommend
 from core.eval.economics import Prices, price_run
 from core.eval.report import html_report
 from core.eval.run import EvalRun, summarize
 from core.eval.runs import diff_runs
 from core.eval.service import EvalService, EvalSpec
-from core.eval.testsets import dataset_test_set, demo_test_set, parse_test_set
+from core.eval.testsets import TestSet, dataset_set, demo_set, parse_test_set
+from core.seed import DEMO_KB
 from ui.compare_view import answer_html, sources_list, support_line
 from ui.widgets import STATUS_ICONS, adapter_labels, cancel_button, md_escape, newly_finished, report_error
 
@@ -39,34 +40,55 @@ def _pace(evals: EvalService) -> float:
 
 
 # --- starting a run -----------------------------------------------------------------------
-def _test_set(ft) -> tuple[str, list] | None:
-    kind = st.radio("Test set", ["demo", "dataset", "upload"], horizontal=True, format_func={
-        "demo": "Demo test set", "dataset": "Held-out split of a dataset", "upload": "Upload JSONL or CSV"}.get)
+UPLOAD_KB = "eval_upload_kb"  # uploaded file -> the knowledge base active when it was uploaded
+KINDS = {"demo": "Demo test set", "dataset": "Held-out split of a dataset", "upload": "Upload JSONL or CSV"}
+
+
+def _test_set(ft, kb) -> TestSet | None:
+    """The test set picker. Its default belongs to the active knowledge base: the demo set on the demo,
+    else the held-out split of a dataset built from it, else an upload."""
+    infos = sorted((d for d in ft.datasets.list() if d.origin != "cpt" and d.test_count), key=lambda d: d.kb_name != kb.name)
+    default = "demo" if kb.name == DEMO_KB else "dataset" if infos and infos[0].kb_name == kb.name else "upload"
+    kind = st.radio("Test set", list(KINDS), index=list(KINDS).index(default), horizontal=True,
+                    format_func=KINDS.get, key=f"eval_test_kind:{kb.name}")
     if kind == "demo":
-        items = demo_test_set()
-        st.caption(f"{len(items)} questions about the Lumora demo documents, {sum(not i.answerable for i in items)} "
-                   "of them not answerable from the documents.")
-        return "Demo test set", items
+        test_set = demo_set()
+        st.caption(f"{len(test_set.items)} questions about the Lumora demo documents, "
+                   f"{sum(not i.answerable for i in test_set.items)} of them not answerable from the documents.")
+        return test_set
     if kind == "dataset":
-        infos = [d for d in ft.datasets.list() if d.origin != "cpt" and d.test_count]
         if not infos:
             st.info("No dataset with a held-out split yet: build one on the Fine-tuning page.")
             return None
-        labels = {d.id: f"{d.name} ({d.test_count} held-out)" for d in infos}
-        chosen = st.selectbox("Dataset", list(labels), format_func=labels.get)
-        return f"{ft.datasets.get(chosen).name} (held-out)", dataset_test_set(ft.datasets, chosen)
+        labels = {d.id: f"{d.name} ({d.test_count} held-out" + ("" if d.kb_name == kb.name else
+                  f", built from '{d.kb_name}'" if d.kb_name else ", no knowledge base recorded") + ")" for d in infos}
+        chosen = st.selectbox("Dataset", list(labels), format_func=labels.get, key=f"eval_dataset:{kb.name}")
+        return dataset_set(ft.datasets, chosen)
     st.caption("One row per question: `question`, `answer` (the reference), optional `source` (document name), "
                "`key_facts` (list, or `;`-separated in CSV) and `not_answerable` (true for questions the documents "
-               "cannot answer).")
+               "cannot answer). The test set belongs to the knowledge base active when you upload it.")
     upload = st.file_uploader("Test set", type=["jsonl", "csv"], key="eval_upload")
     if upload is None:
         return None
+    owner = st.session_state.setdefault(UPLOAD_KB, {}).setdefault(upload.file_id, kb.name)
     items, problems = parse_test_set(upload.getvalue(), upload.name)
     st.caption(f"{len(items)} questions read, {len(problems)} rows skipped.")
     if problems:
         with st.expander(f"⚠️ {len(problems)} rows skipped"):
             st.dataframe(pd.DataFrame([p.model_dump() for p in problems]), hide_index=True, width="stretch")
-    return upload.name, items
+    return TestSet(upload.name, items, owner)
+
+
+def _adapter_choices(adapters, kb) -> tuple[dict[str, str], str | None]:
+    """Adapter id -> label, this knowledge base's adapters first; and the default: the newest adapter
+    trained on this knowledge base, never one of another knowledge base."""
+    labels = adapter_labels(adapters)
+    trained_on = {a.id: a.lineage.kb_name for a in adapters.list()}
+    order = sorted(labels, key=lambda i: trained_on.get(i) != kb.name)
+    labels = {i: labels[i] + ("" if trained_on.get(i) == kb.name else f" · trained on '{trained_on.get(i) or '?'}'")
+              for i in order}
+    own = next((i for i in order if trained_on.get(i) == kb.name), None)
+    return labels, own
 
 
 def _version_picker(knowledge, kb) -> tuple[str | None, str]:
@@ -94,21 +116,24 @@ def _version_picker(knowledge, kb) -> tuple[str | None, str]:
 
 def run_section(evals: EvalService, ft, adapters, kb, knowledge) -> None:
     try:
-        chosen = _test_set(ft)
+        test_set = _test_set(ft, kb)
     except LabError as exc:
         report_error(exc)
         return
-    if chosen is None:
+    if test_set is None:
         return
-    test_name, items = chosen
-    labels = adapter_labels(adapters)
+    test_name, items = test_set.name, test_set.items
+    if warning := test_set.mismatch(kb.name):
+        st.warning(md_escape(warning), icon="⚠️")
+    labels, own_adapter = _adapter_choices(adapters, kb)
     c1, c2 = st.columns([3, 2])
-    default = list(EVAL_ARMS) if labels else ["base", "rag", "oracle"]
+    default = list(EVAL_ARMS) if own_adapter else [a for a in EVAL_ARMS if a not in ("finetuned", "hybrid")]
     arms = c1.pills("Arms", list(EVAL_ARMS), default=default, selection_mode="multi", format_func=charts.ARM_NAMES.get,
-                    key="eval_arms", help="The oracle reads the passages of each question's source document: "
+                    key=f"eval_arms:{kb.name}", help="The oracle reads the passages of each question's source document: "
                     "how good RAG would be with perfect retrieval.") or []
     adapter_id = c2.selectbox("Adapter (fine-tuned and hybrid)", list(labels), format_func=labels.get,
-                              index=0 if labels else None, placeholder="No adapter trained yet")
+                              index=list(labels).index(own_adapter) if own_adapter else None, key=f"eval_adapter:{kb.name}",
+                              placeholder="No adapter of this knowledge base: pick one" if labels else "No adapter trained yet")
     kb_version, version_problem = _version_picker(knowledge, kb)
     c1, c2, c3 = st.columns(3)
     g = evals.settings.generation
@@ -168,16 +193,41 @@ def jobs_section(evals: EvalService) -> None:
 
 
 # --- reading a run ------------------------------------------------------------------------
+SITUATION = "eval_situation"  # this session's answers to the decision guide's questions
+
+
 def _needs() -> Needs:
-    with st.expander("Your situation (the decision guide weighs these with the measured numbers)", expanded=False):
-        values = {}
-        for name, question in NEED_QUESTIONS.items():
-            default = Needs.model_fields[name].default
-            if isinstance(default, bool):
-                values[name] = st.checkbox(question, value=default, key=f"need_{name}")
-            else:
-                values[name] = st.number_input(question, 0, 10**9, default, 1000, key=f"need_{name}")
+    """The situation questions, unanswered until the user answers them (kept for this browser session)."""
+    saved = st.session_state.setdefault(SITUATION, {})
+    st.markdown("**Your situation.** The recommendation weighs your answers with the measured numbers; "
+                "nothing is assumed for a question you leave open.")
+    values: dict = {}
+    cols = st.columns(2)
+    asked = [n for n in NEED_QUESTIONS if n != "expected_questions"]
+    for i, name in enumerate(asked):
+        known = saved.get(name)
+        choice = cols[i % 2].radio(NEED_QUESTIONS[name], ["yes", "no"], index=None if known is None else int(not known),
+                                   horizontal=True, key=f"need_{name}")
+        values[name] = None if choice is None else choice == "yes"
+    if values["tight_budget"]:
+        values["expected_questions"] = st.number_input(
+            NEED_QUESTIONS["expected_questions"], 0, 10**9, saved.get("expected_questions"), 1000,
+            key="need_expected_questions", placeholder="for example 10000")
+    saved.update(values)
     return Needs(**values)
+
+
+def _recommendation(rec) -> None:
+    """The choice, once every situation question is answered (the measured verdict is shown above the questions)."""
+    if rec.unanswered:
+        st.info(f"Answer the {len(rec.unanswered)} open question{'s' * (len(rec.unanswered) > 1)} above to see the "
+                "recommendation.", icon="🧭")
+        return
+    title = "Among these set-ups, by your answers" if rec.verdict else "Recommendation"
+    st.success(f"**{title}: {rec.choice}**\n\n{md_escape(rec.basis)}\n\n"
+               + "\n".join(f"- {md_escape(r)}" for r in rec.reasons), icon="🧭")
+    if rec.caveats:
+        st.warning("\n".join(f"- {md_escape(c)}" for c in rec.caveats), icon="⚠️")
 
 
 def _prices() -> Prices:
@@ -236,12 +286,12 @@ def results_section(evals: EvalService) -> None:
                f"max new tokens {run.decoding.get('max_new_tokens')}, temperature {run.decoding.get('temperature')}, "
                f"top-k {run.top_k}" + (" · unsupported answers withheld" if run.require_support else "")
                + (" · **stopped early**" if run.stopped else ""))
+    if verdict := no_reliable_arm(summary):  # measured, so it comes before any question about the situation
+        st.error(md_escape(verdict), icon="🛑")
     needs, prices = _needs(), _prices()
     econ = price_run(summary, prices, run.training_seconds)
     rec = recommend(needs, summary, econ)
-    st.success(f"**Recommendation: {rec.choice}**\n\n" + "\n".join(f"- {md_escape(r)}" for r in rec.reasons), icon="🧭")
-    if rec.caveats:
-        st.warning("\n".join(f"- {md_escape(c)}" for c in rec.caveats), icon="⚠️")
+    _recommendation(rec)
 
     c1, c2, c3, c4 = st.columns(4)
     c1.download_button("HTML report", lambda: html_report(run, summary, rec, econ, needs=needs), f"evaluation-{run.id}.html",

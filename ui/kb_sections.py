@@ -10,7 +10,7 @@ from core.knowledge.catalog import KBInfo
 from core.knowledge.retrieval import search
 from core.knowledge.service import KnowledgeService
 from core.seed import DEMO_KB, reset_demo
-from ui.widgets import report_error, show_passage
+from ui.widgets import report_error, show_passage, switch_session_kb
 
 STATUS_ICON = {"added": "✅ added", "updated": "🔄 updated", "unchanged": "⏸️ unchanged", "rejected": "❌ rejected"}
 
@@ -177,4 +177,5 @@ def demo_reset_section(service: KnowledgeService) -> None:
             bar = st.progress(0.0)
             results = reset_demo(service, lambda f, m: bar.progress(f, text=m))
             st.session_state["last_upload"] = results
+            switch_session_kb(DEMO_KB)
             st.rerun()

@@ -32,21 +32,55 @@ def show_passage(sentences: list[tuple[str, bool]]) -> None:
     st.html(passage_html(sentences))
 
 
+SESSION_KB = "session_kb"  # this browser session's active knowledge base
+KB_CREATED = "kb_created"  # the knowledge base this session just created, for its confirmation line
+
+
+def session_kb(service: KnowledgeService) -> str | None:
+    """This browser session's active knowledge base. A new session (or one whose knowledge base was
+    deleted) starts on the workspace's default; switching never touches other sessions."""
+    names = [k.name for k in service.list_kbs()]
+    if not names:
+        return None
+    name = st.session_state.get(SESSION_KB)
+    if name not in names:
+        default = service.active_kb()
+        name = default.name if default and default.name in names else names[0]
+        st.session_state[SESSION_KB] = name
+    return name
+
+
+def switch_session_kb(name: str, created: bool = False) -> None:
+    """Make ``name`` this session's active knowledge base (``created``: with a confirmation line)."""
+    st.session_state[SESSION_KB] = name
+    if created:
+        st.session_state[KB_CREATED] = name
+    else:
+        st.session_state.pop(KB_CREATED, None)
+
+
+def _picked(key: str) -> None:
+    switch_session_kb(st.session_state[key])
+
+
 def active_kb_picker(service: KnowledgeService, key: str = "kb_picker") -> KBInfo | None:
-    """Sidebar selector of the active knowledge base; returns it (None if there is none)."""
-    kbs = service.list_kbs()
-    if not kbs:
+    """Sidebar selector of this session's active knowledge base; returns it (None if there is none)."""
+    name = session_kb(service)
+    if name is None:
         st.sidebar.info("No knowledge base yet: create one on the Knowledge base page.")
         return None
-    names = [k.name for k in kbs]
-    active = service.active_kb()
-    index = names.index(active.name) if active and active.name in names else 0
-    choice = st.sidebar.selectbox("Active knowledge base", names, index=index, key=key)
-    if not active or choice != active.name:
-        service.set_active(choice)
-    info = service.get_kb(choice)
-    st.sidebar.caption(f"Version `{service.version(choice)}` · {info.mode} retrieval")
+    st.session_state[key] = name  # the picker shows the session's choice on every page
+    st.sidebar.selectbox("Active knowledge base", [k.name for k in service.list_kbs()], key=key,
+                         on_change=_picked, args=(key,),
+                         help="For this browser tab only: other people using the lab keep their own choice.")
+    info = service.get_kb(name)
+    st.sidebar.caption(f"Version `{service.version(name)}` · {info.mode} retrieval",
+                       help=VERSION_HELP)
     return info
+
+
+VERSION_HELP = ("A short fingerprint of the documents and chunking settings: it changes whenever either changes, "
+                "so a result or an adapter can say exactly which documents it was made with.")
 
 
 STATUS_ICONS = {"queued": "⏳", "running": "🏃", "done": "✅", "failed": "❌", "cancelled": "🚫", "interrupted": "⏸️"}

@@ -80,7 +80,9 @@ def main(argv: list[str] | None = None) -> int:
 
     econ = price_run(summary, Prices(), run.training_seconds)
     rec = recommend(Needs(), summary, econ)
-    print(f"\nrecommendation: {rec.choice}")
+    if rec.verdict:
+        print(f"\n{rec.verdict}")
+    print(f"\nrecommendation: {rec.choice} ({rec.basis})")
     for reason in rec.reasons:
         print(f"  - {reason}")
     run.name, run.test_set_name = run.name or "command line", str(args.test_set or "Demo test set")

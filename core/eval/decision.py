@@ -1,8 +1,10 @@
 """Which approach to choose: the article's criteria weighed together with the measured numbers.
 
-Each need gives points to RAG, fine-tuning or the hybrid, and says why in a sentence that cites
-what was measured; an arm whose accuracy interval lies clearly above the others' gets the most
-points of all. Deterministic: the same needs and numbers always give the same recommendation.
+Each need the user answered gives points to RAG, fine-tuning or the hybrid, and says why in a
+sentence that cites what was measured; an unanswered one gives none. An arm whose accuracy interval
+lies clearly above the others' gets the most points of all. The numbers overrule the criteria when
+no arm answers well (``RELIABLE``): the recommendation then says so first. Deterministic: the same
+answers and numbers always give the same recommendation.
 """
 
 from __future__ import annotations
@@ -19,21 +21,37 @@ CHOICE_ARM = {"RAG": "rag", "Fine-tuning": "finetuned", "Hybrid": "hybrid"}
 ARM_CHOICE = {arm: choice for choice, arm in CHOICE_ARM.items()}
 ACCURACY = "key-fact accuracy"
 CLEAR_WIN = 3.0  # points for an accuracy interval clearly above the others': more than any single need
+RELIABLE = 0.5  # an arm answers well when it states the key fact in at least half of the answerable questions
+BIGGER_MODEL = ("Try a bigger model (the models.llm setting, for example LAB_MODELS__LLM=HuggingFaceTB/"
+                "SmolLM2-360M-Instruct) before choosing between RAG and fine-tuning.")
 NAMES = {"base": "the base model", "rag": "RAG", "finetuned": "the fine-tuned model", "hybrid": "the hybrid",
          "oracle": "the oracle (gold passage)"}
 
 
 class Needs(BaseModel):
-    """What the use case needs; the defaults describe the article's internal-documents Q&A bot."""
+    """What the use case needs, as the user answered it: None until answered (no answer is assumed)."""
 
-    knowledge_changes_often: bool = Field(True, description="Do the documents change often (weekly or faster)?")
-    must_cite_sources: bool = Field(True, description="Must every answer show where it came from?")
-    tone_and_style_matter: bool = Field(False, description="Must answers follow a house tone, vocabulary or format?")
-    realtime_latency: bool = Field(False, description="Must answers come back in real time?")
-    stable_training_data: bool = Field(False, description="Do you have plenty of examples that will stay valid?")
-    tight_budget: bool = Field(False, description="Is the budget tight?")
-    expected_questions: int = Field(
-        10_000, ge=0, description="How many questions will it answer before the documents change?")
+    knowledge_changes_often: bool | None = Field(None, description="Do the documents change often (weekly or faster)?")
+    must_cite_sources: bool | None = Field(None, description="Must every answer show where it came from?")
+    tone_and_style_matter: bool | None = Field(None, description="Must answers follow a house tone, vocabulary or format?")
+    realtime_latency: bool | None = Field(None, description="Must answers come back in real time?")
+    stable_training_data: bool | None = Field(None, description="Do you have plenty of examples that will stay valid?")
+    tight_budget: bool | None = Field(None, description="Is the budget tight?")
+    expected_questions: int | None = Field(
+        None, ge=0, description="How many questions will it answer before the documents change?")
+
+    def unanswered(self) -> list[str]:
+        """The questions still open (the expected number of questions only matters on a tight budget)."""
+        return [q for name, q in NEED_QUESTIONS.items() if getattr(self, name) is None
+                and (name != "expected_questions" or self.tight_budget)]
+
+    def answers(self) -> list[str]:
+        """Each answered question with its answer, as one line."""
+        def shown(v) -> str:
+            return ("yes" if v else "no") if isinstance(v, bool) else f"{v:,}"
+
+        return [f"{q} {shown(getattr(self, name))}" for name, q in NEED_QUESTIONS.items()
+                if getattr(self, name) is not None and (name != "expected_questions" or self.tight_budget)]
 
 
 NEED_QUESTIONS = {name: field.description for name, field in Needs.model_fields.items()}
@@ -44,6 +62,17 @@ class Recommendation(BaseModel):
     points: dict[str, float]  # per choice, so the page can show how close the call was
     reasons: list[str]
     caveats: list[str] = Field(default_factory=list)
+    verdict: str | None = Field(None, description="Said before the choice: no arm answers well (see RELIABLE).")
+    rests_on: list[str] = Field(default_factory=list, description="The user's answers the choice rests on.")
+    unanswered: list[str] = Field(default_factory=list, description="Situation questions not answered yet.")
+
+    @property
+    def basis(self) -> str:
+        """One sentence: which answers the recommendation rests on."""
+        if not self.rests_on:
+            return "This recommendation rests on the measured numbers alone: no question about your situation was answered."
+        open_ = f" Not answered: {len(self.unanswered)} question(s)." if self.unanswered else ""
+        return "This recommendation rests on your answers: " + "; ".join(self.rests_on) + "." + open_
 
 
 def pct(x: float) -> str:
@@ -95,11 +124,32 @@ def _accuracy(summary: dict, points: dict, reasons: list, caveats: list) -> None
                        f"{pct(acc['rag'][0])} for RAG: better retrieval would close much of that gap.")
 
 
+def no_reliable_arm(summary: dict, caveats: list | None = None) -> str | None:
+    """The verdict when no arm answers well: every scored arm's key-fact accuracy interval (oracle and base
+    included) lies below ``RELIABLE``, so more questions would not change it. None otherwise; when the best
+    arm is below ``RELIABLE`` but its interval reaches it, a caveat says it is not yet clear."""
+    acc = {a: row[ACCURACY] for a, row in summary.items() if row.get(ACCURACY)}
+    if not acc:
+        return None
+    best = max(acc, key=lambda a: acc[a][0])
+    measured = (f"{NAMES.get(best, best)} states the key fact in {pct(acc[best][0])} of the questions "
+                f"(95% interval {pct(acc[best][1])}–{pct(acc[best][2])})")
+    if all(v[2] < RELIABLE for v in acc.values()):
+        return ("No set-up answers reliably with this model: the comparison says more about the model than about RAG "
+                f"or fine-tuning. The best, {measured}; answering well means at least {pct(RELIABLE)}, and every "
+                f"set-up's interval lies below that. {BIGGER_MODEL}")
+    if acc[best][0] < RELIABLE and caveats is not None:
+        caveats.append(f"It is not yet clear that any set-up answers well: the best, {measured}, below the "
+                       f"{pct(RELIABLE)} that counts as answering well. More test questions would tell.")
+    return None
+
+
 def recommend(needs: Needs, summary: dict, econ: Economics | None = None) -> Recommendation:
-    """Score the three choices on the needs and the measured summary (see ``core.eval.run.summarize``)."""
+    """Score the three choices on the answered needs and the measured summary (see ``core.eval.run.summarize``)."""
     points = dict.fromkeys(CHOICES, 0.0)
     reasons: list[str] = []
     caveats: list[str] = []
+    verdict = no_reliable_arm(summary, caveats)
 
     def give(votes: dict[str, float], reason: str) -> None:
         for choice, n in votes.items():
@@ -111,11 +161,11 @@ def recommend(needs: Needs, summary: dict, econ: Economics | None = None) -> Rec
     if missing:
         caveats.append(f"Not evaluated: {', '.join(missing)}. Their case rests on the article's claims alone.")
     train = econ.training_cost if econ else None
-    if needs.knowledge_changes_often:
+    if needs.knowledge_changes_often:  # each criterion counts only once answered: None gives no points
         cost = f" (about {usd(train)} of training each time)" if train is not None else ""
         give({"RAG": 2, "Hybrid": 1, "Fine-tuning": -2}, "Your documents change often: RAG answers from an edit as "
              f"soon as it is re-indexed, while an adapter goes stale and must be retrained{cost}.")
-    else:
+    elif needs.knowledge_changes_often is False:
         give({"Fine-tuning": 1, "Hybrid": 1}, "Your documents are stable, so an adapter trained on them stays current.")
     if needs.must_cite_sources:
         hit = _measured(summary, "retrieval hit rate").get("rag")
@@ -137,13 +187,14 @@ def recommend(needs: Needs, summary: dict, econ: Economics | None = None) -> Rec
                  "prompt.")
     if needs.stable_training_data:
         give({"Fine-tuning": 1, "Hybrid": 1}, "You have plenty of stable examples, which fine-tuning needs.")
-    else:
+    elif needs.stable_training_data is False:
         give({"Fine-tuning": -1, "Hybrid": -1}, "Without plenty of stable examples, fine-tuning risks learning them "
              "by heart (overfitting) instead of the domain.")
     if needs.tight_budget:
         _budget(needs, econ, give, caveats)
     choice = max(CHOICES, key=lambda c: points[c])
-    return Recommendation(choice=choice, points=points, reasons=reasons, caveats=caveats)
+    return Recommendation(choice=choice, points=points, reasons=reasons, caveats=caveats, verdict=verdict,
+                          rests_on=needs.answers(), unanswered=needs.unanswered())
 
 
 def _budget(needs: Needs, econ: Economics | None, give, caveats: list) -> None:
@@ -158,6 +209,9 @@ def _budget(needs: Needs, econ: Economics | None, give, caveats: list) -> None:
     if econ.break_even is None:
         give({"RAG": 2, "Hybrid": -1},
              f"The budget is tight and {costs}, so the {usd(train)} of training never pays back.")
+    elif needs.expected_questions is None:
+        give({}, f"The budget is tight and {costs}: the {usd(train)} of training pays back after "
+             f"{econ.break_even:,.0f} questions. Say how many questions you expect to weigh that.")
     elif econ.break_even <= needs.expected_questions:
         give({"Fine-tuning": 2, "Hybrid": -1}, f"The budget is tight and {costs}: the {usd(train)} of training pays "
              f"back after {econ.break_even:,.0f} questions, within the {needs.expected_questions:,} you expect.")

@@ -21,6 +21,7 @@ body{font-family:system-ui,-apple-system,Segoe UI,sans-serif;color:#111827;max-w
 padding:0 1rem}
 h1{font-size:1.6rem}h2{font-size:1.2rem;margin-top:2rem;border-bottom:1px solid #e5e7eb;padding-bottom:.3rem}
 .headline{background:#eef2ff;border-radius:8px;padding:1rem 1.25rem}.headline strong{font-size:1.3rem}
+.verdict{background:#fef2f2;border-left:4px solid #b91c1c;padding:.5rem .75rem}.verdict strong{font-size:1.05rem}
 .pins{font-size:.85rem;color:#4b5563}code{background:#f3f4f6;padding:0 3px;border-radius:3px}
 table{border-collapse:collapse;margin:.5rem 0}
 td,th{border-bottom:1px solid #e5e7eb;padding:4px 10px;text-align:right}td:first-child,th:first-child{text-align:left}
@@ -53,13 +54,18 @@ def _headline(rec: Recommendation, needs: Needs | None) -> str:
     reasons = "".join(f"<li>{_e(r)}</li>" for r in rec.reasons)
     caveats = "".join(f"<li>{_e(c)}</li>" for c in rec.caveats)
     points = " · ".join(f"{_e(c)} {p:+g}" for c, p in rec.points.items())
-    out = (f"<div class='headline'><strong>Recommendation: {_e(rec.choice)}</strong><ul>{reasons}</ul>"
-           f"{f'<p>Caveats:</p><ul>{caveats}</ul>' if caveats else ''}<p class='muted'>Points: {points}</p></div>")
+    verdict = f"<p class='verdict'><strong>{_e(rec.verdict)}</strong></p>" if rec.verdict else ""
+    title = "Among these set-ups, by your answers" if rec.verdict else "Recommendation"
+    out = (f"<div class='headline'>{verdict}<strong>{title}: {_e(rec.choice)}</strong><p>{_e(rec.basis)}</p>"
+           f"<ul>{reasons}</ul>{f'<p>Caveats:</p><ul>{caveats}</ul>' if caveats else ''}"
+           f"<p class='muted'>Points: {points}</p></div>")
     if needs:
-        answers = {name: getattr(needs, name) for name in NEED_QUESTIONS}
-        shown = {name: ("yes" if v else "no") if isinstance(v, bool) else f"{v:,}" for name, v in answers.items()}
-        rows = "".join(f"<tr><td>{_e(q)}</td><td>{_e(shown[name])}</td></tr>" for name, q in NEED_QUESTIONS.items())
-        out += f"<h2>Your needs</h2><table>{rows}</table>"
+        def shown(v) -> str:
+            return "not answered" if v is None else ("yes" if v else "no") if isinstance(v, bool) else f"{v:,}"
+
+        rows = "".join(f"<tr><td>{_e(q)}</td><td>{_e(shown(getattr(needs, name)))}</td></tr>"
+                       for name, q in NEED_QUESTIONS.items())
+        out += f"<h2>Your situation</h2><table>{rows}</table>"
     return out
 
 

@@ -145,10 +145,13 @@ class KnowledgeService:
                 self.catalog.set_meta(ACTIVE_KEY, rest[0].name if rest else "")
 
     def active_kb(self) -> KBInfo | None:
+        """The workspace's default knowledge base: where a new browser session (or the CLI) starts.
+        Each session keeps its own choice (ui.widgets.session_kb)."""
         name = self.catalog.get_meta(ACTIVE_KEY)
         return self.catalog.kb(name) if name else None
 
     def set_active(self, name: str) -> None:
+        """Set the workspace's default for new sessions; sessions already open keep their choice."""
         self.get_kb(name)
         self.catalog.set_meta(ACTIVE_KEY, name)
 
