@@ -24,3 +24,14 @@ def test_the_demo_suggestions_each_say_what_they_show_and_what_the_arms_do():
     for s in demo:
         assert s.question.strip() and s.shows.strip() and s.expect
         assert set(s.expect) <= {"base", "rag", "finetuned", "hybrid"}
+        assert all(set(rule) <= {"states", "lacks", "abstains"} and rule for rule in s.expect.values())
+
+
+def test_a_suggestion_checks_answers_against_what_it_says():
+    from core.compare.suggestions import Suggestion
+
+    s = Suggestion("Phone?", "only the documents know", {"base": {"lacks": "1234-5678"}, "rag": {"states": "1234-5678"}})
+    assert s.holds_for("rag", "Call 1234-5678.") and not s.holds_for("rag", "Call 1-800-777.")
+    assert s.holds_for("base", "Call 1-800-777.") and not s.holds_for("base", "It is 1234-5678.")
+    unanswerable = Suggestion("CEO?", "not in the documents", {"rag": {"abstains": True}})
+    assert unanswerable.holds_for("rag", "I don't know.") and not unanswerable.holds_for("rag", "Jane Park.")

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 
 from core.demo import DEMO_SUGGESTIONS_PATH
 from core.finetune.dataset_gen import generate_pairs
+from core.models.prompts import ABSTAIN
 
 MAX_DOCUMENTS_READ = 20  # a large knowledge base is sampled, not read whole, on every page view
 
@@ -21,7 +22,17 @@ MAX_DOCUMENTS_READ = 20  # a large knowledge base is sampled, not read whole, on
 class Suggestion:
     question: str
     shows: str = ""  # what the question demonstrates, in plain words
-    expect: dict[str, str] = field(default_factory=dict)  # arm -> a fact its answer states, or "abstains"
+    # arm -> what its answer does on a fresh install: {"states": fact}, {"lacks": fact} or {"abstains": true}
+    expect: dict[str, dict] = field(default_factory=dict)
+
+    def holds_for(self, arm: str, answer: str) -> bool:
+        """Whether ``answer`` of ``arm`` behaves as this suggestion says (arms it does not name: always)."""
+        rule = self.expect.get(arm, {})
+        if "states" in rule and rule["states"].lower() not in answer.lower():
+            return False
+        if "lacks" in rule and rule["lacks"].lower() in answer.lower():
+            return False
+        return not rule.get("abstains") or answer.strip() == ABSTAIN
 
 
 def demo_suggestions() -> list[Suggestion]:
