@@ -7,11 +7,12 @@ import re
 
 import streamlit as st
 
+from core.compare.arms import ARM_TABLE
 from core.compare.results import ARM_HELP, ARM_LABELS, ArmAnswer, Comparison, Fairness
-from core.models.prompts import ABSTAIN
+from core.models.abstention import is_abstention
 from ui.widgets import md_escape, passage_html
 
-ARM_ICONS = {"base": "🧊", "rag": "📖", "finetuned": "🎓", "hybrid": "🧬"}
+ARM_ICONS = {a.name: a.icon for a in ARM_TABLE}
 ANSWER_CSS = "font-size:1rem;line-height:1.5;white-space:pre-wrap;min-height:2.5rem;color:#111827"
 CITE_CSS = "background:#e0e7ff;color:#3730a3;border-radius:4px;padding:0 3px;font-size:0.75rem"
 _CITE = re.compile(r"\[(\d{1,2})\]")
@@ -98,7 +99,7 @@ def support_line(answer: ArmAnswer) -> None:
         return
     if not answer.sources or answer.abstained or not answer.text:
         return
-    if ABSTAIN.lower().rstrip(".") in answer.text.lower():
+    if is_abstention(answer.text):
         return
     found = next(((s, text) for s in answer.sources for text, marked in s.sentences if marked), None)
     if found is None:

@@ -1,8 +1,8 @@
 """Deterministic answer metrics (no LLM judge): the same answers always get the same numbers.
 
 Token F1 and the normalisation follow SQuAD's evaluation script; key-fact recall checks that
-each expected fact (a number, a name, a phrase) appears in the answer; abstention is a
-pattern match on the ways a model says it does not know.
+each expected fact (a number, a name, a phrase) appears in the answer; whether an answer abstains
+is ``core.models.abstention.is_abstention``, the same test the engine and the compare page use.
 """
 
 from __future__ import annotations
@@ -18,13 +18,6 @@ _NUMBER_WORDS = {w: str(i) for i, w in enumerate(
     "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen sixteen "
     "seventeen eighteen nineteen twenty".split())}
 _NUMBER_WORDS.update({"thirty": "30", "forty": "40", "fifty": "50", "sixty": "60", "ninety": "90", "hundred": "100"})
-ABSTAIN_PATTERNS = re.compile(
-    r"\b(i (do not|don't|dont) know|i am not sure|i'm not sure|not (provided|mentioned|stated|specified|available) in"
-    r"|(the )?(passages?|documents?|context|text) (do|does) not (contain|mention|say|provide|specify)"
-    r"|no information|cannot (find|answer|determine)|can't (find|answer|determine)|unable to (find|answer|determine)"
-    r"|there is no (mention|information))\b",
-    re.IGNORECASE,
-)
 
 
 def normalize(text: str) -> str:
@@ -52,10 +45,6 @@ def key_fact_recall(prediction: str, facts: list[str]) -> float | None:
         return None
     answer = f" {normalize(prediction)} "
     return sum(f" {normalize(fact)} " in answer for fact in facts) / len(facts)
-
-
-def abstained(prediction: str) -> bool:
-    return bool(ABSTAIN_PATTERNS.search(prediction or ""))
 
 
 def cosine_matrix(a: np.ndarray, b: np.ndarray) -> np.ndarray:
