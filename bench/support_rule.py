@@ -18,14 +18,15 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from core.compare.arms import ARMS_BY_NAME  # noqa: E402
 from core.config import load_settings  # noqa: E402
 from core.eval import metrics as m  # noqa: E402
 from core.eval.run import EvalRun  # noqa: E402
+from core.models.abstention import is_abstention  # noqa: E402
 from core.knowledge import support  # noqa: E402
 from core.knowledge.embeddings import load_embedder  # noqa: E402
 from core.knowledge.retrieval import split_sentences  # noqa: E402
 
-OPEN_BOOK = ("rag", "hybrid", "oracle")
 
 
 def supported(embedder, answer: str, sentences: list[str], question: str, facts: bool) -> bool:
@@ -45,7 +46,7 @@ def main() -> int:
     embedder = load_embedder(load_settings())
     print(f"{run.name or args.run.name}: {len(run.results)} questions, arms {', '.join(run.arms)}")
     print(f"{'arm':8} {'rule':12} {'wrong but supported':>20} {'(unanswerable)':>15} {'right but withheld':>19} {'answers':>8}")
-    for arm in [a for a in run.arms if a in OPEN_BOOK]:
+    for arm in [a for a in run.arms if a in ARMS_BY_NAME and ARMS_BY_NAME[a].open_book]:
         for label, facts in (("before", False), ("fact rule", True)):
             wrong_supported = unanswerable_supported = right_withheld = answers = 0
             for r in run.results:
@@ -67,7 +68,7 @@ def main() -> int:
         scored = [(r, r.arms[arm]) for r in run.results if arm in r.arms and r.arms[arm].key_fact_recall is not None]
         before = sum(s.key_fact_recall == 1.0 for _, s in scored)
         after = sum(s.key_fact_recall == 1.0 and not m.contradicts_itself(r.item.question, s.text)
-                    and not (s.abstained or m.abstained(s.text)) for r, s in scored)
+                    and not (s.abstained or is_abstention(s.text)) for r, s in scored)
         print(f"{arm:8} {before}/{len(scored)} -> {after}/{len(scored)}")
     return 0
 

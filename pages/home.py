@@ -2,6 +2,7 @@
 
 import streamlit as st
 
+from core.compare.arms import ARMS_BY_NAME
 from ui.compare_view import suggested_questions
 from ui.resources import knowledge
 from ui.widgets import active_kb_picker
@@ -15,18 +16,18 @@ st.markdown(
     "*your* documents, by comparing four set-ups of the same small model:"
 )
 
-ARMS = [
-    ("🧊 Base", "The model alone. What a plain LLM knows about your company: usually nothing, and it may invent."),
-    ("📖 RAG", "An **open-book exam**: passages are retrieved from the knowledge base and put into the prompt. "
+ARMS = [  # what each arm is, for a newcomer; names, icons and labels come from the one table of arms
+    ("base", "The model alone. What a plain LLM knows about your company: usually nothing, and it may invent."),
+    ("rag", "An **open-book exam**: passages are retrieved from the knowledge base and put into the prompt. "
      "Updates instantly, cites sources, costs prompt tokens and time."),
-    ("🎓 Fine-tuned", "A **specialist's training**: a LoRA adapter bakes the documents into the weights. "
+    ("finetuned", "A **specialist's training**: a LoRA adapter bakes the documents into the weights. "
      "Short prompts and a consistent style, but costly to train and stale when documents change."),
-    ("🧬 Hybrid", "The specialist with the open book: the fine-tuned model *and* retrieved passages."),
+    ("hybrid", "The specialist with the open book: the fine-tuned model *and* retrieved passages."),
 ]
 for row in (ARMS[:2], ARMS[2:]):
-    for col, (title, text) in zip(st.columns(2), row):
+    for col, (name, text) in zip(st.columns(2), row):
         with col.container(border=True):
-            st.markdown(f"#### {title}")
+            st.markdown(f"#### {ARMS_BY_NAME[name].icon} {ARMS_BY_NAME[name].label}")
             st.markdown(text)
 
 st.subheader("Your workspace")

@@ -25,7 +25,12 @@ def settings(tmp_path):
     """A fresh workspace."""
     s = load_settings(data_dir=tmp_path / "data", demo_seed=False)
     s.data_dir.mkdir(parents=True, exist_ok=True)
-    return s
+    yield s
+    if (s.data_dir / "jobs.db").is_file():  # a detached job supervisor or worker outlives the test: stop it
+        from core.jobs.store import JobStore
+        from core.jobs.supervisor import stop_recorded
+
+        stop_recorded(JobStore(s.data_dir))
 
 
 @pytest.fixture

@@ -18,7 +18,8 @@ from core.eval.economics import (
     training_cost,
 )
 from core.eval.report import html_report, wins_and_losses
-from core.eval.run import ArmScore, EvalRun, QuestionResult, TestItem, summarize
+from core.eval.run import ArmScore, EvalRun, QuestionResult, TestItem
+from core.eval.summary import ArmSummary, summarize
 
 HOSTILE = "<script>alert(1)</script>"
 RETURNS = TestItem(question="Within how many days can unopened products be returned?", answer="Within 14 days.",
@@ -65,9 +66,9 @@ def make_run(kb: str = "handbook") -> EvalRun:
                    test_set_hash="ts-42", prompt_hash="ph-9", adapter_name="policy-lora", training_seconds=1800.0)
 
 
-def row(acc, latency, prompt, completion, hit=None) -> dict:
-    return {"key-fact accuracy": acc, "retrieval hit rate": hit, "latency p50 (s)": latency,
-            "latency p95 (s)": 2 * latency, "prompt tokens": prompt, "completion tokens": completion}
+def row(acc, latency, prompt, completion, hit=None) -> ArmSummary:
+    return ArmSummary(key_fact_hit=acc, hit=hit, latency_p50_s=latency, latency_p95_s=2 * latency,
+                      prompt_tokens=prompt, completion_tokens=completion)
 
 
 RAG_CLEARLY_BEST = {
@@ -184,8 +185,9 @@ def test_unmeasured_arms_are_named_in_the_caveats():
 
 # --- charts ------------------------------------------------------------------------------------
 def test_metric_bars_have_one_bar_series_per_arm_with_interval_whiskers():
-    fig = charts.metric_bars(RAG_CLEARLY_BEST, ["key-fact accuracy", "retrieval hit rate"])
+    fig = charts.metric_bars(RAG_CLEARLY_BEST, ["key_fact_hit", "hit"])
     assert isinstance(fig, go.Figure) and [t.name for t in fig.data] == ["Base", "RAG", "Fine-tuned", "Hybrid"]
+    assert list(fig.data[0].x) == ["key-fact accuracy", "retrieval hit rate"]  # people read the labels
     rag = fig.data[1]
     assert list(rag.y) == [0.62, 0.8] and rag.marker.color == charts.ARM_COLORS["rag"]
     assert list(rag.error_y.array) == pytest.approx([0.08, 0.1])

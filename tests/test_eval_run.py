@@ -3,8 +3,10 @@
 import pytest
 
 from core.compare.engine import CompareEngine
-from core.eval.run import TestItem, _grounded, format_table, run_eval, summarize
+from core.eval.run import TestItem, _grounded, run_eval
+from core.eval.summary import format_table, summarize
 from core.finetune.adapters import AdapterRegistry
+from core.models.abstention import is_abstention
 from core.models.generation import Decoding
 
 POLICY = ("Refund policy.\nUnopened products can be returned within 14 days of purchase for a full refund.\n"
@@ -37,18 +39,21 @@ def test_run_scores_every_arm_and_is_reproducible(engine, kb):
     rag = [r.arms["rag"] for r in first.results]
     assert rag[0].hit == 1.0 and rag[0].reciprocal_rank == 1.0 and rag[0].sources[0] == "policy.md"
     assert first.results[0].arms["base"].hit is None  # closed-book arms have no retrieval
-    assert rag[2].correct_abstention in (0.0, 1.0) and rag[2].f1 is None  # not answerable: abstention is scored
+    # not answerable: abstention is scored (1 when the answer is an abstention), the answer metrics are not
+    assert rag[2].f1 is None and rag[2].wrong_refusal is None
+    assert rag[2].correct_abstention == (1.0 if is_abstention(rag[2].text) else 0.0)
+    assert rag[0].correct_abstention is None and rag[0].wrong_refusal == (1.0 if is_abstention(rag[0].text) else 0.0)
     assert all(s.f1 is not None and s.similarity is not None for s in rag[:2])
     summary = summarize(first)
     assert set(summary) == {"base", "rag"}
-    assert summary["rag"]["retrieval hit rate"][0] == 1.0
-    assert summary["rag"]["prompt tokens"] > summary["base"]["prompt tokens"]
+    assert summary["rag"].hit[0] == 1.0
+    assert summary["rag"].prompt_tokens > summary["base"].prompt_tokens
     assert "key-fact accuracy" in format_table(summary)
     again = run_eval(engine, kb, ITEMS, ["base", "rag"], decoding=decoding)
     strip = lambda run: [{a: s.model_dump(exclude={"wall_s", "ttft_s"}) for a, s in r.arms.items()} for r in run.results]  # noqa: E731
     assert strip(again) == strip(first)
-    assert {k: v for k, v in summarize(again)["rag"].items() if "latency" not in k} == \
-        {k: v for k, v in summary["rag"].items() if "latency" not in k}
+    assert summarize(again)["rag"].model_dump(exclude={"latency_p50_s", "latency_p95_s"}) == \
+        summary["rag"].model_dump(exclude={"latency_p50_s", "latency_p95_s"})
 
 
 def test_headless_command_prints_the_metric_table_and_writes_the_run(tmp_path, monkeypatch, capsys):

@@ -6,6 +6,7 @@ import threading
 import time
 
 import pytest
+import torch
 
 from core.finetune.datasets import QAPair
 from core.finetune.recipe import TrainingConfig
@@ -40,7 +41,6 @@ def wait_for(ft, job_id, condition, timeout=600):  # generous: CI machines are s
         job = ft.jobs.get(job_id)
         if condition(job):
             return job
-        ft.list_jobs()  # what the page's poll does: keeps the queue moving
         time.sleep(0.5)
     raise AssertionError(f"timed out; job is {ft.jobs.get(job_id)}")
 
@@ -109,14 +109,43 @@ def test_cancel_stops_a_running_job_within_seconds_leaving_complete_checkpoints_
     assert ft.adapters.list() == []
 
 
-def test_killed_worker_is_reported_out_of_memory_and_the_queue_goes_on(ft, dataset):
+def test_killed_worker_is_reported_killed_by_a_signal_not_out_of_memory_and_the_queue_goes_on(ft, dataset):
+    from core.jobs.exits import oom_kills
+
     first = ft.start(spec(dataset, "killed", 500))
     second = ft.start(spec(dataset, "next in line", 2))
     running = wait_for(ft, first.id, lambda j: j.step >= 1)
-    os.kill(running.pid, signal.SIGKILL)  # what the kernel's OOM killer does
+    before = oom_kills()
+    os.kill(running.pid, signal.SIGKILL)  # a person, not the kernel's OOM killer
     failed = wait_for(ft, first.id, lambda j: j.status != "running", timeout=30)
-    assert failed.status == "failed" and "out of memory" in failed.message
+    assert failed.status == "failed" and "killed by a signal (SIGKILL)" in failed.message
+    if before is not None and oom_kills() == before:  # nothing ran out of memory meanwhile
+        assert "out of memory" not in failed.message
     assert wait_for(ft, second.id, lambda j: j.status not in ("queued", "running")).status == "done"
+
+
+def test_listing_jobs_starts_no_process_and_opens_no_connection(ft, dataset, monkeypatch):
+    import core.db
+
+    ft.jobs.submit("finetune", "queued without a supervisor", spec(dataset, "quiet", 2).model_dump())
+    opened = []
+    monkeypatch.setattr(core.db, "connect", lambda path: opened.append(path))
+    for _ in range(3):
+        assert [j.status for j in ft.list_jobs()] == ["queued"]
+    assert opened == [] and not ft.jobs.get_meta("supervisor_pid")  # looking started nothing
+
+
+def test_exit_messages_say_out_of_memory_only_when_the_kernel_counted_an_oom_kill(tmp_path):
+    from core.jobs.exits import _counter, exit_message
+
+    assert exit_message(-9, 4, 5) == "failed: out of memory (the kernel's OOM killer stopped the training process)"
+    assert exit_message(-9, 4, 4) == "failed: the training process was killed by a signal (SIGKILL), not by the lab"
+    assert "cannot be told" in exit_message(-9, None, None) and "out of memory" not in exit_message(-9, None, None)
+    assert "code 3" in exit_message(3, 0, 0)
+    v1, v2 = tmp_path / "memory.oom_control", tmp_path / "memory.events"
+    v1.write_text("oom_kill_disable 0\nunder_oom 0\noom_kill 7\n")
+    v2.write_text("low 0\nhigh 0\nmax 2\noom 2\noom_kill 2\n")
+    assert (_counter(v1, "oom_kill"), _counter(v2, "oom_kill"), _counter(tmp_path / "absent", "oom_kill")) == (7, 2, None)
 
 
 def test_interrupted_job_resumes_from_its_checkpoint_to_the_planned_step(ft, dataset):
@@ -125,15 +154,18 @@ def test_interrupted_job_resumes_from_its_checkpoint_to_the_planned_step(ft, dat
     supervisor_pid = int(ft.jobs.get_meta("supervisor_pid"))
     os.kill(supervisor_pid, signal.SIGKILL)  # the machine or the app went down
     os.kill(running.pid, signal.SIGKILL)
-    interrupted = wait_for(ft, job.id, lambda j: j.status == "interrupted", timeout=30)
-    assert "Resume" in interrupted.message
+    deadline = time.monotonic() + 30  # the kills take effect within moments
+    while (interrupted := FinetuneService(ft.settings).jobs.get(job.id)).status == "running" and time.monotonic() < deadline:
+        time.sleep(0.2)  # each new service is the app starting again: it reconciles the records
+    assert interrupted.status == "interrupted" and "Resume" in interrupted.message
+    before = ft.jobs.metrics(job.id)
+    assert [m["step"] for m in before][:4] == [1, 2, 3, 4]
     ft.resume(job.id)
     done = wait_for(ft, job.id, lambda j: j.status not in ("queued", "running"))
     assert done.status == "done" and done.step == 8
-    steps = [m["step"] for m in ft.jobs.metrics(job.id)]
-    restart = next(i for i in range(1, len(steps)) if steps[i] <= steps[i - 1])
-    assert steps[restart] in (4, 7)  # the step after a complete checkpoint (every 3 steps), not step 1
-    assert steps[restart:] == list(range(steps[restart], 9))
+    assert "resuming after step 3" in ft.jobs.read_log(job.id) or "resuming after step 6" in ft.jobs.read_log(job.id)
+    # the steps redone after the checkpoint replace the killed run's: one point per step on the chart
+    assert [m["step"] for m in ft.jobs.metrics(job.id)] == list(range(1, 9))
 
 
 def test_command_line_trains_the_same_way_headless(tmp_path, monkeypatch, capsys):
@@ -147,19 +179,71 @@ def test_command_line_trains_the_same_way_headless(tmp_path, monkeypatch, capsys
     assert "skipped row 2" in out.err and "step 2/2" in out.out and "saved adapter" in out.out
     assert main(["--dataset", "no-such-dataset", "--name", "x"]) == 2
     assert "no dataset" in capsys.readouterr().err.lower()
+    [job] = JobStore(tmp_path / "data").list()  # the run is a job record like the app's, in the data folder
+    assert job.status == "done" and job.name == "cli adapter" and job.step == 2
 
 
-def test_several_processes_train_data_parallel_under_torchrun(ft, dataset, settings):
-    """The same entry point under torchrun (2 CPU processes, Gloo): one adapter, written by rank 0."""
+def test_a_killed_command_line_run_leaves_a_resumable_job_in_the_data_folder(ft, dataset, settings, monkeypatch, capsys):
     import subprocess
     import sys
 
+    from core.finetune import checkpoints
+    from core.finetune.__main__ import main
+
+    env = {**os.environ, "LAB_DATA_DIR": str(settings.data_dir), "LAB_DEMO_SEED": "false"}
+    proc = subprocess.Popen([sys.executable, "-m", "core.finetune", "--dataset", dataset.id, "--name", "headless",
+                             "--max-steps", "6", "--batch-size", "1", "--checkpoint-every", "2"],
+                            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 600
+        while not (jobs := ft.jobs.list()) or jobs[0].step < 3:
+            assert proc.poll() is None and time.monotonic() < deadline, "the run ended before it could be killed"
+            time.sleep(0.3)
+    finally:
+        proc.kill()
+        proc.wait()
+    [job] = ft.jobs.list()
+    assert job.pid == proc.pid
+    folder = settings.data_dir / "jobs" / job.id / "checkpoints"
+    assert checkpoints.complete(folder)  # in the data folder, not a temporary one
+    ft.reconcile()  # what the app does at start-up (the killed process is gone: proc.wait() reaped it)
+    assert ft.jobs.get(job.id).status == "interrupted"
+    monkeypatch.setenv("LAB_DATA_DIR", str(settings.data_dir))
+    monkeypatch.setenv("LAB_DEMO_SEED", "false")
+    assert main(["--resume", job.id]) == 0
+    assert "saved adapter" in capsys.readouterr().out
+    done = ft.jobs.get(job.id)
+    assert done.status == "done" and done.step == 6
+    assert [m["step"] for m in ft.jobs.metrics(job.id)] == list(range(1, 7))
+
+
+def test_several_processes_train_data_parallel_under_torchrun_with_averaged_gradients(ft, dataset, settings, monkeypatch):
+    """The same entry point under torchrun (2 CPU processes, Gloo, one example each per step): one
+    adapter, written by rank 0, equal to one process taking the same two examples as two
+    accumulated micro-batches, which is what averaging the ranks' gradients must give. Without the
+    averaging, rank 0 would step on its own example only and its adapter would differ."""
+    import subprocess
+    import sys
+
+    from safetensors.torch import load_file
+
+    from core.finetune.__main__ import main
+
+    common = ["--dataset", dataset.id, "--max-steps", "3", "--batch-size", "1", "--learning-rate", "0.002",
+              "--dropout", "0.0", "--checkpoint-every", "0"]
     env = {**os.environ, "LAB_DATA_DIR": str(settings.data_dir), "LAB_DEMO_SEED": "false"}
     proc = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "-m", "core.finetune",
-                           "--dataset", dataset.id, "--name", "two processes", "--max-steps", "3", "--batch-size", "1",
-                           "--learning-rate", "0.002"],
-                          env=env, capture_output=True, text=True, timeout=300)
+                           "--name", "two processes", "--grad-accum", "1", *common],
+                          env=env, capture_output=True, text=True, timeout=900)
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert proc.stdout.count("saved adapter") == 1 and "step 3/3" in proc.stdout
-    [adapter] = ft.adapters.list()
-    assert adapter.lineage.training["processes"] == 2 and adapter.lineage.training["steps"] == 3
+    monkeypatch.setenv("LAB_DATA_DIR", str(settings.data_dir))
+    monkeypatch.setenv("LAB_DEMO_SEED", "false")
+    assert main(["--name", "one process", "--grad-accum", "2", *common]) == 0
+    adapters = {a.name: a for a in ft.adapters.list()}
+    two, one = adapters["two processes"], adapters["one process"]
+    assert two.lineage.training["processes"] == 2 and two.lineage.training["steps"] == 3
+    weights_two, weights_one = (load_file(str(a.path / "adapter_model.safetensors")) for a in (two, one))
+    assert weights_two.keys() == weights_one.keys()
+    for key, tensor in weights_two.items():
+        assert torch.allclose(tensor, weights_one[key], atol=1e-5), key

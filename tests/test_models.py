@@ -35,10 +35,20 @@ def test_chat_template_comes_from_the_tokenizer(base):
     assert "<|im_start|>user\nHi<|im_end|>" in text and text.endswith("<|im_start|>assistant\n")
 
 
-def test_fingerprint_is_stable(base):
+def test_fingerprint_is_the_same_for_a_fresh_load_and_changes_with_the_weights(base):
     model, _, _ = base
-    assert model_fingerprint(model) == model_fingerprint(model)
-    assert len(model_fingerprint(model)) == 12
+    fingerprint = model_fingerprint(model)
+    assert len(fingerprint) == 12
+    assert model_fingerprint(load_base_model(load_settings())[0]) == fingerprint  # another load, another object
+    name, weight = sorted(model.state_dict().items())[0]
+    with torch.no_grad():
+        old = weight.view(-1)[0].item()
+        weight.view(-1)[0] += 1.0
+        try:
+            assert model_fingerprint(model) != fingerprint, f"changing {name} kept the fingerprint"
+        finally:
+            weight.view(-1)[0] = old
+    assert model_fingerprint(model) == fingerprint
 
 
 def test_missing_model_gives_a_plain_error(tmp_path):

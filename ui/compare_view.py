@@ -7,17 +7,18 @@ import re
 
 import streamlit as st
 
+from core.compare.arms import ARM_TABLE
 from core.compare.results import ARM_HELP, ARM_LABELS, ArmAnswer, Comparison, Fairness
 from core.compare.suggestions import Suggestion, suggestions
 from core.eval.records import ArmRecord, records_for
 from core.eval.runs import RunStore
-from core.seed import DEMO_KB
-from core.models.prompts import ABSTAIN
+from core.models.abstention import is_abstention
 from core.models.runtime import NOT_USABLE
+from core.seed import DEMO_KB
 from ui.resources import knowledge
 from ui.widgets import md_escape, passage_html
 
-ARM_ICONS = {"base": "🧊", "rag": "📖", "finetuned": "🎓", "hybrid": "🧬"}
+ARM_ICONS = {a.name: a.icon for a in ARM_TABLE}
 ANSWER_CSS = "font-size:1rem;line-height:1.5;white-space:pre-wrap;min-height:2.5rem;color:#111827"
 CITE_CSS = "background:#e0e7ff;color:#3730a3;border-radius:4px;padding:0 3px;font-size:0.75rem"
 _CITE = re.compile(r"\[(\d{1,2})\]")
@@ -129,7 +130,7 @@ def support_line(answer: ArmAnswer) -> None:
         return
     if not answer.sources or answer.abstained or not answer.text:
         return
-    if ABSTAIN.lower().rstrip(".") in answer.text.lower():
+    if is_abstention(answer.text):
         return
     found = next(((s, text) for s in answer.sources for text, marked in s.sentences if marked), None)
     if found is None:

@@ -5,13 +5,15 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
+from core.compare.arms import ARM_TABLE, using_adapter
 from core.compare.results import ARM_HELP, EVAL_ARMS, ArmAnswer
 from core.errors import LabError
 from core.eval import charts, triage
 from core.eval.decision import NEED_QUESTIONS, Needs, no_reliable_arm, recommend
 from core.eval.economics import Prices, price_run
 from core.eval.report import html_report
-from core.eval.run import EvalRun, summarize
+from core.eval.run import EvalRun
+from core.eval.summary import COST, METRIC_LABELS, summarize
 from core.eval.runs import diff_runs
 from core.eval.service import EvalService, EvalSpec
 from core.eval.testsets import TestSet, dataset_set, demo_set, parse_test_set
@@ -127,7 +129,7 @@ def run_section(evals: EvalService, ft, adapters, kb, knowledge) -> None:
         st.warning(md_escape(warning), icon="⚠️")
     labels, own_adapter = _adapter_choices(adapters, kb)
     c1, c2 = st.columns([3, 2])
-    default = list(EVAL_ARMS) if own_adapter else [a for a in EVAL_ARMS if a not in ("finetuned", "hybrid")]
+    default = list(EVAL_ARMS) if own_adapter else [a.name for a in ARM_TABLE if not a.uses_adapter]
     arms = c1.pills("Arms", list(EVAL_ARMS), default=default, selection_mode="multi", format_func=charts.ARM_NAMES.get,
                     key=f"eval_arms:{kb.name}", help="The oracle reads the passages of each question's source document: "
                     "how good RAG would be with perfect retrieval.") or []
@@ -154,7 +156,7 @@ def run_section(evals: EvalService, ft, adapters, kb, knowledge) -> None:
     if st.button("Run evaluation", type="primary", icon="▶️", disabled=bool(version_problem)):
         try:
             job = evals.start(EvalSpec(name=name.strip() or "evaluation", kb=kb.name, kb_version=kb_version, arms=list(arms),
-                                       adapter_id=adapter_id if any(a in ("finetuned", "hybrid") for a in arms) else None,
+                                       adapter_id=adapter_id if using_adapter(arms) else None,
                                        test_set_name=test_name, items=items, max_new_tokens=int(max_new), top_k=int(top_k),
                                        require_support=require_support))
             st.success(f"Evaluation '{job.name}' started: follow it below; the results open when it is done.")
@@ -242,11 +244,12 @@ def _prices() -> Prices:
 
 
 def metrics_frame(summary: dict) -> pd.DataFrame:
-    arms = list(summary)
-    labels = list(next(iter(summary.values()))) if summary else []
-    return pd.DataFrame({charts.ARM_NAMES.get(a, a): [_pct(summary[a][lab]) if "(s)" not in lab and "tokens" not in lab
-                                                      else ("—" if summary[a][lab] is None else f"{summary[a][lab]:,.2f}")
-                                                      for lab in labels] for a in arms}, index=labels)
+    """One column per arm (its label), one row per metric (its label)."""
+    def cell(value, field: str) -> str:
+        return _pct(value) if field not in COST else ("—" if value is None else f"{value:,.2f}")
+
+    return pd.DataFrame({charts.ARM_NAMES.get(a, a): [cell(getattr(row, f), f) for f in METRIC_LABELS]
+                         for a, row in summary.items()}, index=list(METRIC_LABELS.values()))
 
 
 def _question_detail(run: EvalRun) -> None:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
+from core.compare.arms import ARMS_BY_NAME
+from core.compare.results import ARMS
 from core.errors import LabError
 from core.eval import charts
 from core.eval.service import EvalService
@@ -69,8 +71,8 @@ def freshness_section(evals: EvalService, knowledge, adapters, kb) -> None:
     inputs = _probe_inputs(knowledge, kb)
     labels = adapter_labels(adapters)
     c1, c2 = st.columns([3, 2])
-    arms = c1.pills("Arms", ["base", "rag", "finetuned", "hybrid"], default=["base", "rag", "finetuned", "hybrid"]
-                    if labels else ["base", "rag"], selection_mode="multi", format_func=charts.ARM_NAMES.get,
+    arms = c1.pills("Arms", list(ARMS), default=list(ARMS) if labels else [a for a in ARMS if not ARMS_BY_NAME[a].uses_adapter],
+                    selection_mode="multi", format_func=charts.ARM_NAMES.get,
                     key="fresh_arms") or []
     adapter_id = c2.selectbox("Adapter", list(labels), format_func=labels.get, index=0 if labels else None,
                               placeholder="No adapter trained yet", key="fresh_adapter")

@@ -17,8 +17,10 @@ from typing import Callable
 
 import numpy as np
 
+from core.models.abstention import is_abstention
 from core.models.prompts import ABSTAIN, Passage, build, citations, cut_repetition, strip_markers
-from core.compare.results import EVAL_ARMS, OPEN_BOOK, ArmAnswer, Comparison, Fairness, Source
+from core.compare.arms import ARMS_BY_NAME, known, retrieving, using_adapter
+from core.compare.results import ArmAnswer, Comparison, Fairness, Source
 from core.config import Settings
 from core.errors import LabError
 from core.finetune.adapters import AdapterInfo, AdapterRegistry, changed_since_training
@@ -77,7 +79,7 @@ class CompareEngine:
             raise LabError("Type a question first.")
         if len(question) > MAX_QUESTION_CHARS:
             raise LabError(f"The question is {len(question):,} characters long; the limit is {MAX_QUESTION_CHARS:,}.")
-        arms = [a for a in EVAL_ARMS if a in arms]
+        arms = known(arms)
         if not arms:
             raise LabError("Pick at least one arm to compare.")
         decoding = decoding or self.decoding()
@@ -88,7 +90,7 @@ class CompareEngine:
 
         adapter: AdapterInfo | None = None
         adapter_key = unusable = None
-        if adapter_id and any(a in ("finetuned", "hybrid") for a in arms):
+        if adapter_id and using_adapter(arms):
             adapter = self.adapters.get(adapter_id)
             lin = adapter.lineage
             unusable = self.runtime.adapter_unusable(lin.base_model, lin.base_fingerprint, adapter.name)
@@ -97,27 +99,28 @@ class CompareEngine:
                                                           lin.base_fingerprint, adapter.name)
 
         hits, retrieval_s = [], 0.0
-        if any(a in ("rag", "hybrid") for a in arms):
+        if retrieving(arms):
             t0 = time.perf_counter()
             hits = search(self.knowledge, kb, question, top_k=top_k)
             retrieval_s = time.perf_counter() - t0
         relevant = self._relevant(question, hits)
-        gold = gold_passages(self.knowledge, kb, gold_source, question, top_k) if "oracle" in arms and gold_source else []
+        wants_gold = gold_source and any(ARMS_BY_NAME[a].reads_gold for a in arms)
+        gold = gold_passages(self.knowledge, kb, gold_source, question, top_k) if wants_gold else []
 
         budget = min(self.runtime.context_window, self.settings.generation.max_prompt_tokens) - decoding.max_new_tokens
         requests, planned = [], []
         for arm in arms:
-            answer = ArmAnswer(arm=arm)
+            answer, spec = ArmAnswer(arm=arm), ARMS_BY_NAME[arm]
             result.arms[arm] = answer
-            if arm in ("finetuned", "hybrid") and adapter_key is None:
+            if spec.uses_adapter and adapter_key is None:
                 answer.unavailable = unusable or "No adapter selected: train one on the Fine-tuning page."
                 continue
-            if arm == "oracle":
+            if spec.reads_gold:
                 if not gold:
                     answer.unavailable = "The oracle needs the question's source document, and it is not in the knowledge base."
                     continue
                 read = gold
-            elif arm in OPEN_BOOK:
+            elif spec.retrieves:
                 answer.retrieval_s = retrieval_s
                 if not relevant:
                     best = max((h.dense_score or 0.0 for h in hits), default=None)
@@ -140,7 +143,7 @@ class CompareEngine:
             if prompt.passages:
                 kept = {p.number for p in prompt.passages}
                 answer.sources = [Source.from_hit(h, rank=i + 1) for i, h in enumerate(read) if i + 1 in kept]
-            requests.append(Request(prompt.ids, adapter_key if arm in ("finetuned", "hybrid") else None))
+            requests.append(Request(prompt.ids, adapter_key if spec.uses_adapter else None))
             planned.append(arm)
 
         def stream(partial) -> None:
@@ -177,11 +180,11 @@ class CompareEngine:
         """Mark, in each open-book arm's sources, the sentences its answer rests on, and which
         passages it cited; with ``require_support``, withhold an answer that rests on none."""
         for a in result.arms.values():
-            if a.arm not in OPEN_BOOK or not a.sources or a.abstained or a.unavailable:
+            if not ARMS_BY_NAME[a.arm].open_book or not a.sources or a.abstained or a.unavailable:
                 continue
             a.citations = citations(a.text, len(a.sources))
             hits = [Hit(doc_id="", doc_name=s.doc_name, chunk_index=s.chunk_index, text=s.text, score=s.score) for s in a.sources]
-            if a.text and ABSTAIN.lower().rstrip(".") not in a.text.lower():
+            if a.text and not is_abstention(a.text):
                 mark_sentences(self.knowledge.embedder, a.text, hits, question=result.question)
                 for s, h in zip(a.sources, hits):
                     s.sentences = h.sentences

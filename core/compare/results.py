@@ -7,17 +7,14 @@ from datetime import datetime, timezone
 
 from pydantic import BaseModel, Field
 
-ARMS = ("base", "rag", "finetuned", "hybrid")
-EVAL_ARMS = ARMS + ("oracle",)  # the oracle needs each question's source document: evaluation only
-OPEN_BOOK = ("rag", "hybrid", "oracle")
-ARM_LABELS = {"base": "Base", "rag": "RAG", "finetuned": "Fine-tuned", "hybrid": "Hybrid", "oracle": "Oracle"}
-ARM_HELP = {
-    "base": "The model alone: what it already knows.",
-    "rag": "The base model reading passages retrieved from the knowledge base (an open-book exam).",
-    "finetuned": "The model with a LoRA adapter trained on the documents (a specialist's training), no passages.",
-    "hybrid": "The fine-tuned model reading the retrieved passages too.",
-    "oracle": "The base model given the best passages of the right document: RAG with perfect retrieval.",
-}
+from core.compare.arms import ARM_TABLE
+
+# Derived from the one table of arms (core.compare.arms), for the modules that want plain names.
+EVAL_ARMS = tuple(a.name for a in ARM_TABLE)
+ARMS = tuple(a.name for a in ARM_TABLE if not a.reads_gold)  # the oracle needs each question's source: evaluation only
+OPEN_BOOK = tuple(a.name for a in ARM_TABLE if a.open_book)
+ARM_LABELS = {a.name: a.label for a in ARM_TABLE}
+ARM_HELP = {a.name: a.help for a in ARM_TABLE}
 
 
 class Source(BaseModel):

@@ -36,7 +36,8 @@ def main(argv: list[str] | None = None) -> int:
 
     from core.compare.engine import CompareEngine
     from core.demo import DATASETS_DIR
-    from core.eval.run import format_table, load_test_items, run_eval, summarize
+    from core.eval.run import load_test_items, run_eval
+    from core.eval.summary import format_table, summarize
     from core.finetune.adapters import AdapterRegistry
     from core.knowledge.service import KnowledgeService
     from core.models.runtime import ModelRuntime

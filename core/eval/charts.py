@@ -14,15 +14,16 @@ import plotly.graph_objects as go
 from core.compare.results import ARM_LABELS
 from core.eval.economics import Economics, cumulative_costs
 from core.eval.run import EvalRun
+from core.eval.summary import METRIC_LABELS
 from core.eval.triage import LABELS, is_right
 
-ARM_NAMES = {**ARM_LABELS, "oracle": "Oracle (gold passage)"}
+ARM_NAMES = ARM_LABELS
 ARM_COLORS = {"base": "#9ca3af", "rag": "#2563eb", "finetuned": "#d97706", "hybrid": "#7c3aed", "oracle": "#059669"}
 TRIAGE_COLORS = {"wrong refusal": "#facc15", "retrieval miss": "#fb923c", "passage ignored": "#f472b6",
                  "hallucination": "#dc2626"}
 OUTCOMES = ("wrong", "abstained", "right")  # question_grid's cell values 0, 1, 2
 OUTCOME_COLORS = ("#fca5a5", "#e5e7eb", "#86efac")
-DEFAULT_METRICS = ["key-fact accuracy", "token F1", "groundedness", "correct abstention", "wrong refusals"]
+DEFAULT_METRICS = ["key_fact_hit", "f1", "grounded", "correct_abstention", "wrong_refusal"]  # ArmSummary fields
 _LAYOUT = dict(template="plotly_white", margin=dict(l=10, r=10, t=50, b=10), legend=dict(orientation="h", y=-0.15))
 
 
@@ -41,9 +42,9 @@ def metric_bars(summary: dict, metrics: list[str] | None = None) -> go.Figure:
     metrics = metrics or DEFAULT_METRICS
     fig = go.Figure()
     for arm, row in summary.items():
-        cis = [row.get(m) for m in metrics]
+        cis = [getattr(row, m) for m in metrics]
         means = [ci[0] if ci else None for ci in cis]
-        fig.add_bar(name=_name(arm), x=metrics, y=means, marker_color=ARM_COLORS.get(arm),
+        fig.add_bar(name=_name(arm), x=[METRIC_LABELS[m] for m in metrics], y=means, marker_color=ARM_COLORS.get(arm),
                     error_y=dict(type="data", array=[ci[2] - ci[0] if ci else 0 for ci in cis],
                                  arrayminus=[ci[0] - ci[1] if ci else 0 for ci in cis]),
                     customdata=[[ci[1], ci[2]] if ci else [None, None] for ci in cis],
@@ -78,10 +79,10 @@ def quality_vs_cost(summary: dict, x: str = "tokens") -> go.Figure:
     latency (x='latency')."""
     fig = go.Figure()
     for arm, row in summary.items():
-        acc = row.get("key-fact accuracy")
+        acc = row.key_fact_hit
         if not acc:
             continue
-        cost = row["prompt tokens"] + row["completion tokens"] if x == "tokens" else row["latency p50 (s)"]
+        cost = row.prompt_tokens + row.completion_tokens if x == "tokens" else row.latency_p50_s
         fig.add_scatter(name=_name(arm), x=[cost], y=[acc[0]], mode="markers+text", text=[_name(arm)],
                         textposition="top center", marker=dict(size=14, color=ARM_COLORS.get(arm)),
                         error_y=dict(type="data", array=[acc[2] - acc[0]], arrayminus=[acc[0] - acc[1]]))

@@ -14,12 +14,13 @@ from typing import Literal
 from pydantic import BaseModel, Field
 
 from core.eval.economics import Economics
+from core.eval.summary import ArmSummary
 
 Choice = Literal["RAG", "Fine-tuning", "Hybrid"]
 CHOICES: tuple[Choice, ...] = ("RAG", "Hybrid", "Fine-tuning")  # on a tie the simplest to run first
 CHOICE_ARM = {"RAG": "rag", "Fine-tuning": "finetuned", "Hybrid": "hybrid"}
 ARM_CHOICE = {arm: choice for choice, arm in CHOICE_ARM.items()}
-ACCURACY = "key-fact accuracy"
+ACCURACY = "key_fact_hit"  # the ArmSummary field the recommendation weighs
 CLEAR_WIN = 3.0  # points for an accuracy interval clearly above the others': more than any single need
 RELIABLE = 0.5  # an arm answers well when it states the key fact in at least half of the answerable questions
 BIGGER_MODEL = ("Try a bigger model (the models.llm setting, for example LAB_MODELS__LLM=HuggingFaceTB/"
@@ -93,18 +94,18 @@ def _against(values: dict[str, float], fmt) -> str:
     return ", ".join(parts[:-1]) + (" and " if len(parts) > 1 else "") + parts[-1]
 
 
-def _measured(summary: dict, label: str) -> dict[str, float]:
+def _measured(summary: dict[str, ArmSummary], field: str) -> dict[str, float]:
     """Mean of one metric per candidate arm that has it."""
     out = {}
     for arm in CHOICE_ARM.values():
-        value = summary.get(arm, {}).get(label)
+        value = summary[arm].mean(field) if arm in summary else None
         if value is not None:
-            out[arm] = value[0] if isinstance(value, tuple) else value
+            out[arm] = value
     return out
 
 
-def _accuracy(summary: dict, points: dict, reasons: list, caveats: list) -> None:
-    acc = {a: summary[a][ACCURACY] for a in CHOICE_ARM.values() if summary.get(a, {}).get(ACCURACY)}
+def _accuracy(summary: dict[str, ArmSummary], points: dict, reasons: list, caveats: list) -> None:
+    acc = {a: summary[a].key_fact_hit for a in CHOICE_ARM.values() if a in summary and summary[a].key_fact_hit}
     if len(acc) < 2:
         caveats.append("Fewer than two of RAG, fine-tuned and hybrid were scored on key-fact accuracy: "
                        "the recommendation rests on your needs, not on measured accuracy.")
@@ -118,17 +119,17 @@ def _accuracy(summary: dict, points: dict, reasons: list, caveats: list) -> None
                        "lies clearly above the others'.")
     else:
         caveats.append(f"{text}, but the 95% intervals overlap: more test questions are needed to tell them apart.")
-    oracle = summary.get("oracle", {}).get(ACCURACY)
+    oracle = summary["oracle"].key_fact_hit if "oracle" in summary else None
     if oracle and "rag" in acc and oracle[0] - acc["rag"][0] >= 0.1:
         caveats.append(f"Given the gold passage, the model answers {pct(oracle[0])} correctly against "
                        f"{pct(acc['rag'][0])} for RAG: better retrieval would close much of that gap.")
 
 
-def no_reliable_arm(summary: dict, caveats: list | None = None) -> str | None:
+def no_reliable_arm(summary: dict[str, ArmSummary], caveats: list | None = None) -> str | None:
     """The verdict when no arm answers well: every scored arm's key-fact accuracy interval (oracle and base
     included) lies below ``RELIABLE``, so more questions would not change it. None otherwise; when the best
     arm is below ``RELIABLE`` but its interval reaches it, a caveat says it is not yet clear."""
-    acc = {a: row[ACCURACY] for a, row in summary.items() if row.get(ACCURACY)}
+    acc = {a: row.key_fact_hit for a, row in summary.items() if row.key_fact_hit}
     if not acc:
         return None
     best = max(acc, key=lambda a: acc[a][0])
@@ -144,8 +145,8 @@ def no_reliable_arm(summary: dict, caveats: list | None = None) -> str | None:
     return None
 
 
-def recommend(needs: Needs, summary: dict, econ: Economics | None = None) -> Recommendation:
-    """Score the three choices on the answered needs and the measured summary (see ``core.eval.run.summarize``)."""
+def recommend(needs: Needs, summary: dict[str, ArmSummary], econ: Economics | None = None) -> Recommendation:
+    """Score the three choices on the answered needs and the measured summary (see ``core.eval.summary.summarize``)."""
     points = dict.fromkeys(CHOICES, 0.0)
     reasons: list[str] = []
     caveats: list[str] = []
@@ -168,7 +169,7 @@ def recommend(needs: Needs, summary: dict, econ: Economics | None = None) -> Rec
     elif needs.knowledge_changes_often is False:
         give({"Fine-tuning": 1, "Hybrid": 1}, "Your documents are stable, so an adapter trained on them stays current.")
     if needs.must_cite_sources:
-        hit = _measured(summary, "retrieval hit rate").get("rag")
+        hit = _measured(summary, "hit").get("rag")
         found = f" RAG retrieved the right document for {pct(hit)} of questions." if hit is not None else ""
         give({"RAG": 2, "Hybrid": 2, "Fine-tuning": -2}, "Answers must cite sources: RAG and the hybrid show the "
              f"passages they read, the fine-tuned model cannot say where a fact came from.{found}")
@@ -176,7 +177,7 @@ def recommend(needs: Needs, summary: dict, econ: Economics | None = None) -> Rec
         give({"Fine-tuning": 2, "Hybrid": 2}, "Tone and style matter: fine-tuning teaches the model your house style, "
              "retrieval only changes what it reads.")
     if needs.realtime_latency:
-        latency = _measured(summary, "latency p50 (s)")
+        latency = _measured(summary, "latency_p50_s")
         if len(latency) >= 2:
             fastest, *others = sorted(latency, key=latency.get)
             slower = _against({a: latency[a] for a in others}, lambda v: f"{v:.2f} s")

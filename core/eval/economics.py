@@ -10,7 +10,8 @@ from typing import Sequence
 
 from pydantic import BaseModel, Field
 
-TRAINED_ARMS = ("finetuned", "hybrid")  # the arms that need the adapter, so carry its training cost
+from core.compare.arms import ARMS_BY_NAME
+
 
 
 class Prices(BaseModel):
@@ -60,11 +61,12 @@ def cumulative_costs(volumes: Sequence[int], per_question: dict[str, float],
 
 
 def price_run(summary: dict, prices: Prices, training_seconds: float | None) -> Economics:
-    """Price a run's summary (its mean prompt and completion tokens per arm)."""
-    per_question = {arm: cost_per_question(row["prompt tokens"], row["completion tokens"], prices)
+    """Price a run's summary (per arm name, an ``ArmSummary``: its mean prompt and completion tokens)."""
+    per_question = {arm: cost_per_question(row.prompt_tokens, row.completion_tokens, prices)
                     for arm, row in summary.items()}
     trained = None if training_seconds is None else training_cost(training_seconds, prices)
-    upfront = {arm: (trained or 0.0) if arm in TRAINED_ARMS else 0.0 for arm in per_question}
+    # the arms that run through the adapter carry its training cost
+    upfront = {arm: (trained or 0.0) if ARMS_BY_NAME[arm].uses_adapter else 0.0 for arm in per_question}
     even = None
     if trained is not None and "rag" in per_question and "finetuned" in per_question:
         even = break_even_questions(trained, per_question["rag"], per_question["finetuned"])

@@ -18,7 +18,8 @@ from typing import Callable
 from pydantic import BaseModel, Field, computed_field
 
 from core.compare.engine import CompareEngine
-from core.compare.results import ARM_LABELS, EVAL_ARMS, Source
+from core.compare.arms import ARMS_BY_NAME, known
+from core.compare.results import Source
 from core.demo import CORPUS_V2_DIR, DATASETS_DIR
 from core.errors import LabError, RejectedFile
 from core.eval.metrics import key_fact_recall
@@ -105,7 +106,7 @@ class FreshnessResult(BaseModel):
 
     def table(self) -> list[dict]:
         """One row per question and arm, for a dataframe."""
-        return [{"question": q.question.question, "arm": ARM_LABELS[arm],
+        return [{"question": q.question.question, "arm": ARMS_BY_NAME[arm].label,
                  "before": c.unavailable or c.before, "after": c.unavailable or c.after, "picked up": c.picked_up}
                 for q in self.questions for arm, c in q.arms.items()]
 
@@ -221,7 +222,7 @@ def run_probe(engine: CompareEngine, kb: str, questions: list[ProbeQuestion], do
     Returns None when ``should_stop`` said so between questions."""
     if not questions:
         raise LabError("Add at least one question to re-ask.")
-    arms = [a for a in EVAL_ARMS if a in arms]
+    arms = known(arms)
     if not arms:
         raise LabError("Pick at least one arm to compare.")
     progress = progress or _quiet

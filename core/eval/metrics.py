@@ -1,8 +1,8 @@
 """Deterministic answer metrics (no LLM judge): the same answers always get the same numbers.
 
 Token F1 and the normalisation follow SQuAD's evaluation script; key-fact recall checks that
-each expected fact (a number, a name, a phrase) appears in the answer; abstention is a
-pattern match on the ways a model says it does not know.
+each expected fact (a number, a name, a phrase) appears in the answer; whether an answer abstains
+is ``core.models.abstention.is_abstention``, the same test the engine and the compare page use.
 """
 
 from __future__ import annotations
@@ -16,13 +16,6 @@ import numpy as np
 from core.knowledge.support import NUMBER_WORDS
 
 _ARTICLES = re.compile(r"\b(a|an|the)\b")
-ABSTAIN_PATTERNS = re.compile(
-    r"\b(i (do not|don't|dont) know|i am not sure|i'm not sure|not (provided|mentioned|stated|specified|available) in"
-    r"|(the )?(passages?|documents?|context|text) (do|does) not (contain|mention|say|provide|specify)"
-    r"|no information|cannot (find|answer|determine)|can't (find|answer|determine)|unable to (find|answer|determine)"
-    r"|there is no (mention|information))\b",
-    re.IGNORECASE,
-)
 
 
 def normalize(text: str) -> str:
@@ -50,10 +43,6 @@ def key_fact_recall(prediction: str, facts: list[str]) -> float | None:
         return None
     answer = f" {normalize(prediction)} "
     return sum(f" {normalize(fact)} " in answer for fact in facts) / len(facts)
-
-
-def abstained(prediction: str) -> bool:
-    return bool(ABSTAIN_PATTERNS.search(prediction or ""))
 
 
 _AUXILIARIES = set("am is are was were do does did can could will would shall should may might must has have had "

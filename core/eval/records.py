@@ -5,12 +5,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from core.compare.arms import ARMS_BY_NAME
 from core.eval import metrics as m
 from core.eval.run import EvalRun
 from core.eval.runs import RunStore
-
-ADAPTER_ARMS = ("finetuned", "hybrid")
-
 
 @dataclass(frozen=True)
 class ArmRecord:
@@ -46,7 +44,8 @@ def latest_records(runs: list[EvalRun], kb: str, adapter_id: str | None) -> dict
         if run.kb != kb or run.stopped:
             continue
         for arm in run.arms:
-            if arm in out or (arm in ADAPTER_ARMS and (adapter_id is None or run.adapter_id != adapter_id)):
+            uses_adapter = arm in ARMS_BY_NAME and ARMS_BY_NAME[arm].uses_adapter
+            if arm in out or (uses_adapter and (adapter_id is None or run.adapter_id != adapter_id)):
                 continue
             if (record := _record(run, arm)) is not None:
                 out[arm] = record

@@ -11,10 +11,12 @@ import json
 import plotly.graph_objects as go
 from plotly.offline import get_plotlyjs
 
+from core.compare.arms import ARMS_BY_NAME
 from core.eval import charts, triage
 from core.eval.decision import CHOICE_ARM, NEED_QUESTIONS, Needs, Recommendation, pct, usd
 from core.eval.economics import Economics
 from core.eval.run import EvalRun, QuestionResult
+from core.eval.summary import METRIC_LABELS
 
 CSS = """
 body{font-family:system-ui,-apple-system,Segoe UI,sans-serif;color:#111827;max-width:1100px;margin:2rem auto;
@@ -40,7 +42,7 @@ def wins_and_losses(run: EvalRun, arm: str, limit: int = EXAMPLES) -> tuple[list
     """Questions ``arm`` got right while other arms got them wrong (most others wrong first), and the
     reverse. The oracle is a ceiling, not a rival, so it is left out of the comparison."""
     def others(r: QuestionResult, right: bool) -> int:
-        return sum(triage.is_right(r.item, s) == right for a, s in r.arms.items() if a not in (arm, "oracle"))
+        return sum(triage.is_right(r.item, s) == right for a, s in r.arms.items() if a != arm and not ARMS_BY_NAME[a].reads_gold)
 
     present = [r for r in run.results if arm in r.arms]
     wins = [r for r in present if triage.is_right(r.item, r.arms[arm]) and others(r, False)]
@@ -93,10 +95,9 @@ def _cell(label: str, value) -> str:
 
 def _metrics_table(summary: dict) -> str:
     arms = list(summary)
-    labels = list(next(iter(summary.values()))) if summary else []
     head = "".join(f"<th>{_e(charts.ARM_NAMES.get(a, a))}</th>" for a in arms)
-    rows = "".join(f"<tr><td>{_e(label)}</td>" + "".join(f"<td>{_cell(label, summary[a][label])}</td>" for a in arms)
-                   + "</tr>" for label in labels)
+    rows = "".join(f"<tr><td>{_e(label)}</td>" + "".join(f"<td>{_cell(label, getattr(summary[a], field))}</td>" for a in arms)
+                   + "</tr>" for field, label in METRIC_LABELS.items())
     return (f"<table><tr><th>metric (95% interval)</th>{head}</tr>{rows}</table>"
             "<p class='muted'>Intervals are bootstrap 95% intervals over the questions.</p>")
 

@@ -11,11 +11,13 @@ from typing import Callable
 import numpy as np
 from pydantic import BaseModel, Field
 
+from core.compare.arms import ARMS_BY_NAME, known
 from core.compare.engine import CompareEngine
-from core.compare.results import EVAL_ARMS, OPEN_BOOK, Source
+from core.compare.results import Source
 from core.eval import metrics as m
 from core.knowledge import support
 from core.knowledge.retrieval import search, split_sentences
+from core.models.abstention import is_abstention
 from core.models.generation import Decoding
 
 class TestItem(BaseModel):
@@ -120,7 +122,7 @@ def score(engine: CompareEngine, kb: str, item: TestItem, arm, top_k: int) -> Ar
     s = ArmScore(text=arm.text, wall_s=arm.wall_s, ttft_s=arm.ttft_s, prompt_tokens=arm.prompt_tokens,
                  completion_tokens=arm.completion_tokens, sources=[src.doc_name for src in arm.sources],
                  passages=arm.sources, withheld=arm.withheld)
-    s.abstained = arm.abstained or m.abstained(arm.text)
+    s.abstained = arm.abstained or is_abstention(arm.text)
     if item.answerable:
         s.f1 = m.token_f1(arm.text, item.answer)
         s.key_fact_recall = m.key_fact_recall(arm.text, item.key_facts)
@@ -131,13 +133,13 @@ def score(engine: CompareEngine, kb: str, item: TestItem, arm, top_k: int) -> Ar
         ref, ans = np.array(embedder.get_text_embedding_batch([item.answer, arm.text or " "]))
         s.similarity = float(m.cosine_matrix(ref[None], ans[None])[0, 0])
         s.wrong_refusal = float(s.abstained)
-        if arm.arm in ("rag", "hybrid") and item.source and not arm.unavailable:
+        if ARMS_BY_NAME[arm.arm].retrieves and item.source and not arm.unavailable:
             s.reciprocal_rank = m.reciprocal_rank(s.sources, item.source)
             s.hit = float(bool(s.reciprocal_rank))
     else:
         s.correct_abstention = float(s.abstained)
     if not s.abstained and arm.text:
-        passages = [src.text for src in arm.sources] if arm.arm in OPEN_BOOK else \
+        passages = [src.text for src in arm.sources] if ARMS_BY_NAME[arm.arm].open_book else \
             [h.text for h in search(engine.knowledge, kb, arm.text, top_k=top_k)]  # checked after the fact
         s.grounded = _grounded(embedder, arm.text, passages, item.question)
     return s
@@ -151,7 +153,7 @@ def run_eval(engine: CompareEngine, kb: str, items: list[TestItem], arms: list[s
     checked between questions; a stopped run holds the questions answered so far."""
     decoding = decoding or engine.decoding()
     top_k = top_k or engine.settings.retrieval.top_k
-    arms = [a for a in EVAL_ARMS if a in arms]
+    arms = known(arms)
     if require_support is None:
         require_support = engine.settings.retrieval.require_support
     adapter = engine.adapters.get(adapter_id) if adapter_id else None
@@ -174,55 +176,3 @@ def run_eval(engine: CompareEngine, kb: str, items: list[TestItem], arms: list[s
             progress(i + 1, len(items))
     run.seconds = time.perf_counter() - started
     return run
-
-
-METRICS = [  # (field, label, aggregate)
-    ("key_fact_hit", "key-fact accuracy", "mean"),
-    ("key_fact_recall", "key-fact recall", "mean"),
-    ("f1", "token F1", "mean"),
-    ("similarity", "semantic similarity", "mean"),
-    ("grounded", "groundedness", "mean"),
-    ("correct_abstention", "correct abstention", "mean"),
-    ("wrong_refusal", "wrong refusals", "mean"),
-    ("hit", "retrieval hit rate", "mean"),
-    ("reciprocal_rank", "retrieval MRR", "mean"),
-]
-
-
-def summarize(run: EvalRun, seed: int = 0) -> dict[str, dict[str, tuple[float, float, float] | float]]:
-    """Per arm: each metric as (mean, 95% low, 95% high) by bootstrap over questions, plus
-    latency p50/p95 and mean tokens."""
-    out: dict[str, dict] = {}
-    for arm in run.arms:
-        scores = [r.arms[arm] for r in run.results if arm in r.arms]
-        if not scores:
-            continue
-        row: dict = {}
-        for field, label, _ in METRICS:
-            values = [getattr(s, field) for s in scores if getattr(s, field) is not None]
-            row[label] = m.bootstrap_ci(values, seed=seed) if values else None
-        walls = [s.wall_s for s in scores]
-        row["latency p50 (s)"] = float(np.percentile(walls, 50))
-        row["latency p95 (s)"] = float(np.percentile(walls, 95))
-        row["prompt tokens"] = float(np.mean([s.prompt_tokens for s in scores]))
-        row["completion tokens"] = float(np.mean([s.completion_tokens for s in scores]))
-        out[arm] = row
-    return out
-
-
-def format_table(summary: dict) -> str:
-    arms = list(summary)
-    labels = list(next(iter(summary.values()))) if summary else []
-    lines = [f"{'metric':24}" + "".join(f"{a:>24}" for a in arms)]
-    for label in labels:
-        cells = []
-        for a in arms:
-            v = summary[a][label]
-            if v is None:
-                cells.append(f"{'—':>24}")
-            elif isinstance(v, tuple):
-                cells.append(f"{v[0]:>8.2f} [{v[1]:.2f}, {v[2]:.2f}]".rjust(24))
-            else:
-                cells.append(f"{v:>24.1f}")
-        lines.append(f"{label:24}" + "".join(cells))
-    return "\n".join(lines)

@@ -8,10 +8,11 @@ from typing import Literal
 
 from pydantic import BaseModel, ValidationError
 
-from core.compare.results import EVAL_ARMS
+from core.compare.arms import known
 from core.errors import LabError
 from core.eval import triage
-from core.eval.run import EvalRun, summarize
+from core.eval.run import EvalRun
+from core.eval.summary import METRIC_LABELS, summarize
 
 log = logging.getLogger(__name__)
 
@@ -87,13 +88,11 @@ def diff_runs(a: EvalRun, b: EvalRun) -> RunDiff:
     pins = [f"{label}: {getattr(a, f)} → {getattr(b, f)}" for f, label in PIN_FIELDS.items() if getattr(a, f) != getattr(b, f)]
     sa, sb = summarize(a), summarize(b)
     metrics = []
-    for arm in [x for x in EVAL_ARMS if x in sa or x in sb]:
-        for label in ("key-fact accuracy", "token F1", "semantic similarity", "groundedness", "correct abstention",
-                      "latency p50 (s)", "prompt tokens"):
-            va, vb = (s.get(arm, {}).get(label) for s in (sa, sb))
-            va, vb = (v[0] if isinstance(v, tuple) else v for v in (va, vb))
+    for arm in known(set(sa) | set(sb)):
+        for field in ("key_fact_hit", "f1", "similarity", "grounded", "correct_abstention", "latency_p50_s", "prompt_tokens"):
+            va, vb = (s[arm].mean(field) if arm in s else None for s in (sa, sb))
             if va is not None or vb is not None:
-                metrics.append(MetricDelta(arm=arm, metric=label, a=va, b=vb))
+                metrics.append(MetricDelta(arm=arm, metric=METRIC_LABELS[field], a=va, b=vb))
     questions = []
     same = a.test_set_hash == b.test_set_hash and bool(a.test_set_hash)
     if same:

@@ -20,7 +20,7 @@ from typing import Callable, TypeVar
 
 from pydantic import BaseModel, Field
 
-from core.compare.results import EVAL_ARMS
+from core.compare.arms import ARMS_BY_NAME, known, using_adapter
 from core.config import Settings
 from core.errors import LabError
 from core.eval.freshness import FreshnessResult, ProbeQuestion, ProbeSpec, check_change, run_probe
@@ -50,10 +50,10 @@ class EvalSpec(BaseModel):
 
 def _checked_arms(arms: list[str], adapter_id: str | None, verb: str) -> list[str]:
     """The known arms of ``arms`` in their usual order, or one sentence on why they cannot run."""
-    arms = [a for a in EVAL_ARMS if a in arms]
+    arms = known(arms)
     if not arms:
         raise LabError(f"Pick at least one arm to {verb}.")
-    if any(a in ("finetuned", "hybrid") for a in arms) and not adapter_id:
+    if using_adapter(arms) and not adapter_id:
         raise LabError("The fine-tuned and hybrid arms need an adapter: pick one, or leave those arms out.")
     return arms
 
@@ -121,7 +121,7 @@ class EvalService:
         """Queue a freshness probe; what cannot be probed is refused here, in one sentence, before any work."""
         if not questions:
             raise LabError("Add at least one question to re-ask.")
-        arms = _checked_arms([a for a in arms if a != "oracle"], adapter_id, "compare")
+        arms = _checked_arms([a for a in arms if a in ARMS_BY_NAME and not ARMS_BY_NAME[a].reads_gold], adapter_id, "compare")
         check_change(knowledge, kb, doc_name, new_bytes, new_name)
         sha = hashlib.sha256(new_bytes).hexdigest()
         spec = ProbeSpec(kb=kb, doc_name=doc_name, new_name=new_name, data_sha256=sha, questions=questions,

@@ -7,7 +7,7 @@ and last an answer the model made up.
 
 from __future__ import annotations
 
-from core.compare.results import OPEN_BOOK
+from core.compare.arms import ARMS_BY_NAME
 from core.eval.run import ArmScore, EvalRun, TestItem
 
 RIGHT_F1 = 0.5  # without key facts, an answer this close to the reference (token F1) counts as right
@@ -44,10 +44,10 @@ def label(arm: str, item: TestItem, s: ArmScore) -> str | None:
         return HALLUCINATION
     if s.abstained:
         return WRONG_REFUSAL
-    if arm in OPEN_BOOK:
+    if ARMS_BY_NAME[arm].open_book:
         if s.hit == 0.0:
             return RETRIEVAL_MISS
-        if s.hit == 1.0 or (arm == "oracle" and item.source):  # the oracle is always handed the gold document
+        if s.hit == 1.0 or (ARMS_BY_NAME[arm].reads_gold and item.source):  # the oracle is always handed the gold document
             return PASSAGE_IGNORED
     # a closed-book arm answering wrongly, or an open-book arm whose gold document is unknown
     return HALLUCINATION

@@ -4,33 +4,43 @@ Several processes (CPU or GPUs): ``torchrun --nproc_per_node N -m core.finetune 
 or ``accelerate launch --num_processes N -m core.finetune ...``: data-parallel, see
 core/finetune/distributed.py.
 
-The same entry point the background jobs use (core.finetune.run.run_finetune), in this
-process, printing one line per step. ``--jsonl FILE`` imports a question/answer file as a new
-dataset first; ``--list`` shows the saved datasets. Settings (data folder, model) come from
-the usual ``LAB_*`` environment variables or settings file.
+It runs through the same job records as the app's background jobs, in this process: a training
+job (listed on the Fine-tune page's Jobs tab) with its checkpoints and metrics in the data
+folder's ``jobs/<id>/``, printing one line per step. A run that is stopped (Ctrl-C, killed)
+resumes from its last checkpoint with ``--resume JOB`` (or the page's Resume button).
+``--jsonl FILE`` imports a question/answer file as a new dataset first; ``--list`` shows the
+saved datasets, adapters and jobs. Settings (data folder, model) come from the usual ``LAB_*``
+environment variables or settings file.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
-import tempfile
 from pathlib import Path
 
 import core  # noqa: F401  (sets the MKL code path before torch loads)
 from core.config import apply_model_choice, load_settings
 from core.errors import LabError
-from core.finetune.recipe import TrainingConfig
+from core.finetune.recipe import StepReport, TrainingConfig
 from core.finetune.run import FinetuneSpec, run_finetune
 
 
-def main(argv: list[str] | None = None) -> int:
+def _print_step(r: StepReport) -> None:
+    print(f"step {r.step}/{r.total_steps}  loss {r.train_loss:.4f}"
+          + (f"  held-out {r.eval_loss:.4f}" if r.eval_loss is not None else "")
+          + f"  {r.trained_tokens} tokens trained  {r.elapsed_s:.1f} s", flush=True)
+
+
+def _parser() -> tuple[argparse.ArgumentParser, TrainingConfig]:
     defaults = TrainingConfig()
     p = argparse.ArgumentParser(prog="python -m core.finetune", description=__doc__.splitlines()[0])
     p.add_argument("--dataset", help="id of a saved dataset (see --list)")
     p.add_argument("--jsonl", type=Path, help="import this question/answer JSONL file as a dataset first")
     p.add_argument("--name", help="name of the adapter to create")
-    p.add_argument("--list", action="store_true", help="list saved datasets and adapters, then exit")
+    p.add_argument("--resume", metavar="JOB", help="continue a stopped training job from its last checkpoint")
+    p.add_argument("--list", action="store_true", help="list saved datasets, adapters and jobs, then exit")
     p.add_argument("--mode", choices=["qa", "cpt"], default="qa")
     for field, value in defaults.model_dump().items():
         if field == "target_modules":
@@ -40,9 +50,16 @@ def main(argv: list[str] | None = None) -> int:
         else:
             p.add_argument(f"--{field.replace('_', '-')}", type=type(value), default=value)
     p.add_argument("--checkpoint-every", type=int, default=10)
+    return p, defaults
+
+
+def main(argv: list[str] | None = None) -> int:
+    p, defaults = _parser()
     args = p.parse_args(argv)
 
+    from core.finetune import distributed
     from core.finetune.service import FinetuneService
+    from core.jobs import worker
 
     settings = apply_model_choice(load_settings())  # the model picked on the Models page, if any
     ft = FinetuneService(settings)
@@ -51,40 +68,67 @@ def main(argv: list[str] | None = None) -> int:
             print(f"dataset  {d.id:40} {d.train_count:5} train {d.test_count:4} test  {d.name}")
         for a in ft.adapters.list():
             print(f"adapter  {a.id:40} {a.fingerprint}  {a.name}")
+        for j in ft.list_jobs():
+            print(f"job      {j.id:40} {j.status:11} step {j.step}/{j.total_steps}  {j.name}")
         return 0
-    import os
-
-    several = int(os.environ.get("WORLD_SIZE", "1")) > 1
+    world = distributed.setup() if int(os.environ.get("WORLD_SIZE", "1")) > 1 else distributed.World()
+    job_id = ""
+    if world.is_main:
+        try:
+            job_id = _record(ft, args, defaults, world).id
+        except LabError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+        else:
+            print(f"job {job_id}: if it stops, resume with  python -m core.finetune --resume {job_id}", flush=True)
+    job_id = distributed.from_main(job_id, world)  # "" on every rank when rank 0 could not record the job
+    if not job_id:
+        return 2
     try:
-        if args.jsonl and several:
-            raise LabError("With several processes, import the file first (--jsonl, one process), then pass --dataset.")
-        if args.jsonl:
-            from core.finetune import datasets as ds
-
-            parsed = ds.parse_jsonl(args.jsonl.read_bytes())
-            for problem in parsed.problems:
-                print(f"skipped row {problem.row}: {problem.message}", file=sys.stderr)
-            args.dataset = ft.save_pairs(args.jsonl.stem, parsed.pairs, None, None, "upload").id
-            print(f"imported {args.jsonl} as dataset {args.dataset}")
-        if not args.dataset or not args.name:
-            p.error("--dataset (or --jsonl) and --name are required")
-        targets = args.target_modules if args.target_modules == "all-linear" else args.target_modules.split(",")
-        training = TrainingConfig(**{k: getattr(args, k) for k in defaults.model_dump() if k != "target_modules"},
-                                  target_modules=targets)
-        spec = FinetuneSpec(adapter_name=args.name, dataset_id=args.dataset, mode=args.mode, training=training,
-                            checkpoint_every=args.checkpoint_every)
-        ft.datasets.get(spec.dataset_id)
-        with tempfile.TemporaryDirectory(prefix="finetune-") as job_dir:
-            adapter = run_finetune(spec, settings, Path(job_dir), on_step=lambda r: print(
-                f"step {r.step}/{r.total_steps}  loss {r.train_loss:.4f}"
-                + (f"  held-out {r.eval_loss:.4f}" if r.eval_loss is not None else "")
-                + f"  {r.trained_tokens} tokens trained  {r.elapsed_s:.1f} s", flush=True))
+        if not world.is_main:  # the other ranks train alongside; rank 0 records everything
+            spec = FinetuneSpec.model_validate(ft.jobs.get(job_id).config)
+            run_finetune(spec, settings, ft.jobs.folder(job_id))
+            return 0
+        code = worker.run(ft.jobs, job_id, echo=_print_step, cancellable=world.size == 1)
     except LabError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    if adapter is not None:  # None on the other ranks of a multi-process run
+    except KeyboardInterrupt:
+        if job_id and world.is_main:
+            ft.jobs.finish(job_id, "interrupted", "Interrupted: its process stopped. Resume continues from the last checkpoint.")
+        print(f"stopped; resume with  python -m core.finetune --resume {job_id}", file=sys.stderr)
+        return 130
+    job = ft.jobs.get(job_id)
+    if job.status == "done":
+        adapter = ft.adapters.get(job.result["adapter_id"])
         print(f"saved adapter {adapter.id} ({adapter.fingerprint}) to {adapter.path}")
-    return 0
+    else:
+        print(f"{job.status}: {job.message}", file=sys.stderr)
+    return code
+
+
+def _record(ft, args, defaults: TrainingConfig, world):
+    """The job this run is: a stopped one taken back (``--resume``), or a new one, running in this process."""
+    if args.resume:
+        ft.jobs.requeue(args.resume)
+        return ft.jobs.claim(args.resume, os.getpid())
+    if args.jsonl and world.size > 1:
+        raise LabError("With several processes, import the file first (--jsonl, one process), then pass --dataset.")
+    if args.jsonl:
+        from core.finetune import datasets as ds
+
+        parsed = ds.parse_jsonl(args.jsonl.read_bytes())
+        for problem in parsed.problems:
+            print(f"skipped row {problem.row}: {problem.message}", file=sys.stderr)
+        args.dataset = ft.save_pairs(args.jsonl.stem, parsed.pairs, None, None, "upload").id
+        print(f"imported {args.jsonl} as dataset {args.dataset}")
+    if not args.dataset or not args.name:
+        raise LabError("--dataset (or --jsonl) and --name are required (or --resume JOB).")
+    targets = args.target_modules if args.target_modules == "all-linear" else args.target_modules.split(",")
+    training = TrainingConfig(**{k: getattr(args, k) for k in defaults.model_dump() if k != "target_modules"},
+                              target_modules=targets)
+    spec = FinetuneSpec(adapter_name=args.name, dataset_id=args.dataset, mode=args.mode, training=training,
+                        checkpoint_every=args.checkpoint_every)
+    return ft.submit(spec, run_by=os.getpid())
 
 
 if __name__ == "__main__":

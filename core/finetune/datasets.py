@@ -22,11 +22,12 @@ from pathlib import Path
 from pydantic import BaseModel
 
 from core.errors import LabError, RejectedFile
+from core.models.abstention import ABSTAIN
 from core.knowledge.readers import decode_text
 
 MAX_ROWS = 50_000
 MAX_CHARS = 4000
-IDK = "I don't know."
+IDK = ABSTAIN
 SHAPES = "question/answer, instruction/output or messages"
 
 

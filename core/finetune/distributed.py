@@ -76,3 +76,14 @@ def barrier(world: World) -> None:
         import torch.distributed as dist
 
         dist.barrier()
+
+
+def from_main(value: str, world: World) -> str:
+    """Rank 0's ``value`` on every rank (the job id the command line's rank 0 recorded)."""
+    if world.size <= 1:
+        return value
+    import torch.distributed as dist
+
+    box = [value]
+    dist.broadcast_object_list(box, src=0)
+    return box[0]

@@ -26,6 +26,12 @@ class FinetuneService:
         self.datasets = DatasetStore(settings.data_dir / "datasets")
         self.jobs = JobStore(settings.data_dir)
         self.adapters = AdapterRegistry(settings.adapters_dir)
+        self.reconcile()
+
+    def reconcile(self) -> None:
+        """What the app does at start-up: jobs whose process died become interrupted (resumable),
+        and queued jobs get a supervisor. Listing jobs never does this."""
+        supervisor.ensure_running(self.jobs)
 
     # --- jobs ------------------------------------------------------------------------------
     def estimate_seconds(self, n_examples: int, config: TrainingConfig, tokens_per_example: float = TOKENS_PER_EXAMPLE) -> float:
@@ -46,17 +52,22 @@ class FinetuneService:
             chars = [len(p.question) + len(p.answer) + sum(len(x.text) + 60 for x in p.passages or []) for p in pairs]
         return 40 + sum(chars) / max(len(chars), 1) / 4
 
-    def start(self, spec: FinetuneSpec) -> Job:
+    def submit(self, spec: FinetuneSpec, run_by: int | None = None) -> Job:
+        """The job record of a training run (checked first: a missing dataset or a taken adapter name
+        is one sentence); queued for the supervisor, or running in process ``run_by`` (the command line)."""
         info = self.datasets.get(spec.dataset_id)  # raises a plain error for a missing dataset
         if spec.adapter_name.strip() in {a.name for a in self.adapters.list()}:
             raise LabError(f"An adapter named '{spec.adapter_name}' already exists; pick another name.")
         spec = spec.model_copy(update={"base_model": spec.base_model or self.settings.models.llm})  # the model in use now
-        job = self.jobs.submit(KIND, spec.adapter_name.strip(), {**spec.model_dump(), "dataset_name": info.name})
-        supervisor.ensure_running(self.settings.data_dir)
+        return self.jobs.submit(KIND, spec.adapter_name.strip(), {**spec.model_dump(), "dataset_name": info.name}, run_by)
+
+    def start(self, spec: FinetuneSpec) -> Job:
+        job = self.submit(spec)
+        supervisor.ensure_running(self.jobs)
         return job
 
     def list_jobs(self) -> list[Job]:
-        supervisor.ensure_running(self.settings.data_dir)  # also marks dead jobs interrupted
+        """The training jobs, newest first: a read, nothing else (no process started, no new connection)."""
         return self.jobs.list(KIND)
 
     def cancel(self, job_id: str) -> None:
@@ -64,7 +75,7 @@ class FinetuneService:
 
     def resume(self, job_id: str) -> Job:
         job = self.jobs.requeue(job_id)
-        supervisor.ensure_running(self.settings.data_dir)
+        supervisor.ensure_running(self.jobs)
         return job
 
     # --- datasets --------------------------------------------------------------------------

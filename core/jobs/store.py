@@ -75,14 +75,26 @@ class JobStore:
         return self.root / job_id
 
     # --- records ---------------------------------------------------------------------------
-    def submit(self, kind: str, name: str, config: dict) -> Job:
+    def submit(self, kind: str, name: str, config: dict, run_by: int | None = None) -> Job:
+        """A new queued job; with ``run_by`` (a process id) it is recorded as running in that
+        process at once, so no runner claims it (the command line runs its own job)."""
         job_id = f"{now()[:10].replace('-', '')}-{uuid.uuid4().hex[:8]}"
         folder = self.folder(job_id)
         folder.mkdir(parents=True)
         (folder / "config.json").write_text(json.dumps(config, indent=2), encoding="utf-8")
+        status, started = ("running", now()) if run_by else ("queued", None)
         with self.db.write() as c:
-            c.execute("INSERT INTO jobs (id, kind, name, status, config, created_at) VALUES (?, ?, ?, 'queued', ?, ?)",
-                      (job_id, kind, name, json.dumps(config), now()))
+            c.execute("INSERT INTO jobs (id, kind, name, status, config, created_at, pid, started_at) "
+                      "VALUES (?, ?, ?, ?, ?, ?, ?, ?)", (job_id, kind, name, status, json.dumps(config), now(), run_by, started))
+        return self.get(job_id)
+
+    def claim(self, job_id: str, pid: int) -> Job:
+        """Move this queued job to running in process ``pid`` (the command line resuming its own job)."""
+        with self.db.write() as c:
+            claimed = c.execute("UPDATE jobs SET status = 'running', pid = ?, started_at = COALESCE(started_at, ?), "
+                                "message = '' WHERE id = ? AND status = 'queued'", (pid, now(), job_id)).rowcount
+        if not claimed:
+            raise JobError(f"Job '{job_id}' is not waiting to run (another runner may have taken it).")
         return self.get(job_id)
 
     def _job(self, row) -> Job:
@@ -168,6 +180,18 @@ class JobStore:
     def append_metrics(self, job_id: str, record: dict) -> None:
         with (self.folder(job_id) / "metrics.jsonl").open("a", encoding="utf-8") as fh:
             fh.write(json.dumps(record) + "\n")
+
+    def keep_metrics_up_to(self, job_id: str, step: int) -> None:
+        """Drop the metrics after ``step``: a job resumed from its checkpoint at ``step`` redoes the
+        steps after it, and the loss chart must not show them twice."""
+        path = self.folder(job_id) / "metrics.jsonl"
+        rows = self.metrics(job_id)
+        kept = [r for r in rows if r.get("step", 0) <= step]
+        if len(kept) == len(rows):
+            return
+        tmp = path.with_suffix(".partial")
+        tmp.write_text("".join(json.dumps(r) + "\n" for r in kept), encoding="utf-8")
+        tmp.replace(path)
 
     def metrics(self, job_id: str) -> list[dict]:
         path = self.folder(job_id) / "metrics.jsonl"

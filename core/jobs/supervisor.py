@@ -1,13 +1,14 @@
 """Runs queued jobs one at a time, each in a child process, then exits when the queue is empty.
 
-``ensure_running(data_dir)`` is what the app calls: it marks jobs whose process died as
-interrupted (resumable) and starts a supervisor when there is queued work and none is alive.
-The supervisor is detached from the app (its own session), so closing the browser or
-restarting the app does not stop a job; a restarted app simply reads the job records again.
+``ensure_running(store)`` is what submitting, resuming and the app's start-up call (never a
+listing): it marks jobs whose process died as interrupted (resumable) and starts a supervisor
+when there is queued work and none is alive. The supervisor is detached from the app (its own
+session), so closing the browser or restarting the app does not stop a job; a restarted app
+simply reads the job records again.
 
-A child killed by SIGKILL that the supervisor did not kill is reported as out of memory (that
-is what the kernel's OOM killer does); cancellation escalates from the flag the worker checks
-each step, to SIGTERM, to SIGKILL.
+A child that dies without writing its status is described by ``core.jobs.exits`` ("killed by a
+signal", "out of memory" only when the kernel's OOM killer did it); cancellation escalates from
+the flag the worker checks each step, to SIGTERM, to SIGKILL.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ import time
 from pathlib import Path
 
 from core.config import REPO_ROOT
+from core.jobs.exits import exit_message, oom_kills
 from core.jobs.store import JobStore, pid_alive
 
 KIND = "finetune"  # the jobs this supervisor runs in worker processes (evaluations run in the app process)
@@ -39,16 +41,19 @@ def _python_env(data_dir: Path) -> dict:
 
 
 def reconcile(store: JobStore) -> None:
-    """Jobs marked running whose worker is gone (app restarts, machine reboots) become interrupted."""
+    """Jobs marked running whose process is gone (app restarts, machine reboots, a killed command
+    line run) become interrupted. The job a live supervisor is watching is left to it: it records
+    how its worker ended."""
     supervisor_alive = pid_alive(int(store.get_meta("supervisor_pid") or 0))
+    watched = store.get_meta("supervisor_job") if supervisor_alive else None
     for job in store.list(KIND):
-        if job.status == "running" and not pid_alive(job.pid) and not supervisor_alive:
+        if job.status == "running" and not pid_alive(job.pid) and job.id != watched:
             store.finish(job.id, "interrupted", "Interrupted: its process stopped. Resume continues from the last checkpoint.")
 
 
-def ensure_running(data_dir: Path) -> bool:
+def ensure_running(store: JobStore) -> bool:
     """Start a supervisor if there is queued work and none is alive; True if one is running."""
-    store = JobStore(data_dir)
+    data_dir = store.root.parent
     reconcile(store)
     if pid_alive(int(store.get_meta("supervisor_pid") or 0)):
         return True
@@ -62,7 +67,21 @@ def ensure_running(data_dir: Path) -> bool:
     return True
 
 
+def stop_recorded(store: JobStore) -> list[int]:
+    """Kill (SIGKILL) the supervisor and the workers ``store`` records, by their recorded process
+    ids, never by name; returns those signalled. For tearing down a test's data folder."""
+    pids = [j.pid for j in store.list() if j.status == "running"] + [int(store.get_meta("supervisor_pid") or 0)]
+    stopped = []
+    for pid in pids:
+        if pid and pid != os.getpid() and pid_alive(pid):
+            os.kill(pid, signal.SIGKILL)
+            stopped.append(pid)
+    return stopped
+
+
 def _run_one(store: JobStore, job_id: str, data_dir: Path) -> None:
+    store.set_meta("supervisor_job", job_id)
+    oom_before = oom_kills()
     child = subprocess.Popen([sys.executable, "-m", "core.jobs.worker", "--data-dir", str(data_dir), "--job", job_id],
                              cwd=REPO_ROOT, env=_python_env(data_dir), stdin=subprocess.DEVNULL,
                              stdout=subprocess.DEVNULL, stderr=open(store.folder(job_id) / "stderr.txt", "ab"))
@@ -86,10 +105,8 @@ def _run_one(store: JobStore, job_id: str, data_dir: Path) -> None:
     code = child.returncode
     if killed_by_us or job.cancel_requested:
         store.finish(job_id, "cancelled", "Cancelled by the user.")
-    elif code == -signal.SIGKILL:
-        store.finish(job_id, "failed", "failed: out of memory (the training process was killed)")
     else:
-        store.finish(job_id, "failed", f"failed: the training process exited with code {code}; see its log")
+        store.finish(job_id, "failed", exit_message(code, oom_before, oom_kills()))
     store.log(job_id, f"worker exit code {code}")
 
 
@@ -99,10 +116,9 @@ def main() -> None:
     data_dir = Path(parser.parse_args().data_dir)
     store = JobStore(data_dir)
     lock = open(store.root / "supervisor.lock", "w")
-    try:
-        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        return  # another supervisor is running the queue
+    # Wait (not give up) for a supervisor that is finishing: it may have found the queue empty just
+    # before a job was submitted, and that job would otherwise wait for the next submission.
+    fcntl.flock(lock, fcntl.LOCK_EX)
     store.set_meta("supervisor_pid", str(os.getpid()))
     while (job := store.claim_next(pid=os.getpid(), kind=KIND)) is not None:
         _run_one(store, job.id, data_dir)

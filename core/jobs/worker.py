@@ -11,27 +11,38 @@ import logging
 import sys
 import traceback
 from pathlib import Path
+from typing import TYPE_CHECKING, Callable
 
 from core.config import apply_model_choice, load_settings
 from core.jobs.store import JobStore
 
-
-def run(store: JobStore, job_id: str) -> int:
+if TYPE_CHECKING:
     from core.finetune.recipe import StepReport
+
+
+def run(store: JobStore, job_id: str, echo: Callable[[StepReport], None] | None = None, cancellable: bool = True) -> int:
+    """Run the claimed training job ``job_id`` in this process and record how it ended; 0 if it
+    finished or was cancelled. ``echo`` also sees each step (the command line prints it); a run of
+    several processes is not ``cancellable`` (one rank stopping alone would leave the others waiting)."""
+    from core.finetune import checkpoints
     from core.finetune.run import FinetuneSpec, run_finetune
 
     job = store.get(job_id)
     settings = apply_model_choice(load_settings(data_dir=store.root.parent))  # the device picked; the model is in the spec
     spec = FinetuneSpec.model_validate(job.config)
-    store.log(job_id, f"started: {job.name}")
+    resumed_from = max((step for step, _ in checkpoints.complete(store.folder(job_id) / "checkpoints")), default=0)
+    store.keep_metrics_up_to(job_id, resumed_from)  # the steps after the checkpoint are done again
+    store.log(job_id, f"started: {job.name}" + (f" (resuming after step {resumed_from})" if resumed_from else ""))
 
     def on_step(r: StepReport) -> None:
+        if echo:
+            echo(r)
         store.update(job_id, step=r.step, total_steps=r.total_steps, elapsed_s=r.elapsed_s)
         store.append_metrics(job_id, {"step": r.step, "train_loss": r.train_loss, "eval_loss": r.eval_loss,
                                       "tokens": r.trained_tokens, "elapsed_s": r.elapsed_s, "lr": r.learning_rate})
 
     def should_stop() -> bool:
-        return store.get(job_id).cancel_requested
+        return cancellable and store.get(job_id).cancel_requested
 
     try:
         adapter = run_finetune(spec, settings, store.folder(job_id), on_step, should_stop, job_id=job_id)

@@ -67,8 +67,11 @@ def app_url(tmp_path_factory):
     finally:
         proc.terminate()
         proc.wait(timeout=30)
-        # a training job's supervisor is detached from the app: stop it with the test
-        subprocess.run(["pkill", "-f", f"core.jobs.supervisor --data-dir {data}"], check=False)
+        # a training job's supervisor is detached from the app: stop it (and its worker) by recorded PID
+        from core.jobs.store import JobStore
+        from core.jobs.supervisor import stop_recorded
+
+        stop_recorded(JobStore(data))
 
 
 @pytest.fixture(scope="module")
