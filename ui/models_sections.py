@@ -52,7 +52,7 @@ def model_in_use(runtime: ModelRuntime, settings: Settings) -> None:
                   "(auto is CUDA when torch sees a GPU, else the CPU).")
         c5.metric("Memory (weights)", size(runtime.memory_bytes), help="fp32 weights; each loaded adapter adds a few MB.")
         speed = runtime.speed()
-        c6.metric("Speed, measured", f"{speed.per_answer_tok_s:.1f} tok/s" if speed else "no answer yet",
+        c6.metric("Speed, measured", f"{speed.per_answer_tok_s:.1f} tok/s" if speed else "—",
                   help="How fast one answer grows while decoding, over this model's last answers "
                        "(all answers decoded together: see the caption).")
         st.caption(
@@ -166,11 +166,12 @@ def suggestions(runtime: ModelRuntime | None) -> None:
     st.caption(
         "Estimates, not measurements: download at 2 bytes a weight (bf16 safetensors; the hub is asked for the exact "
         "size before anything downloads), memory at 4 bytes a weight (this app loads fp32), speed for one answer "
-        f"extrapolated from {catalog.MEASURED_MODEL} measured at 12 tok/s (2.06 ms a layer + 0.16 ns a weight per "
-        "decoding step). A GPU is much faster and is not covered."
+        f"extrapolated from {catalog.MEASURED_MODEL}, measured at 12 tok/s: 2.06 ms a layer + 0.16 ns a weight per "
+        "decoding step. A GPU is much faster and is not covered."
         + (f" The model in use measures {runtime.speed().per_answer_tok_s:.1f} tok/s per answer on this machine."
            if runtime is not None and runtime.speed() else "")
     )
+    st.markdown("**Fill in one of them:**")
     cols = st.columns(4)
     for i, s in enumerate(catalog.SUGGESTED):
         cols[i % 4].button(s.repo_id.split("/")[1], key=f"suggest_{s.repo_id}", on_click=_pick_suggestion,
