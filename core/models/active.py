@@ -1,8 +1,8 @@
 """The model the app answers with, switchable without a restart.
 
 One ``ActiveModel`` per app process holds the current ``ModelRuntime``. ``switch`` builds the new
-runtime once (under a lock: two sessions asking for the same model load it once), and only when
-it loaded does it replace the old one and record the choice in the data folder, so the choice
+runtime once (one load at a time: two sessions asking for the same model load it once; the old
+model keeps answering meanwhile), and only when it loaded does it replace the old one and record the choice in the data folder, so the choice
 survives a restart. Work already running keeps the runtime it started with (an evaluation holds
 its engine, a training job its own process and the model pinned in its spec); the old runtime is
 freed when the last of them lets go.
@@ -36,7 +36,9 @@ class ActiveModel:
         self.settings = settings
         self._build = build
         self._runtime: ModelRuntime | None = None
-        self._lock = threading.Lock()
+        # One load at a time. Readers never wait on it once a model is loaded: while a switch loads
+        # the new model, every session keeps answering with the old one.
+        self._loading = threading.Lock()
 
     @property
     def loaded(self) -> bool:
@@ -44,7 +46,9 @@ class ActiveModel:
 
     def runtime(self) -> ModelRuntime:
         """The current runtime, loaded on first use."""
-        with self._lock:
+        if (current := self._runtime) is not None:
+            return current
+        with self._loading:
             if self._runtime is None:
                 self._runtime = self._build(self.settings.model_copy())
             return self._runtime
@@ -60,7 +64,7 @@ class ActiveModel:
                                       "device": device or self.settings.models.device})
         except ValueError:
             raise ModelError(f"'{device}' is not a device: pick auto, cpu or cuda.") from None
-        with self._lock:
+        with self._loading:
             current = self._runtime
             if current is not None and current.model_id == llm and self.settings.models.device == models.device:
                 return current

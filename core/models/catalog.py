@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-MEASURED_MODEL = "SmolLM2-135M-Instruct, fp32, 2 CPU cores"
+MEASURED_MODEL = "SmolLM2-135M-Instruct (fp32, 2 CPU cores)"
 MS_PER_LAYER = 2.06  # (83.3 - 21.6) ms / 30 layers
 NS_PER_WEIGHT = 0.16  # 21.6 ms / 134.5M weights: (148.1 - 83.3) ms / 3 extra answers
 
@@ -51,8 +51,8 @@ SUGGESTED = [
     Suggestion("HuggingFaceTB/SmolLM2-360M-Instruct", 361_821_120, 32, 8192, "the bundled model's bigger sibling"),
     Suggestion("Qwen/Qwen2.5-0.5B-Instruct", 494_032_768, 24, 32768),
     Suggestion("Qwen/Qwen2.5-1.5B-Instruct", 1_543_714_304, 28, 32768, "reads passages well; a good CPU choice"),
-    Suggestion("meta-llama/Llama-3.2-1B-Instruct", 1_235_814_400, 16, 131072, "gated: accept the licence, then `hf auth login`"),
+    Suggestion("meta-llama/Llama-3.2-1B-Instruct", 1_235_814_400, 16, 131072, "gated: accept its licence, then hf auth login"),
     Suggestion("HuggingFaceTB/SmolLM2-1.7B-Instruct", 1_711_376_384, 24, 8192),
     Suggestion("Qwen/Qwen2.5-3B-Instruct", 3_085_938_688, 36, 32768, "a GPU, or patience"),
-    Suggestion("meta-llama/Llama-3.2-3B-Instruct", 3_212_749_824, 28, 131072, "gated: accept the licence, then `hf auth login`"),
+    Suggestion("meta-llama/Llama-3.2-3B-Instruct", 3_212_749_824, 28, 131072, "gated: accept its licence, then hf auth login"),
 ]

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import logging
 import threading
-import time
 from collections import OrderedDict, deque
 from dataclasses import dataclass
 from pathlib import Path
@@ -48,7 +47,6 @@ class ModelRuntime:
         gen_eos = getattr(self.model.generation_config, "eos_token_id", None)
         eos.update(gen_eos if isinstance(gen_eos, list) else [gen_eos])
         self.eos_ids = {e for e in eos if e is not None}
-        self.loaded_at = time.time()
         self._speeds: deque[tuple[int, int, float]] = deque(maxlen=20)  # (steps, tokens, seconds) per generation
 
     @property
