@@ -4,10 +4,11 @@ import time
 
 import streamlit as st
 
+from core import demo_adapter
 from core.compare.results import ARM_LABELS, ARMS, history_json, history_markdown
 from core.errors import LabError
 from ui import compare_view
-from ui.resources import adapters, compare_engine, knowledge, settings
+from ui.resources import adapters, compare_engine, finetune, knowledge, settings
 from ui.widgets import active_kb_picker, adapter_labels, report_error
 
 HISTORY = "compare_history"
@@ -26,10 +27,15 @@ kb = active_kb_picker(service)
 if kb is None:
     st.stop()
 
+ft = finetune()
+demo = demo_adapter.status(ft)
+demo_wait = (lambda: demo_adapter.status(ft)) if demo is not None and demo.training else None
 with st.sidebar:
     labels = adapter_labels(adapters())
+    demo_selected = compare_view.select_adapter(labels, demo)
     adapter_id = st.selectbox("Adapter for fine-tuned and hybrid", list(labels), format_func=labels.get,
-                              index=0 if labels else None, placeholder="No adapter trained yet")
+                              index=0 if labels else None, placeholder="No adapter trained yet",
+                              key=compare_view.ADAPTER_KEY, on_change=compare_view.mark_adapter_picked)
     arms = st.pills("Arms shown", list(ARMS), default=list(ARMS), selection_mode="multi",
                     format_func=ARM_LABELS.get, key="compare_arms") or []
     st.markdown("**Decoding: one setting for all arms**")
@@ -64,9 +70,19 @@ with st.sidebar:
     else:
         st.caption("Questions you ask appear here for download.")
 
-for past in history:
-    compare_view.comparison(past, arms, finetune_page)
+if demo_selected and adapter_id:
+    try:
+        with st.spinner("The demo adapter is ready: the fine-tuned and hybrid panes are answering…"):
+            compare_view.answer_waiting_panes(engine, history, adapter_id)
+    except LabError as exc:
+        report_error(exc)
 
+for past in history:
+    compare_view.comparison(past, arms, finetune_page, demo_wait)
+
+if not history and demo_wait is not None and adapter_id is None:
+    compare_view.demo_adapter_progress(demo_wait, "The fine-tuned and hybrid panes answer as soon as it is ready; "
+                                       "base and RAG answer now.")
 if not history:
     st.markdown("**Try one of these:**")
     for col, q in zip(st.columns(len(SUGGESTED)), SUGGESTED):
