@@ -37,7 +37,7 @@ def answers(at) -> list[str]:
     return [re.sub(r"<[^>]+>", "", h.body).strip() for h in at.get("html") if "min-height:2.5rem" in h.body]
 
 
-@pytest.mark.timeout(1800)  # seeding, training and a 5-arm evaluation: minutes on a busy shared machine
+@pytest.mark.timeout(2700)  # seeding, training and a 5-arm evaluation: minutes on a busy shared machine
 def test_fine_tuned_panes_show_the_demo_training_then_the_adapter_is_selected_and_answers(fresh_app):
     from core import demo_adapter
     from core.finetune.service import FinetuneService
@@ -68,6 +68,7 @@ def test_fine_tuned_panes_show_the_demo_training_then_the_adapter_is_selected_an
     assert "No adapter selected" not in " ".join(i.value for i in at.info)
 
     store = JobStore(load_settings().data_dir)
+    deadline = time.monotonic() + 900  # the evaluation runs in this process once the adapter is saved
     while not store.get_meta(demo_adapter.EVAL_KEY) and time.monotonic() < deadline:
         time.sleep(0.5)
     eval_id = store.get_meta(demo_adapter.EVAL_KEY)
