@@ -99,6 +99,16 @@ class GenerationSettings(BaseModel):
     max_adapters_loaded: int = Field(4, ge=1, le=32, description="LoRA adapters kept in memory at once (least recently used go first).")
 
 
+class DemoAdapterSettings(BaseModel):
+    enabled: bool = Field(
+        True, description="On a fresh demo workspace, train the demo adapter in the background, then evaluate it on the "
+                          "demo test set (README: Quick start). Off: the fine-tuned panes wait for an adapter you train.")
+    max_steps: int | None = Field(None, ge=1, description="Cap on the demo adapter's training steps (quick trials, "
+                                                          "tests); unset: the recipe's own (README).")
+    eval_questions: int | None = Field(None, ge=1, description="Questions of the demo test set in the demo evaluation; "
+                                                               "unset: all of them.")
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="LAB_", env_nested_delimiter="__", extra="ignore", toml_file=None
@@ -106,6 +116,7 @@ class Settings(BaseSettings):
 
     data_dir: Path = Field(REPO_ROOT / "data", description="Runtime state: knowledge bases, jobs, adapters.")
     demo_seed: bool = Field(True, description="Seed the demo knowledge base on first start.")
+    demo_adapter: DemoAdapterSettings = DemoAdapterSettings()
     models: ModelSettings = ModelSettings()
     qdrant: QdrantSettings = QdrantSettings()
     ingest: IngestSettings = IngestSettings()

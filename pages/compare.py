@@ -4,10 +4,11 @@ import time
 
 import streamlit as st
 
+from core import demo_adapter
 from core.compare.results import ARM_LABELS, ARMS, history_json, history_markdown
 from core.errors import LabError
 from ui import compare_view
-from ui.resources import adapters, compare_engine, knowledge, settings
+from ui.resources import adapters, compare_engine, finetune, knowledge, settings
 from ui.widgets import active_kb_picker, adapter_labels, report_error
 
 HISTORY = "compare_history"
@@ -21,10 +22,15 @@ kb = active_kb_picker(service)
 if kb is None:
     st.stop()
 
+ft = finetune()
+demo = demo_adapter.status(ft)
+demo_wait = (lambda: demo_adapter.status(ft)) if demo is not None and demo.training else None
 with st.sidebar:
     labels = adapter_labels(adapters())
+    demo_selected = compare_view.select_adapter(labels, demo)
     adapter_id = st.selectbox("Adapter for fine-tuned and hybrid", list(labels), format_func=labels.get,
-                              index=0 if labels else None, placeholder="No adapter trained yet")
+                              index=0 if labels else None, placeholder="No adapter trained yet",
+                              key=compare_view.ADAPTER_KEY, on_change=compare_view.mark_adapter_picked)
     arms = st.pills("Arms shown", list(ARMS), default=list(ARMS), selection_mode="multi",
                     format_func=ARM_LABELS.get, key="compare_arms") or []
     st.markdown("**Decoding: one setting for all arms**")
@@ -59,14 +65,24 @@ with st.sidebar:
     else:
         st.caption("Questions you ask appear here for download.")
 
+if demo_selected and adapter_id:
+    try:
+        with st.spinner("The demo adapter is ready: the fine-tuned and hybrid panes are answering…"):
+            compare_view.answer_waiting_panes(engine, history, adapter_id)
+    except LabError as exc:
+        report_error(exc)
+
 records = compare_view.arm_records(kb.name, adapter_id)
 if arms and not any(a in records for a in arms):
     st.caption("📊 How often is each arm right? This knowledge base has no evaluation yet: run one on the "
                "Evaluate page, and each answer below shows its arm's measured record.")
 for past in history:  # each answer with the record of the set-up that gave it
     compare_view.comparison(past, arms, finetune_page,
-                            compare_view.arm_records(past.fairness.kb, past.fairness.adapter_id))
+                            compare_view.arm_records(past.fairness.kb, past.fairness.adapter_id), demo_wait)
 
+if not history and demo_wait is not None and adapter_id is None:
+    compare_view.demo_adapter_progress(demo_wait, "The fine-tuned and hybrid panes answer as soon as it is ready; "
+                                       "base and RAG answer now.")
 if not history and (suggested := compare_view.suggested_questions(kb.name, service.version(kb.name))):
     st.markdown("**Try one of these:**")
     for col, s in zip(st.columns(len(suggested)), suggested):

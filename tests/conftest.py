@@ -7,6 +7,9 @@ import os
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+# A fresh demo workspace trains the demo adapter in the background: only the tests of that feature
+# (tests/test_demo_adapter*.py, the browser test's fresh-start case) switch it on.
+os.environ.setdefault("LAB_DEMO_ADAPTER__ENABLED", "false")
 
 import pytest
 

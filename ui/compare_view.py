@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import html
 import re
+from typing import Callable
 
 import streamlit as st
 
-from core.compare.arms import ARM_TABLE
+from core.compare.arms import ARM_TABLE, ARMS_BY_NAME
 from core.compare.results import ARM_HELP, ARM_LABELS, ArmAnswer, Comparison, Fairness
 from core.compare.suggestions import Suggestion, suggestions
 from core.eval.records import ArmRecord, records_for
@@ -79,10 +80,15 @@ def fairness_strip(f: Fairness, arms: list[str]) -> None:
             st.warning(note, icon="⏳")
 
 
-def pane(answer: ArmAnswer, finetune_page: str | None, record: ArmRecord | None = None, kb_version: str = "") -> None:
-    """One arm's finished answer with its record, numbers, prompt and sources."""
+def pane(answer: ArmAnswer, finetune_page: str | None, record: ArmRecord | None = None, kb_version: str = "",
+         demo_wait: Callable | None = None) -> None:
+    """One arm's finished answer with its record, numbers, prompt and sources. ``demo_wait`` (see
+    demo_adapter_progress) stands in for a missing adapter while the demo adapter trains."""
     arm = answer.arm
     st.markdown(f"**{ARM_ICONS[arm]} {ARM_LABELS[arm]}**", help=ARM_HELP[arm])
+    if answer.unavailable and demo_wait is not None and ARMS_BY_NAME[arm].uses_adapter:
+        demo_adapter_progress(demo_wait, "This pane answers your question as soon as it is ready.")
+        return
     record_line(record, kb_version)
     if answer.unavailable:
         st.info(answer.unavailable, icon="🎓")
@@ -141,12 +147,65 @@ def support_line(answer: ArmAnswer) -> None:
 
 
 def comparison(c: Comparison, arms: list[str], finetune_page: str | None,
-               records: dict[str, ArmRecord] | None = None) -> None:
+               records: dict[str, ArmRecord] | None = None, demo_wait: Callable | None = None) -> None:
     with st.chat_message("user"):
         st.text(c.question)
     shown = [a for a in arms if a in c.arms]
     records = records or {}
     for col, arm in zip(st.columns(len(shown)) if shown else [], shown):
         with col:
-            pane(c.arms[arm], finetune_page, records.get(arm), c.fairness.kb_version)
+            pane(c.arms[arm], finetune_page, records.get(arm), c.fairness.kb_version, demo_wait)
+
+
+# --- the demo adapter, trained in the background on a fresh workspace (core.demo_adapter) ---
+ADAPTER_KEY = "compare_adapter"  # the sidebar's adapter picker
+PICKED_KEY = "compare_adapter_picked"  # the user chose an adapter in this session
+WAITING_KEY = "compare_demo_waiting"  # this session saw the demo adapter still training
+
+
+@st.fragment(run_every=2)
+def demo_adapter_progress(demo_wait: Callable, then: str) -> None:
+    """The demo adapter's progress ("step 12 / 40, about 1 min left"), refreshed every 2 s; once it
+    is saved, the whole page runs again to select it and answer with it."""
+    status = demo_wait()
+    if status is None:
+        return
+    if status.ready:
+        st.rerun()
+    st.info(f"{status.message} {then}", icon="⏳")
+
+
+def select_adapter(labels: dict[str, str], demo) -> bool:
+    """Set the adapter picker's value before it is drawn: the demo adapter once it is saved, if this
+    session waited for it and the user has not picked another (True then); a deleted choice is
+    dropped, so the picker falls back to the newest adapter."""
+    if demo is not None and demo.training:
+        st.session_state[WAITING_KEY] = True
+    if demo is not None and demo.ready and demo.adapter_id in labels and st.session_state.pop(WAITING_KEY, False):
+        if not (st.session_state.get(PICKED_KEY) and st.session_state.get(ADAPTER_KEY) in labels):
+            st.session_state[ADAPTER_KEY] = demo.adapter_id
+            return True
+    if st.session_state.get(ADAPTER_KEY) not in labels:
+        st.session_state.pop(ADAPTER_KEY, None)
+    return False
+
+
+def mark_adapter_picked() -> None:
+    st.session_state[PICKED_KEY] = True
+
+
+def answer_waiting_panes(engine, history: list[Comparison], adapter_id: str) -> None:
+    """The fine-tuned and hybrid panes that waited for an adapter answer their question now, with
+    the decoding settings, passages and support rule the other arms of that question had."""
+    for past in history:
+        waiting = [a for a in past.arms if ARMS_BY_NAME[a].uses_adapter and past.arms[a].unavailable]
+        if not waiting:
+            continue
+        f = past.fairness
+        decoding = engine.decoding(**{k: v for k, v in f.decoding.items() if k in ("max_new_tokens", "temperature", "seed")})
+        new = engine.answer(past.question, f.kb, waiting, adapter_id, decoding, f.top_k, require_support=f.require_support)
+        past.arms.update(new.arms)
+        adapter_fields = ("adapter", "adapter_id", "adapter_fingerprint", "adapter_kb", "adapter_kb_version",
+                          "stale_documents", "notes")
+        past.fairness = f.model_copy(update={k: getattr(new.fairness, k) for k in adapter_fields})
 

@@ -8,7 +8,7 @@ import streamlit as st
 
 from core.config import Settings, apply_model_choice, load_settings
 from core.knowledge.service import KnowledgeService
-from core.seed import seed_demo
+from core.seed import seed_demo, seed_demo_adapter
 
 
 @st.cache_resource(show_spinner=False)
@@ -20,9 +20,13 @@ def settings() -> Settings:
 @st.cache_resource(show_spinner="Loading the embedding model and the knowledge base…")
 def knowledge() -> KnowledgeService:
     """The one KnowledgeService (and so the one Qdrant client) of this process."""
+    from core import demo_adapter
+    from core.finetune.service import FinetuneService
+
     service = KnowledgeService(settings())
-    if settings().demo_seed:
-        seed_demo(service)
+    if settings().demo_seed and seed_demo(service):  # a fresh workspace: the demo adapter trains in the background
+        seed_demo_adapter(FinetuneService(settings()), service)
+    demo_adapter.follow(settings(), evals)  # once it is saved, its evaluation is queued in this process
     return service
 
 

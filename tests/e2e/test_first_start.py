@@ -1,0 +1,102 @@
+"""First start in a real browser: an empty data folder, the demo adapter training in the background.
+
+The compare page says when the fine-tuned and hybrid panes will answer, the panes answer once
+the adapter is saved (it is selected by itself), and the Evaluate page then shows the demo
+evaluation. The demo adapter is capped to a few steps (LAB_DEMO_ADAPTER__MAX_STEPS) and its
+evaluation to one question, so this runs in minutes; screenshots go to test-artifacts/e2e/.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+
+import pytest
+
+from tests.e2e.test_browser import ARTIFACTS, CHROMIUM, FLAGS, LONG, free_port  # skips without Chromium
+
+from core.config import REPO_ROOT  # noqa: E402
+from playwright.sync_api import expect, sync_playwright  # noqa: E402
+
+STEPS = "8"  # enough for the panes to show progress before the question's base and RAG answers are in
+TRAINING = 1_800_000  # ms: training runs beside the app; on a shared 2-core machine a step can take minutes
+QUESTION = "How many paid sick days do employees get?"
+
+
+def stop_jobs(data) -> None:
+    """The job supervisor is detached from the app: stop it and its worker, by their recorded ids."""
+    from core.jobs.store import JobStore, pid_alive
+
+    store = JobStore(data)
+    pids = [int(store.get_meta("supervisor_pid") or 0)] + [j.pid for j in store.list() if j.status == "running"]
+    for pid in pids:
+        if pid_alive(pid):
+            os.kill(pid, signal.SIGTERM)
+
+
+@pytest.fixture(scope="module")
+def fresh_app(tmp_path_factory):
+    data = tmp_path_factory.mktemp("first-start-data")
+    port = free_port()
+    env = {**os.environ, "LAB_DATA_DIR": str(data), "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1",
+           "LAB_DEMO_SEED": "true", "LAB_DEMO_ADAPTER__ENABLED": "true", "LAB_DEMO_ADAPTER__MAX_STEPS": STEPS,
+           "LAB_DEMO_ADAPTER__EVAL_QUESTIONS": "1", "LAB_GENERATION__MAX_NEW_TOKENS": "16"}
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    log = open(ARTIFACTS / "first_start_streamlit.log", "w")
+    proc = subprocess.Popen([sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true",
+                             "--server.port", str(port), "--server.address", "127.0.0.1"],
+                            cwd=REPO_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(120):
+            try:
+                urllib.request.urlopen(f"{url}/_stcore/health", timeout=2)
+                break
+            except OSError:
+                time.sleep(1)
+        else:
+            pytest.fail("streamlit did not start; see test-artifacts/e2e/first_start_streamlit.log")
+        yield url
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+        stop_jobs(data)
+
+
+@pytest.fixture(scope="module")
+def page(fresh_app):
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=FLAGS)
+        page = browser.new_page(viewport={"width": 1500, "height": 1000})
+        page.set_default_timeout(LONG)
+        yield page
+        browser.close()
+
+
+def test_fine_tuned_panes_show_the_demo_training_then_answer(page, fresh_app):
+    expect.set_options(timeout=LONG)
+    page.goto(f"{fresh_app}/compare")
+    expect(page.get_by_text("The demo adapter is ", exact=False).first).to_be_visible()  # the first visit says when
+    page.screenshot(path=str(ARTIFACTS / "first_start_1_training.png"), full_page=True)
+    box = page.get_by_placeholder("Ask a question about your documents")
+    box.fill(QUESTION)
+    box.press("Enter")
+    expect(page.get_by_text("This pane answers your question as soon as it is ready").first).to_be_visible()
+    expect(page.get_by_text("first token").nth(1)).to_be_visible()  # base and RAG answered meanwhile
+    page.screenshot(path=str(ARTIFACTS / "first_start_2_panes_waiting.png"), full_page=True)
+    expect(page.get_by_text("first token").nth(3)).to_be_visible(timeout=TRAINING)  # then all four, adapter selected
+    expect(page.get_by_text("Lumora demo adapter").first).to_be_visible()
+    expect(page.get_by_text("This pane answers your question as soon as it is ready")).to_have_count(0)
+    page.screenshot(path=str(ARTIFACTS / "first_start_3_answered.png"), full_page=True)
+
+
+def test_evaluate_page_shows_the_demo_evaluation(page, fresh_app):
+    page.goto(f"{fresh_app}/evaluate")
+    page.get_by_role("tab", name="Results", exact=True).click()
+    expect(page.get_by_text("Recommendation:").first).to_be_visible(timeout=TRAINING)
+    expect(page.get_by_text("Demo test set · all arms · demo adapter").first).to_be_attached()
+    page.screenshot(path=str(ARTIFACTS / "first_start_4_evaluation.png"), full_page=True)
