@@ -7,6 +7,9 @@ import os
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+# The suite's expectations were measured with the fp32 embedder; the int8 default has its own
+# tests (test_embedder_backends.py). Set here, so job worker processes inherit it too.
+os.environ.setdefault("LAB_MODELS__EMBEDDER_BACKEND", "torch")
 
 import pytest
 
