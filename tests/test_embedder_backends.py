@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 from core.config import BUNDLED_EMBEDDER, load_settings
+from core.errors import ConfigError
 from core.knowledge.embeddings import INT8, TORCH, default_backend, identity, load_embedder, parse_identity
 from core.knowledge.onnx_embedder import OnnxEmbedding, cache_path
 from core.knowledge.retrieval import search
@@ -40,6 +41,14 @@ def test_identities_round_trip_and_the_default_is_int8_on_cpu():
     assert parse_identity(BUNDLED_EMBEDDER) == (BUNDLED_EMBEDDER, TORCH)  # what older catalogs recorded
     settings = load_settings(models={"embedder_backend": "auto", "device": "cpu"})
     assert default_backend(settings) == INT8
+
+
+def test_auto_falls_back_to_torch_where_int8_cannot_run_and_a_forced_int8_says_why(tmp_path):
+    hub = load_settings(models={"embedder_backend": "auto", "device": "cpu", "embedder": "org/some-hub-model"})
+    assert default_backend(hub) == TORCH
+    forced = load_settings(models={"embedder_backend": INT8, "embedder": str(tmp_path / "missing")})
+    with pytest.raises(ConfigError, match="local model folder"):
+        load_embedder(forced)
 
 
 def test_int8_embeddings_stay_close_to_fp32(int8_embedder, embedder):

@@ -29,10 +29,13 @@ def embedder_path(name: str) -> str:
 
 
 def default_backend(settings: Settings) -> str:
-    """The backend ``settings`` ask for: ``auto`` is int8 ONNX unless the models run on a GPU."""
+    """The backend ``settings`` ask for: ``auto`` is int8 ONNX unless the models run on a GPU or the
+    embedder is not a local folder (a hub id: the export works from local files only)."""
     backend = settings.models.embedder_backend
     if backend != "auto":
         return backend
+    if not Path(embedder_path(settings.models.embedder)).is_dir():
+        return TORCH
     device = settings.models.device
     if device == "auto":
         import torch
@@ -83,7 +86,14 @@ def _load_int8(settings: Settings, name: str):
     if not model_dir.is_dir():
         raise ConfigError(f"The int8 embedder needs a local model folder; '{name}' is not one "
                           f"(set models.embedder_backend = \"{TORCH}\").")
-    onnx_path = export_int8(model_dir, cache_path(model_dir, settings.models.cache_dir))
+    try:
+        onnx_path = export_int8(model_dir, cache_path(model_dir, settings.models.cache_dir))
+    except ImportError as exc:
+        raise ConfigError(f"The int8 embedder needs onnxruntime and onnx ({exc}); install requirements.txt "
+                          f"or set models.embedder_backend = \"{TORCH}\".") from exc
+    except Exception as exc:  # export and quantization raise many types; none is the user's to debug
+        raise ConfigError(f"The int8 embedder could not be exported from '{name}' ({type(exc).__name__}); "
+                          f"set models.embedder_backend = \"{TORCH}\".") from exc
     return OnnxEmbedding(model_dir, onnx_path, identity(name, INT8), settings.models.embed_batch_size)
 
 
