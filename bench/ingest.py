@@ -1,7 +1,9 @@
-"""Ingestion throughput against raw sentence-transformers, and retrieval latency at 20k chunks.
+"""Ingestion throughput against raw fp32 sentence-transformers, and retrieval latency at 20k chunks.
 
-Run: make bench   (or .venv/bin/python bench/ingest.py [--chunks 300] [--points 20000])
-Last line: ratio=<pipeline chunks/s divided by raw encode chunks/s>  (target >= 0.9)
+Run: make bench   (or .venv/bin/python bench/ingest.py [--chunks 300] [--points 20000]; --points 0 skips latency)
+The pipeline runs with the default embedder (int8 ONNX Runtime on CPU); the baseline is the raw fp32
+``SentenceTransformer.encode`` of the same chunks, in the same run, alternating, best of --repeats.
+Last line: ratio=<pipeline chunks/s divided by raw fp32 encode chunks/s>  (target >= 2)
 """
 
 from __future__ import annotations
@@ -83,11 +85,15 @@ def main() -> None:
         pipeline_s, raw_s = min(pipeline_times), min(raw_times)
         pipeline_rate, raw_rate = n_chunks / pipeline_s, len(texts) / raw_s
         print(f"documents={len(docs)} chunks={n_chunks} (best of {args.repeats} alternating runs)")
+        print(f"embedder: {service.embedder_id}")
         print(f"pipeline (parse subprocess + chunk + embed + dense/sparse upsert): {pipeline_rate:.1f} chunks/s")
-        print(f"raw SentenceTransformer.encode of the same chunks:               {raw_rate:.1f} chunks/s")
+        print(f"raw fp32 SentenceTransformer.encode of the same chunks:          {raw_rate:.1f} chunks/s")
 
         # Retrieval latency at scale: fill up to --points with real text and sparse vectors;
         # dense vectors are perturbed copies of real ones (embedding 20k chunks would take ~20 min).
+        if not args.points:
+            service.client.close()
+            return report(pipeline_rate / raw_rate)
         info = service.get_kb("bench0")
         base_vecs = np.array(service.embedder.get_text_embedding_batch(texts))
         rng = np.random.default_rng(0)
@@ -121,8 +127,11 @@ def main() -> None:
             print(f"retrieval at {args.points} chunks, {mode}: p50={percentile(latencies, 50):.0f} ms "
                   f"p95={percentile(latencies, 95):.0f} ms (query embedding, search, sentence highlighting)")
         service.client.close()
-    ratio = pipeline_rate / raw_rate
-    print(f"target: pipeline >= 0.9x raw encode -> {'met' if ratio >= 0.9 else 'NOT met'}")
+    report(pipeline_rate / raw_rate)
+
+
+def report(ratio: float) -> None:
+    print(f"target: pipeline >= 2x raw fp32 encode -> {'met' if ratio >= 2 else 'NOT met'}")
     print(f"ratio={ratio:.2f}")
 
 

@@ -47,6 +47,7 @@ class ModelSettings(BaseModel):
                     "the app itself loads models offline). False, or HF_HUB_OFFLINE=1 in the environment, keeps it all offline.",
     )
     embed_batch_size: int = Field(32, ge=1, le=1024, description="Chunks embedded per batch.")
+    embedder_backend: Literal["auto", "onnx-int8", "torch"] = Field("auto", description="Embedder runtime for new knowledge bases: int8 ONNX (~3x faster on CPU, exported once to cache_dir), fp32 torch, or auto (int8 on CPU, torch on GPU).")
     cache_dir: Path = Field(
         Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "rag-ft-lab",
         description="Where a GGUF model is kept once dequantized (safetensors), so later loads take well under a second.",

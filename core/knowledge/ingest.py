@@ -71,9 +71,12 @@ def embed_nodes(embedder, nodes: list[BaseNode]) -> list[BaseNode]:
     if not nodes:
         return nodes
     texts = [n.get_content(metadata_mode=MetadataMode.EMBED) for n in nodes]
-    vectors = embedder._model.encode(
-        texts, batch_size=embedder.embed_batch_size, normalize_embeddings=embedder.normalize, convert_to_numpy=True
-    )
+    if hasattr(embedder, "embed"):  # the int8 ONNX embedder sorts by length itself
+        vectors = embedder.embed(texts)
+    else:
+        vectors = embedder._model.encode(
+            texts, batch_size=embedder.embed_batch_size, normalize_embeddings=embedder.normalize, convert_to_numpy=True
+        )
     for node, vector in zip(nodes, vectors):
         node.embedding = vector.tolist()
     return nodes

@@ -37,7 +37,7 @@ def search(service: KnowledgeService, kb: str, query: str, top_k: int | None = N
     top_k = top_k or service.settings.retrieval.top_k
     mode = mode or info.mode
     candidates = max(service.settings.retrieval.candidates, top_k)
-    index = VectorStoreIndex.from_vector_store(service.vector_store(info), embed_model=service.embedder)
+    index = VectorStoreIndex.from_vector_store(service.vector_store(info), embed_model=service.embedder_for(info))
     if mode == "hybrid":
         retriever = index.as_retriever(
             vector_store_query_mode=VectorStoreQueryMode.HYBRID,

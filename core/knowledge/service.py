@@ -23,7 +23,7 @@ from core.config import Settings
 from core.errors import KnowledgeBaseError, RejectedFile
 from core.knowledge import store
 from core.knowledge.catalog import Catalog, DocumentInfo, KBInfo, now
-from core.knowledge.embeddings import load_embedder
+from core.knowledge.embeddings import embedder_identity, load_embedder
 from core.knowledge.filenames import safe_display_name
 from core.knowledge.ingest import build_nodes, document_id, embed_nodes, split_document
 from core.knowledge import versions
@@ -70,6 +70,8 @@ class KnowledgeService:
     def __init__(self, settings: Settings, embedder=None, client=None):
         self.settings = settings
         self.embedder = embedder or load_embedder(settings)
+        self.embedder_id = embedder_identity(self.embedder, settings)  # what new knowledge bases record
+        self._embedders = {self.embedder_id: self.embedder}
         self.client = client or store.open_client(settings)
         self.catalog = Catalog(settings.catalog_path)
         self._lock = threading.RLock()
@@ -98,7 +100,7 @@ class KnowledgeService:
 
     def create_kb(
         self, name: str, chunk_size: int | None = None, chunk_overlap: int | None = None, mode: str | None = None,
-        copy_of: str | None = None,
+        copy_of: str | None = None, embedder: str | None = None,
     ) -> KBInfo:
         """A new, empty knowledge base. ``copy_of`` marks it as the lab's scratch copy of another one:
         hidden from the pickers and deleted with it."""
@@ -112,7 +114,7 @@ class KnowledgeService:
         self._check_chunking(size, overlap)
         slug = re.sub(r"\W+", "_", name.lower()).strip("_")[:24] or "kb"
         collection = f"kb_{slug}_{hashlib.sha1(name.encode()).hexdigest()[:8]}"
-        info = KBInfo(name, collection, size, overlap, mode or r.mode, self.settings.models.embedder, now())
+        info = KBInfo(name, collection, size, overlap, mode or r.mode, embedder or self.embedder_id, now())
         with self._lock:
             self.catalog.add_kb(info)
             if copy_of:
@@ -149,6 +151,16 @@ class KnowledgeService:
         Each session keeps its own choice (ui.widgets.session_kb)."""
         name = self.catalog.get_meta(ACTIVE_KEY)
         return self.catalog.kb(name) if name else None
+
+    def embedder_for(self, kb: KBInfo | str):
+        """The embedder a knowledge base was built with (recorded in the catalog): its vectors
+        compare only with that embedder's, so it keeps it until it is re-indexed."""
+        recorded = (kb if isinstance(kb, KBInfo) else self.get_kb(kb)).embedder
+        with self._lock:
+            if recorded not in self._embedders:
+                log.info("loading embedder %r for knowledge bases built with it", recorded)
+                self._embedders[recorded] = load_embedder(self.settings, recorded)
+            return self._embedders[recorded]
 
     def set_active(self, name: str) -> None:
         """Set the workspace's default for new sessions; sessions already open keep their choice."""
@@ -269,21 +281,21 @@ class KnowledgeService:
         if twin is not None:
             return FileResult(name, "unchanged", twin.chunks, f"same content as '{twin.name}', already in the knowledge base.")
         parsed = parser.parse(name, data)
-        nodes = split_document(self.embedder, doc_id, name, parsed.kind, parsed.text, info.chunk_size, info.chunk_overlap)
+        nodes = split_document(self.embedder_for(info), doc_id, name, parsed.kind, parsed.text, info.chunk_size, info.chunk_overlap)
         info_row = DocumentInfo(doc_id, name, parsed.kind, len(data), len(nodes), now(), content_hash)
         return _Pending(doc_id, content_hash, info_row, parsed.text, nodes, is_update=doc_id in existing, note=parsed.note)
 
     def _flush(self, info: KBInfo, pending: list[_Pending]) -> dict[int, FileResult]:
         """Embed the pending files together (one by one if that fails), then write each."""
         try:
-            embed_nodes(self.embedder, [n for p in pending for n in p.nodes])
+            embed_nodes(self.embedder_for(info), [n for p in pending for n in p.nodes])
             ready = pending
         except Exception:
             log.exception("embedding a round of %d files failed; retrying one by one", len(pending))
             ready = []
             for p in pending:
                 try:
-                    embed_nodes(self.embedder, p.nodes)
+                    embed_nodes(self.embedder_for(info), p.nodes)
                     ready.append(p)
                 except Exception:
                     log.exception("embedding %r failed", p.row.name)
@@ -326,13 +338,17 @@ class KnowledgeService:
         self.reindex(name, progress)
 
     def reindex(self, name: str, progress: Progress = _quiet) -> None:
-        """Re-chunk and re-embed every document from its stored text."""
+        """Re-chunk and re-embed every document from its stored text, with the current embedder."""
         info = self.get_kb(name)
+        if info.embedder != self.embedder_id:
+            log.info("re-indexing %r moves it from embedder %r to %r", name, info.embedder, self.embedder_id)
+            self.catalog.update_kb(name, embedder=self.embedder_id)
+            info = self.get_kb(name)
         docs = self.catalog.documents(name)
         for i, doc in enumerate(docs):
             progress(i / max(len(docs), 1), f"Re-indexing {doc.name} ({i + 1} of {len(docs)})")
             text = self.document_text(name, doc.doc_id)
-            nodes = build_nodes(self.embedder, doc.doc_id, doc.name, doc.kind, text, info.chunk_size, info.chunk_overlap)
+            nodes = build_nodes(self.embedder_for(info), doc.doc_id, doc.name, doc.kind, text, info.chunk_size, info.chunk_overlap)
             row = DocumentInfo(**{**doc.__dict__, "chunks": len(nodes)})
             self.write_document(info, row, nodes, text)
         self.catalog.record_version(name)

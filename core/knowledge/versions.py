@@ -16,6 +16,7 @@ from pathlib import Path
 
 from core.errors import KnowledgeBaseError
 from core.knowledge.catalog import DocumentInfo, now
+from core.knowledge.embeddings import parse_identity
 from core.knowledge.ingest import build_nodes, document_id
 
 VERSION_COPY = " - version "  # KB names allow only letters, digits, spaces, '.', '-', '_'
@@ -81,7 +82,8 @@ def history(service, name: str) -> list[VersionInfo]:
         docs = snap["documents"]
         missing = sorted(n for n, h in docs.items() if not archive_path(service._kb_dir(info), h).is_file())
         problem = (
-            f"it was made with another embedding model ({snap['embedder']})." if snap["embedder"] != info.embedder
+            f"it was made with another embedding model ({snap['embedder']})."
+            if parse_identity(snap["embedder"])[0] != parse_identity(info.embedder)[0]
             else f"the text of {len(missing)} of its documents was not kept ({', '.join(missing[:3])}"
                  f"{', …' if len(missing) > 3 else ''}); versions recorded from now on can be rebuilt." if missing
             else ""
@@ -110,14 +112,16 @@ def rebuild(service, name: str, version: str, progress: Callable[[float, str], N
             return copy
         service.delete_kb(copy)
     snap = service.catalog.version_snapshot(name, version)
-    target = service.create_kb(copy, snap["chunk_size"], snap["chunk_overlap"], info.mode, copy_of=name)
+    # The copy embeds with the embedder the version was made with (fp32 or int8), so its hash matches.
+    target = service.create_kb(copy, snap["chunk_size"], snap["chunk_overlap"], info.mode, copy_of=name,
+                               embedder=snap["embedder"])
     try:
         docs = sorted(snap["documents"].items())
         for i, (doc_name, content_hash) in enumerate(docs):
             progress(i / max(len(docs), 1), f"Rebuilding version {version[:8]}: {doc_name} ({i + 1} of {len(docs)})")
             kept = json.loads(archive_path(service._kb_dir(info), content_hash).read_text(encoding="utf-8"))
             doc_id = document_id(copy, doc_name)
-            nodes = build_nodes(service.embedder, doc_id, doc_name, kept["kind"], kept["text"],
+            nodes = build_nodes(service.embedder_for(target), doc_id, doc_name, kept["kind"], kept["text"],
                                 target.chunk_size, target.chunk_overlap)
             row = DocumentInfo(doc_id, doc_name, kept["kind"], kept["size_bytes"], len(nodes), now(), content_hash)
             service.write_document(target, row, nodes, kept["text"])

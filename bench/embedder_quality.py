@@ -1,0 +1,72 @@
+"""Retrieval quality of the int8 ONNX embedder against fp32 torch on the demo test set.
+
+Run: .venv/bin/python bench/embedder_quality.py
+Builds the demo knowledge base twice (once per embedder, each in its own scratch data folder),
+asks every test question that names its source document, and prints retrieval hit rate and MRR
+(as ``python -m core.eval`` scores them: the rank of the first passage from the gold document)
+for hybrid and dense retrieval, plus the cosine between the two embedders' vectors of every demo
+chunk. Last line: ``within_one_question=yes|no`` (hits and reciprocal ranks summed over questions).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import tempfile
+from pathlib import Path
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+import numpy as np  # noqa: E402
+
+from core.config import load_settings  # noqa: E402
+from core.demo import DATASETS_DIR  # noqa: E402
+from core.eval.metrics import reciprocal_rank  # noqa: E402
+from core.eval.run import load_test_items  # noqa: E402
+from core.knowledge.retrieval import search  # noqa: E402
+from core.knowledge.service import KnowledgeService  # noqa: E402
+from core.seed import DEMO_KB, reset_demo  # noqa: E402
+
+
+def scores(service: KnowledgeService, items, mode: str) -> tuple[float, float]:
+    """Summed hits and reciprocal ranks over the questions (divide by their number for the rates)."""
+    top_k = service.settings.retrieval.top_k
+    ranks = [reciprocal_rank([h.doc_name for h in search(service, DEMO_KB, it.question, top_k=top_k, mode=mode)], it.source)
+             for it in items]
+    return float(sum(r > 0 for r in ranks)), float(sum(ranks))
+
+
+def main() -> None:
+    items = [it for it in load_test_items(DATASETS_DIR / "test.jsonl") if it.answerable and it.source]
+    results, services = {}, {}
+    with tempfile.TemporaryDirectory() as tmp:
+        for backend in ("torch", "onnx-int8"):
+            settings = load_settings(data_dir=Path(tmp) / backend, demo_seed=False)
+            settings.models.embedder_backend = backend
+            service = KnowledgeService(settings)
+            reset_demo(service)
+            services[backend] = service
+            results[backend] = {mode: scores(service, items, mode) for mode in ("hybrid", "dense")}
+        fp32, int8 = services["torch"], services["onnx-int8"]
+        texts = [c["text"] for d in fp32.documents(DEMO_KB) for c in fp32.chunks(DEMO_KB, d.doc_id)]
+        a = np.array(fp32.embedder.get_text_embedding_batch(texts))
+        b = np.array(int8.embedder.get_text_embedding_batch(texts))
+        cosines = (a * b).sum(axis=1) / (np.linalg.norm(a, axis=1) * np.linalg.norm(b, axis=1))
+        for service in services.values():
+            service.client.close()
+
+    n = len(items)
+    print(f"demo test set: {n} answerable questions with a source document; top_k={fp32.settings.retrieval.top_k}")
+    within = True
+    for mode in ("hybrid", "dense"):
+        (h32, r32), (h8, r8) = results["torch"][mode], results["onnx-int8"][mode]
+        within &= abs(h32 - h8) <= 1 and abs(r32 - r8) <= 1
+        print(f"{mode:6s} fp32 torch: hit rate {h32 / n:.3f} ({h32:.0f}/{n}), MRR {r32 / n:.3f} | "
+              f"int8 onnx: hit rate {h8 / n:.3f} ({h8:.0f}/{n}), MRR {r8 / n:.3f}")
+    print(f"cosine fp32 vs int8 over {len(texts)} demo chunks: min {cosines.min():.4f}, mean {cosines.mean():.4f}")
+    print(f"within_one_question={'yes' if within else 'no'}")
+
+
+if __name__ == "__main__":
+    main()
