@@ -82,7 +82,7 @@ def sources_list(sources) -> None:
         supported = any(m for _, m in s.sentences)
         mark = "✅ " if supported else ""
         cite = " · cited" if s.cited else ""
-        with st.expander(f"{mark}[{s.rank}] {s.doc_name} · chunk {s.chunk_index} · relevance {s.relevance if s.relevance is not None else 0:.2f}{cite}"):
+        with st.expander(f"{mark}[{s.rank}] {md_escape(s.doc_name)} · chunk {s.chunk_index} · relevance {s.relevance if s.relevance is not None else 0:.2f}{cite}"):
             if s.relevance is not None:
                 st.caption(f"Relevance to the question (cosine): {s.relevance:.2f}"
                            + (" · highlighted: the sentences the answer rests on" if supported else ""))

@@ -157,7 +157,7 @@ def run_section(evals: EvalService, ft, adapters, kb, knowledge) -> None:
                                        adapter_id=adapter_id if any(a in ("finetuned", "hybrid") for a in arms) else None,
                                        test_set_name=test_name, items=items, max_new_tokens=int(max_new), top_k=int(top_k),
                                        require_support=require_support))
-            st.success(f"Evaluation '{job.name}' started: follow it below; the results open when it is done.")
+            st.success(f"Evaluation '{md_escape(job.name)}' started: follow it below; the results open when it is done.")
         except LabError as exc:
             report_error(exc)
         except ValueError as exc:
@@ -172,7 +172,7 @@ def jobs_section(evals: EvalService) -> None:
     # A run that finished since this session last looked: rerun the whole page so the Results tab shows it.
     if newest := newly_finished(jobs, "eval_seen_done"):
         st.session_state[RUN_KEY] = newest.result.get("run_id") if newest.result else None
-        st.toast(f"Evaluation '{newest.name}' finished: see the Results tab.", icon="✅")
+        st.toast(f"Evaluation '{md_escape(newest.name)}' finished: see the Results tab.", icon="✅")
         st.rerun()
     st.markdown("**Evaluation runs**")
     for job in jobs:
@@ -253,7 +253,7 @@ def _question_detail(run: EvalRun) -> None:
     labels = {i: f"{i + 1}. {r.item.question}" for i, r in enumerate(run.results)}
     i = st.selectbox("Open a question", list(labels), format_func=labels.get, key=f"q_{run.id}")
     r = run.results[i]
-    st.markdown(f"**Reference:** {md_escape(r.item.answer)}" + (f" · source `{md_escape(r.item.source)}`" if r.item.source else "")
+    st.markdown(f"**Reference:** {md_escape(r.item.answer)}" + (f" · source: {md_escape(r.item.source)}" if r.item.source else "")
                 + ("" if r.item.answerable else " · *not answerable from the documents*"))
     cols = st.columns(len(r.arms))
     for col, (arm, s) in zip(cols, r.arms.items()):
@@ -267,6 +267,12 @@ def _question_detail(run: EvalRun) -> None:
                 sources_list(s.passages)
             elif s.sources:  # runs saved before passages were kept
                 st.caption("Sources: " + ", ".join(md_escape(x) for x in s.sources))
+
+
+@st.cache_data(max_entries=8, show_spinner="Preparing the report…")
+def _cached(key: tuple, _build) -> str:
+    """A download's contents, built once per ``key`` (a run id and what else it depends on)."""
+    return _build()
 
 
 def results_section(evals: EvalService) -> None:
@@ -287,16 +293,21 @@ def results_section(evals: EvalService) -> None:
                f"top-k {run.top_k}" + (" · unsupported answers withheld" if run.require_support else "")
                + (" · **stopped early**" if run.stopped else ""))
     if verdict := no_reliable_arm(summary):  # measured, so it comes before any question about the situation
-        st.error(md_escape(verdict), icon="🛑")
+        st.warning(f"**{md_escape(verdict)}**", icon="🛑")  # st.error is kept for what went wrong
     needs, prices = _needs(), _prices()
     econ = price_run(summary, prices, run.training_seconds)
     rec = recommend(needs, summary, econ)
     _recommendation(rec)
 
     c1, c2, c3, c4 = st.columns(4)
-    c1.download_button("HTML report", lambda: html_report(run, summary, rec, econ, needs=needs), f"evaluation-{run.id}.html",
-                       "text/html", icon="📄", help="Self-contained: charts embedded, opens offline.")
-    c2.download_button("Run as JSON", lambda: run.model_dump_json(indent=2), f"evaluation-{run.id}.json", "application/json", icon="⬇️")
+    # The files are built before the click, not on it: a file built on click is stored with no element referring to
+    # it, and the page's 2-second refreshes delete such files, so a slow first fetch got a 404 (issue 19, item 7).
+    report = _cached((run.id, "html", needs.model_dump_json(), prices.model_dump_json()),
+                     lambda: html_report(run, summary, rec, econ, needs=needs))
+    c1.download_button("HTML report", report, f"evaluation-{run.id}.html", "text/html", icon="📄", on_click="ignore",
+                       help="Self-contained: charts embedded, opens offline.")
+    c2.download_button("Run as JSON", _cached((run.id, "json"), lambda: run.model_dump_json(indent=2)),
+                       f"evaluation-{run.id}.json", "application/json", icon="⬇️", on_click="ignore")
     if c3.button("Re-run exactly", icon="🔁", disabled=not run.spec):
         try:
             evals.rerun(run.id)

@@ -53,7 +53,7 @@ def build_from_kb_section(ft: FinetuneService, knowledge, kb) -> None:
                 else:
                     with st.spinner("Building…"):
                         info = ft.build_from_kb(knowledge, kb.name, name, mode, test_fraction, int(unanswerable))
-                st.success(f"Dataset '{info.name}' saved: {info.train_count} training and {info.test_count} held-out rows.")
+                st.success(f"Dataset '{md_escape(info.name)}' saved: {info.train_count} training and {info.test_count} held-out rows.")
             except LabError as exc:
                 report_error(exc)
 
@@ -83,7 +83,7 @@ def raft_section(ft: FinetuneService, knowledge, kb) -> None:
                 with st.spinner("Retrieving passages for every pair…"):
                     info = ft.build_raft(knowledge, kb.name, source, name,
                                          RaftConfig(open_book_share=share, gold_share=gold, passages=int(n)))
-                st.success(f"Dataset '{info.name}' saved: {info.train_count} training rows "
+                st.success(f"Dataset '{md_escape(info.name)}' saved: {info.train_count} training rows "
                            f"({info.train_count - ft.datasets.get(source).train_count} open-book).")
             except LabError as exc:
                 report_error(exc)
@@ -120,12 +120,12 @@ def upload_section(ft: FinetuneService, knowledge, kb) -> None:
                  hide_index=True, width="stretch")
     with st.form("save_upload"):
         name = st.text_input("Dataset name", value=upload.name.rsplit(".", 1)[0])
-        link = st.checkbox(f"Pin to knowledge base '{kb.name}' (for staleness checks)", value=True) if kb else False
+        link = st.checkbox(f"Pin to knowledge base '{md_escape(kb.name)}' (for staleness checks)", value=True) if kb else False
         if st.form_submit_button("Save dataset", type="primary", disabled=not parsed.pairs):
             try:
                 info = ft.save_pairs(name, parsed.pairs, kb.name if link else None,
                                      knowledge.version(kb.name) if link else None, "upload")
-                st.success(f"Dataset '{info.name}' saved: {info.train_count} training and {info.test_count} held-out rows.")
+                st.success(f"Dataset '{md_escape(info.name)}' saved: {info.train_count} training and {info.test_count} held-out rows.")
             except LabError as exc:
                 report_error(exc)
 
@@ -206,7 +206,7 @@ def job_form(ft: FinetuneService) -> None:
         if submitted:
             job = ft.start(FinetuneSpec(adapter_name=name, dataset_id=dataset_id, mode="cpt" if info.origin == "cpt" else "qa",
                                         training=config))
-            st.success(f"Job '{job.name}' queued: follow it in the Jobs tab.")
+            st.success(f"Job '{md_escape(job.name)}' queued: follow it in the Jobs tab.")
     except LabError as exc:
         report_error(exc)
     except ValueError as exc:  # pydantic validation of the form's values

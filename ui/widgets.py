@@ -128,9 +128,11 @@ def report_error(exc: LabError) -> None:
     st.error(str(exc), icon="⚠️")
 
 
-_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~])")
+_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~$])")
 
 
 def md_escape(text: str) -> str:
-    """User or model text made inert inside st.markdown (no links, images or formatting)."""
+    """User or model text made inert inside st.markdown and every label Streamlit renders as Markdown
+    (expanders, popovers, checkboxes, toasts): shown as typed, with no links, images, formatting or maths.
+    Never inside a code span (`...`), where the backslashes would show."""
     return _MD_SPECIAL.sub(r"\\\1", text or "")
