@@ -9,13 +9,15 @@ from markdown_it import MarkdownIt
 
 from core.config import REPO_ROOT
 from tests.apptest import own_workspace, session
-from ui.widgets import md_escape
+from core.markdown import md_escape
 
-HOSTILE = ["customer_service_policy.md", "![t](x) *b* _i_ `c` $m$ <b>x</b> [l](y) # h.md", "a\\_b ~~s~~ | c.md"]
+HOSTILE = ["customer_service_policy.md", "![t](x) *b* _i_ `c` $m$ <b>x</b> [l](y) # h.md", "a\\_b ~~s~~ | c.md",
+           "1. one\n2) two\n- dash\n+ plus\n# heading\n> quote\ntext\n---\nmore\n===", "a &amp; b <http://x.example>",
+           "snake_case _lead trail_ mid_dle_ __dunder__"]
 
 
 @pytest.mark.parametrize("name", HOSTILE)
-def test_an_escaped_name_renders_as_exactly_the_name(name):
+def test_escaped_text_renders_as_exactly_the_text(name):
     rendered = MarkdownIt("commonmark").enable("strikethrough").enable("table").render(md_escape(name)).strip()
     assert rendered.startswith("<p>") and rendered.endswith("</p>")
     assert html.unescape(rendered[3:-4]) == name  # no link, image, emphasis, code or HTML: the text itself
@@ -46,3 +48,8 @@ def test_document_names_reach_markdown_escaped_on_the_knowledge_base_page(app_en
     assert f"Chunk preview: {md_escape(name)}" in labels
     assert any(md_escape(name) in v and v.startswith("**") for v in labels)  # the retrieval hit's header
     assert not any("![t](x)" in v or "*kettle*" in v for v in labels)
+
+
+def test_a_plain_name_is_left_readable():
+    assert md_escape("customer_service_policy.md") == "customer_service_policy.md"
+    assert md_escape("Returns within 14 days (unopened).") == "Returns within 14 days (unopened)."

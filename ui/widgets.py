@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import html
-import re
 
 import streamlit as st
 
 from core.errors import LabError
+from core.markdown import md_escape  # noqa: F401  (the pages import it from here)
 from core.knowledge.catalog import KBInfo
 from core.knowledge.service import KnowledgeService
+from ui import glossary
 
 PASSAGE_CSS = (
     "font-size:0.9rem;line-height:1.5;white-space:pre-wrap;border-left:3px solid #c7d2fe;"
@@ -74,13 +75,8 @@ def active_kb_picker(service: KnowledgeService, key: str = "kb_picker") -> KBInf
                          on_change=_picked, args=(key,),
                          help="For this browser tab only: other people using the lab keep their own choice.")
     info = service.get_kb(name)
-    st.sidebar.caption(f"Version `{service.version(name)}` · {info.mode} retrieval",
-                       help=VERSION_HELP)
+    st.sidebar.caption(f"Version `{service.version(name)}` · {info.mode} retrieval", help=glossary.VERSION)
     return info
-
-
-VERSION_HELP = ("A short fingerprint of the documents and chunking settings: it changes whenever either changes, "
-                "so a result or an adapter can say exactly which documents it was made with.")
 
 
 STATUS_ICONS = {"queued": "⏳", "running": "🏃", "done": "✅", "failed": "❌", "cancelled": "🚫", "interrupted": "⏸️"}
@@ -126,13 +122,3 @@ def dataset_select(infos, label: str, key: str) -> str:
 
 def report_error(exc: LabError) -> None:
     st.error(str(exc), icon="⚠️")
-
-
-_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~$])")
-
-
-def md_escape(text: str) -> str:
-    """User or model text made inert inside st.markdown and every label Streamlit renders as Markdown
-    (expanders, popovers, checkboxes, toasts): shown as typed, with no links, images, formatting or maths.
-    Never inside a code span (`...`), where the backslashes would show."""
-    return _MD_SPECIAL.sub(r"\\\1", text or "")
