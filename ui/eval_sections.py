@@ -16,6 +16,7 @@ from core.eval.runs import diff_runs
 from core.eval.service import EvalService, EvalSpec
 from core.eval.testsets import TestSet, dataset_set, demo_set, parse_test_set
 from core.seed import DEMO_KB
+from ui import glossary
 from ui.compare_view import answer_html, sources_list, support_line
 from ui.widgets import STATUS_ICONS, adapter_labels, cancel_button, md_escape, newly_finished, report_error
 
@@ -129,10 +130,10 @@ def run_section(evals: EvalService, ft, adapters, kb, knowledge) -> None:
     c1, c2 = st.columns([3, 2])
     default = list(EVAL_ARMS) if own_adapter else [a for a in EVAL_ARMS if a not in ("finetuned", "hybrid")]
     arms = c1.pills("Arms", list(EVAL_ARMS), default=default, selection_mode="multi", format_func=charts.ARM_NAMES.get,
-                    key=f"eval_arms:{kb.name}", help="The oracle reads the passages of each question's source document: "
-                    "how good RAG would be with perfect retrieval.") or []
+                    key=f"eval_arms:{kb.name}", help=f"Oracle: {glossary.ORACLE}") or []
     adapter_id = c2.selectbox("Adapter (fine-tuned and hybrid)", list(labels), format_func=labels.get,
                               index=list(labels).index(own_adapter) if own_adapter else None, key=f"eval_adapter:{kb.name}",
+                              help=f"Shown as name (fingerprint). {glossary.FINGERPRINT}",
                               placeholder="No adapter of this knowledge base: pick one" if labels else "No adapter trained yet")
     kb_version, version_problem = _version_picker(knowledge, kb)
     c1, c2, c3 = st.columns(3)
@@ -291,7 +292,9 @@ def results_section(evals: EvalService) -> None:
                f"test set {md_escape(run.test_set_name)} `{run.test_set_hash}` · prompts `{run.prompt_hash}` · "
                f"max new tokens {run.decoding.get('max_new_tokens')}, temperature {run.decoding.get('temperature')}, "
                f"top-k {run.top_k}" + (" · unsupported answers withheld" if run.require_support else "")
-               + (" · **stopped early**" if run.stopped else ""))
+               + (" · **stopped early**" if run.stopped else ""),
+               help=f"Fingerprints: {glossary.FINGERPRINT} Version: {glossary.VERSION} The test-set and prompt hashes "
+                    "work the same way for the questions and the prompt templates.")
     if verdict := no_reliable_arm(summary):  # measured, so it comes before any question about the situation
         st.warning(f"**{md_escape(verdict)}**", icon="🛑")  # st.error is kept for what went wrong
     needs, prices = _needs(), _prices()
@@ -319,7 +322,7 @@ def results_section(evals: EvalService) -> None:
         st.session_state.pop(RUN_KEY, None)
         st.rerun()
 
-    st.subheader("Metrics (95% bootstrap intervals)")
+    st.subheader("Metrics (95% bootstrap intervals)", help=glossary.METRICS)
     st.dataframe(metrics_frame(summary), width="stretch")
     st.caption(" · ".join(f"**{charts.ARM_NAMES.get(a, a)}**: {ARM_HELP.get(a, '')}" for a in run.arms))
     c1, c2 = st.columns(2)

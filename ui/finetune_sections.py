@@ -11,7 +11,8 @@ from core.finetune.adapters import changed_since_training
 from core.finetune.recipe import TrainingConfig
 from core.finetune.run import FinetuneSpec
 from core.finetune.service import FinetuneService
-from ui.widgets import STATUS_ICONS, cancel_button, dataset_select, md_escape, report_error
+from ui import glossary
+from ui.widgets import STATUS_ICONS, cancel_button, dataset_select, md_escape, newly_finished, report_error
 
 RAFT_MAX_LEN = 768  # three 120-token passages, the instruction, question and answer fit
 TARGETS = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]
@@ -64,7 +65,8 @@ def raft_section(ft: FinetuneService, knowledge, kb) -> None:
 
     st.markdown(f"**Make a dataset hybrid-ready (RAFT)**: each pair is also shown with passages retrieved from "
                 f"'{md_escape(kb.name)}' (the right passage among distractors, sometimes only distractors with the answer "
-                "\"I don't know.\"), so one adapter answers closed book *and* reads passages well in the hybrid arm.")
+                "\"I don't know.\"), so one adapter answers closed book *and* reads passages well in the hybrid arm.",
+                help=glossary.RAFT)
     qa = [d for d in ft.datasets.list() if d.origin not in ("cpt", "raft")]
     if not qa:
         st.caption("Build or upload a question/answer dataset first.")
@@ -176,24 +178,27 @@ def job_form(ft: FinetuneService) -> None:
     raft = ft.datasets.get(dataset_id).origin == "raft"
     if raft:
         st.caption("A RAFT dataset: its open-book rows carry passages, so sequences are longer (max length 768).")
-    with st.form("train_form"):
+    with st.form("train_form", enter_to_submit=False):  # no "Press Enter to submit form" over the inputs
         name = st.text_input("Adapter name", value=f"{ft.datasets.get(dataset_id).name} adapter" if dataset_id else "")
-        st.markdown("**LoRA**")
-        c1, c2, c3 = st.columns(3)
-        rank = c1.number_input("Rank r", 1, 256, d.rank)
-        alpha = c2.number_input("Alpha", 1, 1024, d.alpha)
-        dropout = c3.number_input("Dropout", 0.0, 0.9, d.dropout, 0.05)
-        targets = st.multiselect("Target modules", TARGETS, default=TARGETS, help="All linear layers by default.")
-        st.markdown("**Training**")
-        c1, c2, c3, c4 = st.columns(4)
-        lr = c1.number_input("Learning rate", 1e-6, 1.0, d.learning_rate, format="%.0e")
-        epochs = c2.number_input("Epochs", 0.1, 100.0, float(d.epochs), 0.5)
-        max_steps = c3.number_input("Max steps (0 = use epochs)", 0, 100_000, 0)
-        batch = c4.number_input("Batch size", 1, 256, d.batch_size)
-        c1, c2, c3 = st.columns(3)
-        accum = c1.number_input("Gradient accumulation", 1, 64, d.grad_accum)
-        max_len = c2.number_input("Max sequence length", 16, 8192, RAFT_MAX_LEN if raft else d.max_seq_len)
-        seed = c3.number_input("Seed", 0, 2**31 - 1, d.seed)
+        c1, c2 = st.columns(2)
+        epochs = c1.number_input("Epochs", 0.1, 100.0, float(d.epochs), 0.5,
+                                 help="How many times training reads every example.")
+        max_steps = c2.number_input("Max steps (0 = use epochs)", 0, 100_000, 0,
+                                    help="Stop after this many steps, whatever the epochs say: for a quick try.")
+        with st.expander("Advanced: LoRA and optimiser settings (the defaults suit the demo)"):
+            c1, c2, c3 = st.columns(3)
+            rank = c1.number_input("Rank r", 1, 256, d.rank, help=glossary.RANK)
+            alpha = c2.number_input("Alpha", 1, 1024, d.alpha, help=glossary.ALPHA)
+            dropout = c3.number_input("Dropout", 0.0, 0.9, d.dropout, 0.05, help=glossary.DROPOUT)
+            targets = st.multiselect("Target modules", TARGETS, default=TARGETS, help=glossary.TARGET_MODULES)
+            c1, c2, c3 = st.columns(3)
+            lr = c1.number_input("Learning rate", 1e-6, 1.0, d.learning_rate, format="%.0e", help=glossary.LEARNING_RATE)
+            batch = c2.number_input("Batch size", 1, 256, d.batch_size, help=glossary.BATCH)
+            accum = c3.number_input("Gradient accumulation", 1, 64, d.grad_accum, help=glossary.GRAD_ACCUM)
+            c1, c2 = st.columns(2)
+            max_len = c1.number_input("Max sequence length", 16, 8192, RAFT_MAX_LEN if raft else d.max_seq_len,
+                                      help=glossary.MAX_LEN)
+            seed = c2.number_input("Seed", 0, 2**31 - 1, d.seed, help=glossary.SEED)
         submitted = st.form_submit_button("Start training", type="primary")
     try:
         config = TrainingConfig(rank=rank, alpha=alpha, dropout=dropout, target_modules=targets or "all-linear",
@@ -233,6 +238,11 @@ def jobs_section(ft: FinetuneService) -> None:
     if not jobs:
         st.info("No training job yet.")
         return
+    # A job that finished since this session last looked saved an adapter: rerun the whole page, not only this
+    # fragment, so the Adapters tab (and every adapter picker) lists it without leaving the page.
+    if newest := newly_finished(jobs, "ft_seen_done"):
+        st.toast(f"Adapter of '{md_escape(newest.name)}' saved: see the Adapters tab.", icon="✅")
+        st.rerun()
     for job in jobs:
         with st.container(border=True):
             c1, c2 = st.columns([3, 1])
@@ -269,7 +279,7 @@ def adapters_section(ft: FinetuneService, knowledge) -> None:
             badge = "" if stale is None else (
                 f" · ⏳ stale: {len(stale)} document(s) changed since its dataset was built" if stale
                 else " · ⏳ stale: the knowledge base changed since its dataset was built")
-            st.markdown(f"**{md_escape(a.name)}** `{a.fingerprint}`{badge}")
+            st.markdown(f"**{md_escape(a.name)}** `{a.fingerprint}`{badge}", help=glossary.FINGERPRINT)
             st.caption(
                 f"base {lin.base_model} (`{lin.base_fingerprint}`) · dataset {md_escape(lin.dataset_name or '?')} "
                 f"(`{lin.dataset_hash or '?'}`) · knowledge base {md_escape(lin.kb_name or '—')} `{lin.kb_version or '—'}` · "

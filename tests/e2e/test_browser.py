@@ -123,6 +123,8 @@ def test_3_start_a_tiny_fine_tuning_job_and_see_it_finish(page, app_url):
     shot(page, "3_finetune_progress")
     expect(page.get_by_text("Adapter 'e2e adapter' saved")).to_be_visible()
     shot(page, "3_finetune_done")
+    page.get_by_role("tab", name="Adapters", exact=True).click()  # no reload: the finished job refreshed the page
+    expect(page.get_by_text("e2e adapter", exact=True)).to_be_visible(timeout=15_000)
 
 
 def test_4_ask_a_question_and_see_four_answers_and_a_source(page, app_url):
