@@ -206,8 +206,9 @@ def job_form(ft: FinetuneService) -> None:
                                 grad_accum=accum, max_seq_len=max_len, seed=seed)
         info = ft.datasets.get(dataset_id)
         seconds = ft.estimate_seconds(info.train_count, config, ft.tokens_per_example(dataset_id))
-        st.caption(f"Estimated time on this machine: about {_duration(seconds)} "
-                   f"for {info.train_count} training rows.")
+        st.caption(f"Estimated time: about {_duration(seconds)} for {info.train_count} training rows, on this machine "
+                   "when it is otherwise idle (other jobs or evaluations slow it down several times). Once the job "
+                   "runs, its time left comes from its own measured steps.")
         if submitted:
             job = ft.start(FinetuneSpec(adapter_name=name, dataset_id=dataset_id, mode="cpt" if info.origin == "cpt" else "qa",
                                         training=config))
@@ -219,6 +220,10 @@ def job_form(ft: FinetuneService) -> None:
 
 
 # --- live jobs ----------------------------------------------------------------------------
+LOSS_HELP = ("Loss is how surprised the model is by the right answer: lower is better. A good curve falls quickly, "
+             "then flattens. The dots are the held-out loss, measured about five times per job on rows training never "
+             "sees: if they rise while the training loss keeps falling, the adapter is learning its examples by heart "
+             "(overfitting): fewer epochs or more data.")
 def loss_chart(metrics: list[dict]) -> go.Figure:
     fig = go.Figure()
     steps = [m["step"] for m in metrics]
@@ -248,20 +253,24 @@ def jobs_section(ft: FinetuneService) -> None:
             c1, c2 = st.columns([3, 1])
             c1.markdown(f"{STATUS_ICONS.get(job.status, '')} **{md_escape(job.name)}** · {job.status}"
                         f" · dataset {md_escape(job.config.get('dataset_name', ''))}")
-            if job.message:
+            starting = job.status == "running" and not job.total_steps
+            if job.message and not starting:
                 c1.caption(job.message)
             cancel_button(c2, job, ft.cancel, f"cancel_{job.id}")
             if job.status in ("interrupted", "failed"):
                 if c2.button("Resume", key=f"resume_{job.id}", icon="▶️"):
                     ft.resume(job.id)
                     st.rerun(scope="fragment")
-            if job.total_steps:
+            if starting:  # a bar and the stage from the first second, before any step has a time
+                st.progress(0.0, text=job.message or "Starting the training process…")
+            elif job.total_steps:
                 eta = job.eta_s
                 st.progress(job.progress, text=f"step {job.step} / {job.total_steps}"
                             + (f" · about {_duration(eta)} left" if eta is not None else ""))
             metrics = ft.jobs.metrics(job.id)
             if metrics:
                 st.plotly_chart(loss_chart(metrics), width="stretch", key=f"loss_{job.id}_{len(metrics)}")
+                st.caption(LOSS_HELP)
             with st.expander("Log"):
                 st.code(ft.jobs.read_log(job.id) or "(empty)", language=None)
 
