@@ -18,7 +18,7 @@ from core.eval.testsets import TestSet, dataset_set, demo_set, parse_test_set
 from core.seed import DEMO_KB
 from ui import glossary
 from ui.compare_view import answer_html, sources_list, support_line
-from ui.widgets import STATUS_ICONS, adapter_labels, cancel_button, md_escape, newly_finished, report_error
+from ui.widgets import STATUS_ICONS, adapter_label, cancel_button, md_escape, newly_finished, report_error
 
 RUN_KEY = "eval_run"
 SECONDS_PER_ARM_QUESTION = 2.0  # before any run is saved; afterwards the saved runs' own pace is used
@@ -83,10 +83,11 @@ def _test_set(ft, kb) -> TestSet | None:
 def _adapter_choices(adapters, kb) -> tuple[dict[str, str], str | None]:
     """Adapter id -> label, this knowledge base's adapters first; and the default: the newest adapter
     trained on this knowledge base, never one of another knowledge base."""
-    labels = adapter_labels(adapters)
-    trained_on = {a.id: a.lineage.kb_name for a in adapters.list()}
-    order = sorted(labels, key=lambda i: trained_on.get(i) != kb.name)
-    labels = {i: labels[i] + ("" if trained_on.get(i) == kb.name else f" · trained on '{trained_on.get(i) or '?'}'")
+    infos = adapters.list()  # newest first; each listing hashes the weights, so list once
+    trained_on = {a.id: a.lineage.kb_name for a in infos}
+    order = sorted(trained_on, key=lambda i: trained_on[i] != kb.name)
+    names = {a.id: adapter_label(a) for a in infos}
+    labels = {i: names[i] + ("" if trained_on[i] == kb.name else f" · trained on '{trained_on[i] or '?'}'")
               for i in order}
     own = next((i for i in order if trained_on.get(i) == kb.name), None)
     return labels, own

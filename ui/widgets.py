@@ -111,7 +111,11 @@ def cancel_button(container, job, cancel, key: str) -> None:
 
 def adapter_labels(adapters) -> dict[str, str]:
     """Adapter id -> "name (fingerprint)", newest first, for the adapter pickers."""
-    return {a.id: f"{a.name} ({a.fingerprint[:6]})" for a in adapters.list()}
+    return {a.id: adapter_label(a) for a in adapters.list()}
+
+
+def adapter_label(a) -> str:
+    return f"{a.name} ({a.fingerprint[:6]})"
 
 
 def dataset_select(infos, label: str, key: str) -> str:
