@@ -18,7 +18,7 @@ from core.eval.testsets import TestSet, dataset_set, demo_set, parse_test_set
 from core.seed import DEMO_KB
 from ui import glossary
 from ui.compare_view import answer_html, sources_list, support_line
-from ui.widgets import STATUS_ICONS, adapter_label, cancel_button, md_escape, newly_finished, report_error
+from ui.widgets import STATUS_ICONS, kb_adapter_choices, cancel_button, md_escape, newly_finished, report_error
 
 RUN_KEY = "eval_run"
 SECONDS_PER_ARM_QUESTION = 2.0  # before any run is saved; afterwards the saved runs' own pace is used
@@ -80,19 +80,6 @@ def _test_set(ft, kb) -> TestSet | None:
     return TestSet(upload.name, items, owner)
 
 
-def _adapter_choices(adapters, kb) -> tuple[dict[str, str], str | None]:
-    """Adapter id -> label, this knowledge base's adapters first; and the default: the newest adapter
-    trained on this knowledge base, never one of another knowledge base."""
-    infos = adapters.list()  # newest first; each listing hashes the weights, so list once
-    trained_on = {a.id: a.lineage.kb_name for a in infos}
-    order = sorted(trained_on, key=lambda i: trained_on[i] != kb.name)
-    names = {a.id: adapter_label(a) for a in infos}
-    labels = {i: names[i] + ("" if trained_on[i] == kb.name else f" · trained on '{trained_on[i] or '?'}'")
-              for i in order}
-    own = next((i for i in order if trained_on.get(i) == kb.name), None)
-    return labels, own
-
-
 def _version_picker(knowledge, kb) -> tuple[str | None, str]:
     """Pick which recorded version of the knowledge base RAG reads: (None for the current one, problem)."""
     versions = [v for v in knowledge.versions(kb.name) if v.current or v.documents]  # an empty one answers nothing
@@ -127,7 +114,7 @@ def run_section(evals: EvalService, ft, adapters, kb, knowledge) -> None:
     test_name, items = test_set.name, test_set.items
     if warning := test_set.mismatch(kb.name):
         st.warning(md_escape(warning), icon="⚠️")
-    labels, own_adapter = _adapter_choices(adapters, kb)
+    labels, own_adapter = kb_adapter_choices(adapters, kb)
     c1, c2 = st.columns([3, 2])
     default = list(EVAL_ARMS) if own_adapter else [a for a in EVAL_ARMS if a not in ("finetuned", "hybrid")]
     arms = c1.pills("Arms", list(EVAL_ARMS), default=default, selection_mode="multi", format_func=charts.ARM_NAMES.get,

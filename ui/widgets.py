@@ -118,6 +118,19 @@ def adapter_label(a) -> str:
     return f"{a.name} ({a.fingerprint[:6]})"
 
 
+def kb_adapter_choices(adapters, kb) -> tuple[dict[str, str], str | None]:
+    """Adapter id -> label, this knowledge base's adapters first; and the default: the newest adapter
+    trained on this knowledge base, never one of another knowledge base."""
+    infos = adapters.list()  # newest first; each listing hashes the weights, so list once
+    trained_on = {a.id: a.lineage.kb_name for a in infos}
+    order = sorted(trained_on, key=lambda i: trained_on[i] != kb.name)
+    names = {a.id: adapter_label(a) for a in infos}
+    labels = {i: names[i] + ("" if trained_on[i] == kb.name else f" · trained on '{trained_on[i] or '?'}'")
+              for i in order}
+    own = next((i for i in order if trained_on.get(i) == kb.name), None)
+    return labels, own
+
+
 def dataset_select(infos, label: str, key: str) -> str:
     """A picker of saved datasets, shown as "name (N rows)"; returns the chosen id."""
     labels = {i.id: f"{i.name} ({i.train_count} rows)" for i in infos}
