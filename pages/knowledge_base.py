@@ -51,7 +51,7 @@ with search_tab:
 with settings_tab:
     kb_sections.settings_section(service, kb)
     st.divider()
-    with st.popover(f"🗑️ Delete knowledge base '{kb.name}'"):
+    with st.popover(f"🗑️ Delete knowledge base '{md_escape(kb.name)}'"):
         st.write("This removes its documents and vectors. It cannot be undone.")
         if st.button("Yes, delete it", type="primary"):
             service.delete_kb(kb.name)

@@ -90,7 +90,7 @@ def test_results_ask_the_situation_before_recommending_and_say_the_model_is_the_
 
     RunStore(app_env / "evals").save(make_run())
     at = session("pages/evaluate.py")
-    verdict = [e.value.replace("\\", "") for e in at.error]
+    verdict = [w.value.replace("\\", "").strip("*") for w in at.warning]
     assert any(v.startswith(MODEL_SAYS_MORE) for v in verdict)  # measured: shown before any answer
     questions = [r for r in at.radio if r.key and r.key.startswith("need_")]
     assert len(questions) == 6 and all(r.value is None for r in questions)  # nothing pre-ticked

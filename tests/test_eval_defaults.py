@@ -65,6 +65,7 @@ def test_evaluate_defaults_follow_the_active_knowledge_base_and_a_mismatch_is_wa
     assert adapter.value == "licenses-adapter-bbbbbb"
     assert "trained on 'Lumora demo'" in adapter.format_func("demo-adapter-aaaaaa")
     assert set(at.get("button_group")[0].value) == {"base", "rag", "finetuned", "hybrid", "oracle"}
+    assert at.selectbox(key=f"fresh_adapter:{LICENSES}").value == "licenses-adapter-bbbbbb"  # the freshness probe too
 
     at.radio[0].set_value("demo").run()  # the Lumora questions against the licenses
     assert f"written for the knowledge base '{DEMO_KB}'" in warnings(at)
@@ -78,6 +79,7 @@ def test_evaluate_defaults_follow_the_active_knowledge_base_and_a_mismatch_is_wa
     assert at.radio[0].value == "upload"
     assert f"written for the knowledge base '{LICENSES}'" in warnings(at)
     assert at.selectbox(key="eval_adapter:Contracts").value is None  # no adapter of another knowledge base
+    assert at.selectbox(key="fresh_adapter:Contracts").value is None
     assert set(at.get("button_group")[0].value) == {"base", "rag", "oracle"}
 
     pick_kb(at, DEMO_KB)

@@ -16,6 +16,7 @@ from core.eval.runs import RunStore
 from core.models.abstention import is_abstention
 from core.models.runtime import NOT_USABLE
 from core.seed import DEMO_KB
+from ui import glossary
 from ui.resources import knowledge
 from ui.widgets import md_escape, passage_html
 
@@ -64,13 +65,13 @@ def answer_html(text: str, answer: ArmAnswer | None = None, cursor: bool = False
 def fairness_strip(f: Fairness, arms: list[str]) -> None:
     with st.container(border=True):
         c1, c2, c3, c4 = st.columns(4)
-        c1.markdown(f"**Base model**  \n{f.model}  \n`{f.model_fingerprint}`")
+        c1.markdown(f"**Base model**  \n{f.model}  \n`{f.model_fingerprint}`", help=glossary.FINGERPRINT)
         if f.adapter:
             trained = f"KB `{f.adapter_kb_version}`" if f.adapter_kb_version else "no knowledge-base version recorded"
             c2.markdown(f"**Adapter**  \n{md_escape(f.adapter)}  \n`{f.adapter_fingerprint}` · trained on {trained}")
         else:
             c2.markdown("**Adapter**  \nnone selected")
-        c3.markdown(f"**RAG reads**  \n{md_escape(f.kb)}  \nversion `{f.kb_version}`")
+        c3.markdown(f"**RAG reads**  \n{md_escape(f.kb)}  \nversion `{f.kb_version}`", help=glossary.VERSION)
         d = f.decoding
         mode = "greedy" if d["temperature"] == 0 else f"temperature {d['temperature']}, seed {d['seed']}"
         c4.markdown(f"**Same for every arm**  \n{mode} · ≤ {d['max_new_tokens']} new tokens  \n"
@@ -120,7 +121,7 @@ def sources_list(sources) -> None:
         supported = any(m for _, m in s.sentences)
         mark = "✅ " if supported else ""
         cite = " · cited" if s.cited else ""
-        with st.expander(f"{mark}[{s.rank}] {s.doc_name} · chunk {s.chunk_index} · relevance {s.relevance if s.relevance is not None else 0:.2f}{cite}"):
+        with st.expander(f"{mark}[{s.rank}] {md_escape(s.doc_name)} · chunk {s.chunk_index} · {s.relevance_text}{cite}"):
             if s.relevance is not None:
                 st.caption(f"Relevance to the question (cosine): {s.relevance:.2f}"
                            + (" · highlighted: the sentences the answer rests on" if supported else ""))

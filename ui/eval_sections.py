@@ -18,8 +18,9 @@ from core.eval.runs import diff_runs
 from core.eval.service import EvalService, EvalSpec
 from core.eval.testsets import TestSet, dataset_set, demo_set, parse_test_set
 from core.seed import DEMO_KB
+from ui import glossary
 from ui.compare_view import answer_html, sources_list, support_line
-from ui.widgets import STATUS_ICONS, adapter_labels, cancel_button, md_escape, newly_finished, report_error
+from ui.widgets import STATUS_ICONS, kb_adapter_choices, cancel_button, md_escape, newly_finished, report_error
 
 RUN_KEY = "eval_run"
 SECONDS_PER_ARM_QUESTION = 2.0  # before any run is saved; afterwards the saved runs' own pace is used
@@ -81,18 +82,6 @@ def _test_set(ft, kb) -> TestSet | None:
     return TestSet(upload.name, items, owner)
 
 
-def _adapter_choices(adapters, kb) -> tuple[dict[str, str], str | None]:
-    """Adapter id -> label, this knowledge base's adapters first; and the default: the newest adapter
-    trained on this knowledge base, never one of another knowledge base."""
-    labels = adapter_labels(adapters)
-    trained_on = {a.id: a.lineage.kb_name for a in adapters.list()}
-    order = sorted(labels, key=lambda i: trained_on.get(i) != kb.name)
-    labels = {i: labels[i] + ("" if trained_on.get(i) == kb.name else f" · trained on '{trained_on.get(i) or '?'}'")
-              for i in order}
-    own = next((i for i in order if trained_on.get(i) == kb.name), None)
-    return labels, own
-
-
 def _version_picker(knowledge, kb) -> tuple[str | None, str]:
     """Pick which recorded version of the knowledge base RAG reads: (None for the current one, problem)."""
     versions = [v for v in knowledge.versions(kb.name) if v.current or v.documents]  # an empty one answers nothing
@@ -127,14 +116,14 @@ def run_section(evals: EvalService, ft, adapters, kb, knowledge) -> None:
     test_name, items = test_set.name, test_set.items
     if warning := test_set.mismatch(kb.name):
         st.warning(md_escape(warning), icon="⚠️")
-    labels, own_adapter = _adapter_choices(adapters, kb)
+    labels, own_adapter = kb_adapter_choices(adapters, kb)
     c1, c2 = st.columns([3, 2])
     default = list(EVAL_ARMS) if own_adapter else [a.name for a in ARM_TABLE if not a.uses_adapter]
     arms = c1.pills("Arms", list(EVAL_ARMS), default=default, selection_mode="multi", format_func=charts.ARM_NAMES.get,
-                    key=f"eval_arms:{kb.name}", help="The oracle reads the passages of each question's source document: "
-                    "how good RAG would be with perfect retrieval.") or []
+                    key=f"eval_arms:{kb.name}", help=f"Oracle: {glossary.ORACLE}") or []
     adapter_id = c2.selectbox("Adapter (fine-tuned and hybrid)", list(labels), format_func=labels.get,
                               index=list(labels).index(own_adapter) if own_adapter else None, key=f"eval_adapter:{kb.name}",
+                              help=f"Shown as name (fingerprint). {glossary.FINGERPRINT}",
                               placeholder="No adapter of this knowledge base: pick one" if labels else "No adapter trained yet")
     kb_version, version_problem = _version_picker(knowledge, kb)
     c1, c2, c3 = st.columns(3)
@@ -159,7 +148,7 @@ def run_section(evals: EvalService, ft, adapters, kb, knowledge) -> None:
                                        adapter_id=adapter_id if using_adapter(arms) else None,
                                        test_set_name=test_name, items=items, max_new_tokens=int(max_new), top_k=int(top_k),
                                        require_support=require_support))
-            st.success(f"Evaluation '{job.name}' started: follow it below; the results open when it is done.")
+            st.success(f"Evaluation '{md_escape(job.name)}' started: follow it below; the results open when it is done.")
         except LabError as exc:
             report_error(exc)
         except ValueError as exc:
@@ -174,7 +163,7 @@ def jobs_section(evals: EvalService) -> None:
     # A run that finished since this session last looked: rerun the whole page so the Results tab shows it.
     if newest := newly_finished(jobs, "eval_seen_done"):
         st.session_state[RUN_KEY] = newest.result.get("run_id") if newest.result else None
-        st.toast(f"Evaluation '{newest.name}' finished: see the Results tab.", icon="✅")
+        st.toast(f"Evaluation '{md_escape(newest.name)}' finished: see the Results tab.", icon="✅")
         st.rerun()
     st.markdown("**Evaluation runs**")
     for job in jobs:
@@ -256,7 +245,7 @@ def _question_detail(run: EvalRun) -> None:
     labels = {i: f"{i + 1}. {r.item.question}" for i, r in enumerate(run.results)}
     i = st.selectbox("Open a question", list(labels), format_func=labels.get, key=f"q_{run.id}")
     r = run.results[i]
-    st.markdown(f"**Reference:** {md_escape(r.item.answer)}" + (f" · source `{md_escape(r.item.source)}`" if r.item.source else "")
+    st.markdown(f"**Reference:** {md_escape(r.item.answer)}" + (f" · source: {md_escape(r.item.source)}" if r.item.source else "")
                 + ("" if r.item.answerable else " · *not answerable from the documents*"))
     cols = st.columns(len(r.arms))
     for col, (arm, s) in zip(cols, r.arms.items()):
@@ -270,6 +259,12 @@ def _question_detail(run: EvalRun) -> None:
                 sources_list(s.passages)
             elif s.sources:  # runs saved before passages were kept
                 st.caption("Sources: " + ", ".join(md_escape(x) for x in s.sources))
+
+
+@st.cache_data(max_entries=8, show_spinner="Preparing the report…")
+def _cached(key: tuple, _build) -> str:
+    """A download's contents, built once per ``key`` (a run id and what else it depends on)."""
+    return _build()
 
 
 def results_section(evals: EvalService) -> None:
@@ -288,18 +283,25 @@ def results_section(evals: EvalService) -> None:
                f"test set {md_escape(run.test_set_name)} `{run.test_set_hash}` · prompts `{run.prompt_hash}` · "
                f"max new tokens {run.decoding.get('max_new_tokens')}, temperature {run.decoding.get('temperature')}, "
                f"top-k {run.top_k}" + (" · unsupported answers withheld" if run.require_support else "")
-               + (" · **stopped early**" if run.stopped else ""))
+               + (" · **stopped early**" if run.stopped else ""),
+               help=f"Fingerprints: {glossary.FINGERPRINT} Version: {glossary.VERSION} The test-set and prompt hashes "
+                    "work the same way for the questions and the prompt templates.")
     if verdict := no_reliable_arm(summary):  # measured, so it comes before any question about the situation
-        st.error(md_escape(verdict), icon="🛑")
+        st.warning(f"**{md_escape(verdict)}**", icon="🛑")  # st.error is kept for what went wrong
     needs, prices = _needs(), _prices()
     econ = price_run(summary, prices, run.training_seconds)
     rec = recommend(needs, summary, econ)
     _recommendation(rec)
 
     c1, c2, c3, c4 = st.columns(4)
-    c1.download_button("HTML report", lambda: html_report(run, summary, rec, econ, needs=needs), f"evaluation-{run.id}.html",
-                       "text/html", icon="📄", help="Self-contained: charts embedded, opens offline.")
-    c2.download_button("Run as JSON", lambda: run.model_dump_json(indent=2), f"evaluation-{run.id}.json", "application/json", icon="⬇️")
+    # The files are built before the click, not on it: a file built on click is stored with no element referring to
+    # it, and the page's 2-second refreshes delete such files, so a slow first fetch got a 404 (issue 19, item 7).
+    report = _cached((run.id, "html", needs.model_dump_json(), prices.model_dump_json()),
+                     lambda: html_report(run, summary, rec, econ, needs=needs))
+    c1.download_button("HTML report", report, f"evaluation-{run.id}.html", "text/html", icon="📄", on_click="ignore",
+                       help="Self-contained: charts embedded, opens offline.")
+    c2.download_button("Run as JSON", _cached((run.id, "json"), lambda: run.model_dump_json(indent=2)),
+                       f"evaluation-{run.id}.json", "application/json", icon="⬇️", on_click="ignore")
     if c3.button("Re-run exactly", icon="🔁", disabled=not run.spec):
         try:
             evals.rerun(run.id)
@@ -311,7 +313,7 @@ def results_section(evals: EvalService) -> None:
         st.session_state.pop(RUN_KEY, None)
         st.rerun()
 
-    st.subheader("Metrics (95% bootstrap intervals)")
+    st.subheader("Metrics (95% bootstrap intervals)", help=glossary.METRICS)
     st.dataframe(metrics_frame(summary), width="stretch")
     st.caption(" · ".join(f"**{charts.ARM_NAMES.get(a, a)}**: {ARM_HELP.get(a, '')}" for a in run.arms))
     c1, c2 = st.columns(2)

@@ -11,7 +11,8 @@ from core.finetune.adapters import changed_since_training
 from core.finetune.recipe import TrainingConfig
 from core.finetune.run import FinetuneSpec
 from core.finetune.service import FinetuneService
-from ui.widgets import STATUS_ICONS, cancel_button, dataset_select, md_escape, report_error
+from ui import glossary
+from ui.widgets import STATUS_ICONS, cancel_button, dataset_select, md_escape, newly_finished, report_error
 
 RAFT_MAX_LEN = 768  # three 120-token passages, the instruction, question and answer fit
 TARGETS = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]
@@ -53,7 +54,7 @@ def build_from_kb_section(ft: FinetuneService, knowledge, kb) -> None:
                 else:
                     with st.spinner("Building…"):
                         info = ft.build_from_kb(knowledge, kb.name, name, mode, test_fraction, int(unanswerable))
-                st.success(f"Dataset '{info.name}' saved: {info.train_count} training and {info.test_count} held-out rows.")
+                st.success(f"Dataset '{md_escape(info.name)}' saved: {info.train_count} training and {info.test_count} held-out rows.")
             except LabError as exc:
                 report_error(exc)
 
@@ -64,7 +65,8 @@ def raft_section(ft: FinetuneService, knowledge, kb) -> None:
 
     st.markdown(f"**Make a dataset hybrid-ready (RAFT)**: each pair is also shown with passages retrieved from "
                 f"'{md_escape(kb.name)}' (the right passage among distractors, sometimes only distractors with the answer "
-                "\"I don't know.\"), so one adapter answers closed book *and* reads passages well in the hybrid arm.")
+                "\"I don't know.\"), so one adapter answers closed book *and* reads passages well in the hybrid arm.",
+                help=glossary.RAFT)
     qa = [d for d in ft.datasets.list() if d.origin not in ("cpt", "raft")]
     if not qa:
         st.caption("Build or upload a question/answer dataset first.")
@@ -83,7 +85,7 @@ def raft_section(ft: FinetuneService, knowledge, kb) -> None:
                 with st.spinner("Retrieving passages for every pair…"):
                     info = ft.build_raft(knowledge, kb.name, source, name,
                                          RaftConfig(open_book_share=share, gold_share=gold, passages=int(n)))
-                st.success(f"Dataset '{info.name}' saved: {info.train_count} training rows "
+                st.success(f"Dataset '{md_escape(info.name)}' saved: {info.train_count} training rows "
                            f"({info.train_count - ft.datasets.get(source).train_count} open-book).")
             except LabError as exc:
                 report_error(exc)
@@ -120,12 +122,12 @@ def upload_section(ft: FinetuneService, knowledge, kb) -> None:
                  hide_index=True, width="stretch")
     with st.form("save_upload"):
         name = st.text_input("Dataset name", value=upload.name.rsplit(".", 1)[0])
-        link = st.checkbox(f"Pin to knowledge base '{kb.name}' (for staleness checks)", value=True) if kb else False
+        link = st.checkbox(f"Pin to knowledge base '{md_escape(kb.name)}' (for staleness checks)", value=True) if kb else False
         if st.form_submit_button("Save dataset", type="primary", disabled=not parsed.pairs):
             try:
                 info = ft.save_pairs(name, parsed.pairs, kb.name if link else None,
                                      knowledge.version(kb.name) if link else None, "upload")
-                st.success(f"Dataset '{info.name}' saved: {info.train_count} training and {info.test_count} held-out rows.")
+                st.success(f"Dataset '{md_escape(info.name)}' saved: {info.train_count} training and {info.test_count} held-out rows.")
             except LabError as exc:
                 report_error(exc)
 
@@ -176,24 +178,27 @@ def job_form(ft: FinetuneService) -> None:
     raft = ft.datasets.get(dataset_id).origin == "raft"
     if raft:
         st.caption("A RAFT dataset: its open-book rows carry passages, so sequences are longer (max length 768).")
-    with st.form("train_form"):
+    with st.form("train_form", enter_to_submit=False):  # no "Press Enter to submit form" over the inputs
         name = st.text_input("Adapter name", value=f"{ft.datasets.get(dataset_id).name} adapter" if dataset_id else "")
-        st.markdown("**LoRA**")
-        c1, c2, c3 = st.columns(3)
-        rank = c1.number_input("Rank r", 1, 256, d.rank)
-        alpha = c2.number_input("Alpha", 1, 1024, d.alpha)
-        dropout = c3.number_input("Dropout", 0.0, 0.9, d.dropout, 0.05)
-        targets = st.multiselect("Target modules", TARGETS, default=TARGETS, help="All linear layers by default.")
-        st.markdown("**Training**")
-        c1, c2, c3, c4 = st.columns(4)
-        lr = c1.number_input("Learning rate", 1e-6, 1.0, d.learning_rate, format="%.0e")
-        epochs = c2.number_input("Epochs", 0.1, 100.0, float(d.epochs), 0.5)
-        max_steps = c3.number_input("Max steps (0 = use epochs)", 0, 100_000, 0)
-        batch = c4.number_input("Batch size", 1, 256, d.batch_size)
-        c1, c2, c3 = st.columns(3)
-        accum = c1.number_input("Gradient accumulation", 1, 64, d.grad_accum)
-        max_len = c2.number_input("Max sequence length", 16, 8192, RAFT_MAX_LEN if raft else d.max_seq_len)
-        seed = c3.number_input("Seed", 0, 2**31 - 1, d.seed)
+        c1, c2 = st.columns(2)
+        epochs = c1.number_input("Epochs", 0.1, 100.0, float(d.epochs), 0.5,
+                                 help="How many times training reads every example.")
+        max_steps = c2.number_input("Max steps (0 = use epochs)", 0, 100_000, 0,
+                                    help="Stop after this many steps, whatever the epochs say: for a quick try.")
+        with st.expander("Advanced: LoRA and optimiser settings (the defaults suit the demo)"):
+            c1, c2, c3 = st.columns(3)
+            rank = c1.number_input("Rank r", 1, 256, d.rank, help=glossary.RANK)
+            alpha = c2.number_input("Alpha", 1, 1024, d.alpha, help=glossary.ALPHA)
+            dropout = c3.number_input("Dropout", 0.0, 0.9, d.dropout, 0.05, help=glossary.DROPOUT)
+            targets = st.multiselect("Target modules", TARGETS, default=TARGETS, help=glossary.TARGET_MODULES)
+            c1, c2, c3 = st.columns(3)
+            lr = c1.number_input("Learning rate", 1e-6, 1.0, d.learning_rate, format="%.0e", help=glossary.LEARNING_RATE)
+            batch = c2.number_input("Batch size", 1, 256, d.batch_size, help=glossary.BATCH)
+            accum = c3.number_input("Gradient accumulation", 1, 64, d.grad_accum, help=glossary.GRAD_ACCUM)
+            c1, c2 = st.columns(2)
+            max_len = c1.number_input("Max sequence length", 16, 8192, RAFT_MAX_LEN if raft else d.max_seq_len,
+                                      help=glossary.MAX_LEN)
+            seed = c2.number_input("Seed", 0, 2**31 - 1, d.seed, help=glossary.SEED)
         submitted = st.form_submit_button("Start training", type="primary")
     try:
         config = TrainingConfig(rank=rank, alpha=alpha, dropout=dropout, target_modules=targets or "all-linear",
@@ -201,12 +206,13 @@ def job_form(ft: FinetuneService) -> None:
                                 grad_accum=accum, max_seq_len=max_len, seed=seed)
         info = ft.datasets.get(dataset_id)
         seconds = ft.estimate_seconds(info.train_count, config, ft.tokens_per_example(dataset_id))
-        st.caption(f"Estimated time on this machine: about {_duration(seconds)} "
-                   f"for {info.train_count} training rows.")
+        st.caption(f"Estimated time: about {_duration(seconds)} for {info.train_count} training rows, on this machine "
+                   "when it is otherwise idle (other jobs or evaluations slow it down several times). Once the job "
+                   "runs, its time left comes from its own measured steps.")
         if submitted:
             job = ft.start(FinetuneSpec(adapter_name=name, dataset_id=dataset_id, mode="cpt" if info.origin == "cpt" else "qa",
                                         training=config))
-            st.success(f"Job '{job.name}' queued: follow it in the Jobs tab.")
+            st.success(f"Job '{md_escape(job.name)}' queued: follow it in the Jobs tab.")
     except LabError as exc:
         report_error(exc)
     except ValueError as exc:  # pydantic validation of the form's values
@@ -214,6 +220,10 @@ def job_form(ft: FinetuneService) -> None:
 
 
 # --- live jobs ----------------------------------------------------------------------------
+LOSS_HELP = ("Loss is how surprised the model is by the right answer: lower is better. A good curve falls quickly, "
+             "then flattens. The dots are the held-out loss, measured about five times per job on rows training never "
+             "sees: if they rise while the training loss keeps falling, the adapter is learning its examples by heart "
+             "(overfitting): fewer epochs or more data.")
 def loss_chart(metrics: list[dict]) -> go.Figure:
     fig = go.Figure()
     steps = [m["step"] for m in metrics]
@@ -233,25 +243,34 @@ def jobs_section(ft: FinetuneService) -> None:
     if not jobs:
         st.info("No training job yet.")
         return
+    # A job that finished since this session last looked saved an adapter: rerun the whole page, not only this
+    # fragment, so the Adapters tab (and every adapter picker) lists it without leaving the page.
+    if newest := newly_finished(jobs, "ft_seen_done"):
+        st.toast(f"Adapter of '{md_escape(newest.name)}' saved: see the Adapters tab.", icon="✅")
+        st.rerun()
     for job in jobs:
         with st.container(border=True):
             c1, c2 = st.columns([3, 1])
             c1.markdown(f"{STATUS_ICONS.get(job.status, '')} **{md_escape(job.name)}** · {job.status}"
                         f" · dataset {md_escape(job.config.get('dataset_name', ''))}")
-            if job.message:
+            starting = job.status == "running" and not job.total_steps
+            if job.message and not starting:
                 c1.caption(job.message)
             cancel_button(c2, job, ft.cancel, f"cancel_{job.id}")
             if job.status in ("interrupted", "failed"):
                 if c2.button("Resume", key=f"resume_{job.id}", icon="▶️"):
                     ft.resume(job.id)
                     st.rerun(scope="fragment")
-            if job.total_steps:
+            if starting:  # a bar and the stage from the first second, before any step has a time
+                st.progress(0.0, text=job.message or "Starting the training process…")
+            elif job.total_steps:
                 eta = job.eta_s
                 st.progress(job.progress, text=f"step {job.step} / {job.total_steps}"
                             + (f" · about {_duration(eta)} left" if eta is not None else ""))
             metrics = ft.jobs.metrics(job.id)
             if metrics:
                 st.plotly_chart(loss_chart(metrics), width="stretch", key=f"loss_{job.id}_{len(metrics)}")
+                st.caption(LOSS_HELP)
             with st.expander("Log"):
                 st.code(ft.jobs.read_log(job.id) or "(empty)", language=None)
 
@@ -269,7 +288,7 @@ def adapters_section(ft: FinetuneService, knowledge) -> None:
             badge = "" if stale is None else (
                 f" · ⏳ stale: {len(stale)} document(s) changed since its dataset was built" if stale
                 else " · ⏳ stale: the knowledge base changed since its dataset was built")
-            st.markdown(f"**{md_escape(a.name)}** `{a.fingerprint}`{badge}")
+            st.markdown(f"**{md_escape(a.name)}** `{a.fingerprint}`{badge}", help=glossary.FINGERPRINT)
             st.caption(
                 f"base {lin.base_model} (`{lin.base_fingerprint}`) · dataset {md_escape(lin.dataset_name or '?')} "
                 f"(`{lin.dataset_hash or '?'}`) · knowledge base {md_escape(lin.kb_name or '—')} `{lin.kb_version or '—'}` · "

@@ -10,7 +10,7 @@ from core.compare.results import ARMS
 from core.errors import LabError
 from core.eval import charts
 from core.eval.service import EvalService
-from ui.widgets import STATUS_ICONS, adapter_labels, cancel_button, md_escape, newly_finished, report_error
+from ui.widgets import STATUS_ICONS, cancel_button, kb_adapter_choices, md_escape, newly_finished, report_error
 
 
 # --- the freshness probe ------------------------------------------------------------------
@@ -69,13 +69,15 @@ def freshness_section(evals: EvalService, knowledge, adapters, kb) -> None:
                 "which arms pick up the change *without retraining*. The change goes into a scratch copy of the "
                 "knowledge base; the original is not touched.")
     inputs = _probe_inputs(knowledge, kb)
-    labels = adapter_labels(adapters)
+    labels, own_adapter = kb_adapter_choices(adapters, kb)  # never another knowledge base's adapter by default
     c1, c2 = st.columns([3, 2])
-    arms = c1.pills("Arms", list(ARMS), default=list(ARMS) if labels else [a for a in ARMS if not ARMS_BY_NAME[a].uses_adapter],
+    arms = c1.pills("Arms", list(ARMS), default=list(ARMS) if own_adapter else [a for a in ARMS if not ARMS_BY_NAME[a].uses_adapter],
                     selection_mode="multi", format_func=charts.ARM_NAMES.get,
-                    key="fresh_arms") or []
-    adapter_id = c2.selectbox("Adapter", list(labels), format_func=labels.get, index=0 if labels else None,
-                              placeholder="No adapter trained yet", key="fresh_adapter")
+                    key=f"fresh_arms:{kb.name}") or []
+    adapter_id = c2.selectbox("Adapter", list(labels), format_func=labels.get,
+                              index=list(labels).index(own_adapter) if own_adapter else None,
+                              placeholder="No adapter of this knowledge base: pick one" if labels else "No adapter trained yet",
+                              key=f"fresh_adapter:{kb.name}")
     if st.button("Run the freshness probe", type="primary", icon="🔄", disabled=inputs is None):
         name, data, questions, new_name = inputs
         try:

@@ -10,7 +10,7 @@ from core.knowledge.catalog import KBInfo
 from core.knowledge.retrieval import search
 from core.knowledge.service import KnowledgeService
 from core.seed import DEMO_KB, reset_demo
-from ui.widgets import report_error, show_passage, switch_session_kb
+from ui.widgets import md_escape, report_error, show_passage, switch_session_kb
 
 STATUS_ICON = {"added": "✅ added", "updated": "🔄 updated", "unchanged": "⏸️ unchanged", "rejected": "❌ rejected"}
 
@@ -74,9 +74,9 @@ def documents_section(service: KnowledgeService, kb: KBInfo) -> None:
     right.write("")
     if right.button("🗑️ Delete document", key="doc_delete", width="stretch"):
         service.delete_document(kb.name, doc.doc_id)
-        st.toast(f"Deleted {doc.name} and its {doc.chunks} chunks.")
+        st.toast(f"Deleted {md_escape(doc.name)} and its {doc.chunks} chunks.")
         st.rerun()
-    with st.expander(f"Chunk preview: {doc.name}"):
+    with st.expander(f"Chunk preview: {md_escape(doc.name)}"):
         for chunk in service.chunks(kb.name, doc.doc_id):
             st.caption(f"Chunk {chunk['chunk_index']}")
             st.text(chunk["text"])
@@ -164,7 +164,7 @@ def retrieval_test_section(service: KnowledgeService, kb: KBInfo) -> None:
         if mode == "hybrid":
             keywords = f"keyword match #{hit.sparse_rank}" if hit.sparse_rank else "no keyword match"
             scores = f"{scores} · {keywords}"
-        st.markdown(f"**{rank}. {hit.doc_name}** · chunk {hit.chunk_index}")
+        st.markdown(f"**{rank}. {md_escape(hit.doc_name)}** · chunk {hit.chunk_index}")
         st.caption(scores)
         show_passage(hit.sentences)
 

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import html
-import re
 
 import streamlit as st
 
 from core.errors import LabError
+from core.markdown import md_escape  # noqa: F401  (the pages import it from here)
 from core.knowledge.catalog import KBInfo
 from core.knowledge.service import KnowledgeService
+from ui import glossary
 
 PASSAGE_CSS = (
     "font-size:0.9rem;line-height:1.5;white-space:pre-wrap;border-left:3px solid #c7d2fe;"
@@ -74,13 +75,8 @@ def active_kb_picker(service: KnowledgeService, key: str = "kb_picker") -> KBInf
                          on_change=_picked, args=(key,),
                          help="For this browser tab only: other people using the lab keep their own choice.")
     info = service.get_kb(name)
-    st.sidebar.caption(f"Version `{service.version(name)}` · {info.mode} retrieval",
-                       help=VERSION_HELP)
+    st.sidebar.caption(f"Version `{service.version(name)}` · {info.mode} retrieval", help=glossary.VERSION)
     return info
-
-
-VERSION_HELP = ("A short fingerprint of the documents and chunking settings: it changes whenever either changes, "
-                "so a result or an adapter can say exactly which documents it was made with.")
 
 
 STATUS_ICONS = {"queued": "⏳", "running": "🏃", "done": "✅", "failed": "❌", "cancelled": "🚫", "interrupted": "⏸️"}
@@ -115,7 +111,24 @@ def cancel_button(container, job, cancel, key: str) -> None:
 
 def adapter_labels(adapters) -> dict[str, str]:
     """Adapter id -> "name (fingerprint)", newest first, for the adapter pickers."""
-    return {a.id: f"{a.name} ({a.fingerprint[:6]})" for a in adapters.list()}
+    return {a.id: adapter_label(a) for a in adapters.list()}
+
+
+def adapter_label(a) -> str:
+    return f"{a.name} ({a.fingerprint[:6]})"
+
+
+def kb_adapter_choices(adapters, kb) -> tuple[dict[str, str], str | None]:
+    """Adapter id -> label, this knowledge base's adapters first; and the default: the newest adapter
+    trained on this knowledge base, never one of another knowledge base."""
+    infos = adapters.list()  # newest first; each listing hashes the weights, so list once
+    trained_on = {a.id: a.lineage.kb_name for a in infos}
+    order = sorted(trained_on, key=lambda i: trained_on[i] != kb.name)
+    names = {a.id: adapter_label(a) for a in infos}
+    labels = {i: names[i] + ("" if trained_on[i] == kb.name else f" · trained on '{trained_on[i] or '?'}'")
+              for i in order}
+    own = next((i for i in order if trained_on.get(i) == kb.name), None)
+    return labels, own
 
 
 def dataset_select(infos, label: str, key: str) -> str:
@@ -126,11 +139,3 @@ def dataset_select(infos, label: str, key: str) -> str:
 
 def report_error(exc: LabError) -> None:
     st.error(str(exc), icon="⚠️")
-
-
-_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~])")
-
-
-def md_escape(text: str) -> str:
-    """User or model text made inert inside st.markdown (no links, images or formatting)."""
-    return _MD_SPECIAL.sub(r"\\\1", text or "")

@@ -8,6 +8,7 @@ from datetime import datetime, timezone
 from pydantic import BaseModel, Field
 
 from core.compare.arms import ARM_TABLE
+from core.markdown import md_escape
 
 # Derived from the one table of arms (core.compare.arms), for the modules that want plain names.
 EVAL_ARMS = tuple(a.name for a in ARM_TABLE)
@@ -31,6 +32,12 @@ class Source(BaseModel):
     def from_hit(cls, hit, rank: int) -> "Source":
         return cls(rank=rank, doc_name=hit.doc_name, chunk_index=hit.chunk_index, score=hit.score,
                    relevance=hit.dense_score, text=hit.text, sentences=hit.sentences or [(hit.text, False)])
+
+    @property
+    def relevance_text(self) -> str:
+        """The one relevance figure shown for a passage, on the page and in the exports: its meaning
+        similarity (embedding cosine) to the question, not the fused rank score."""
+        return "relevance —" if self.relevance is None else f"relevance {self.relevance:.2f}"
 
     @property
     def supporting(self) -> list[str]:
@@ -87,30 +94,33 @@ def history_json(history: list[Comparison]) -> str:
 
 
 def history_markdown(history: list[Comparison]) -> str:
+    """The conversation as Markdown. Questions, answers, passages and names are escaped (core.markdown), so
+    an image, link or HTML written into a question or document renders as text wherever the file is opened."""
+    e = md_escape
     lines = ["# Comparison history", ""]
     for n, c in enumerate(history, 1):
         f = c.fairness
-        lines += [f"## {n}. {c.question}", "",
-                  f"*{c.asked_at} · model {f.model} ({f.model_fingerprint}) · knowledge base {f.kb} v{f.kb_version}"
-                  + (f" · adapter {f.adapter} ({f.adapter_fingerprint})" if f.adapter else "")
-                  + f" · decoding {json.dumps(f.decoding)}*", ""]
+        lines += [f"## {n}. {e(c.question)}", "",
+                  f"*{c.asked_at} · model {e(f.model)} ({f.model_fingerprint}) · knowledge base {e(f.kb)} v{f.kb_version}"
+                  + (f" · adapter {e(f.adapter)} ({f.adapter_fingerprint})" if f.adapter else "")
+                  + f" · decoding {e(json.dumps(f.decoding))}*", ""]
         for note in f.notes:
-            lines.append(f"> {note}")
+            lines.append(f"> {e(note)}")
         for arm, a in c.arms.items():
             lines += [f"### {ARM_LABELS[arm]}", ""]
             if a.unavailable:
-                lines += [f"_{a.unavailable}_", ""]
+                lines += [f"_{e(a.unavailable)}_", ""]
                 continue
-            lines += [a.text or "_(empty answer)_", "",
+            lines += [e(a.text) or "_(empty answer)_", "",
                       f"- wall {a.wall_s:.2f} s · first token {a.ttft_s:.2f} s · prompt {a.prompt_tokens} tokens · "
                       f"completion {a.completion_tokens} tokens"]
             if a.withheld:
-                lines.append(f"- withheld answer (no sentence of the sources supports it): \"{a.withheld}\"")
+                lines.append(f"- withheld answer (no sentence of the sources supports it): \"{e(a.withheld)}\"")
             for s in a.sources:
                 support = "; ".join(s.supporting)
-                lines.append(f"- source [{s.rank}] {s.doc_name} #{s.chunk_index} (score {s.score:.3f})"
-                             + (f": \"{support}\"" if support else ""))
+                lines.append(f"- source [{s.rank}] {e(s.doc_name)} chunk {s.chunk_index} · {s.relevance_text}"
+                             + (f": \"{e(support)}\"" if support else ""))
             for w in a.warnings:
-                lines.append(f"- warning: {w}")
+                lines.append(f"- warning: {e(w)}")
             lines.append("")
     return "\n".join(lines)

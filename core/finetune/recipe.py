@@ -204,9 +204,17 @@ def evaluate(model, examples: list[Example], pad_id: int, batch_size: int) -> fl
     return total / max(count, 1)
 
 
+EVALUATIONS_PER_JOB = 5  # held-out loss points on the chart; each costs one pass over the held-out rows
+
+
+def evaluation_interval(total_steps: int) -> int:
+    """Steps between held-out evaluations so a job of any length shows about EVALUATIONS_PER_JOB of them."""
+    return max(1, -(-total_steps // EVALUATIONS_PER_JOB))
+
+
 def train(model, train_set: list[Example], eval_set: list[Example], config: TrainingConfig, pad_id: int,
           on_step: Callable[[StepReport], None] | None = None, should_stop: Callable[[], bool] | None = None,
-          start_step: int = 0, eval_every: int = 10, optimizer_state: dict | None = None,
+          start_step: int = 0, eval_every: int | None = None, optimizer_state: dict | None = None,
           checkpoint_every: int = 0, on_checkpoint: Callable[[int, object], None] | None = None) -> TrainResult:
     """Train the LoRA parameters of ``model`` (a PeftModel) in place.
 
@@ -225,6 +233,7 @@ def train(model, train_set: list[Example], eval_set: list[Example], config: Trai
     rng = random.Random(config.seed)  # the same on every rank: ranks agree on the batch order
     device = next(model.parameters()).device
     total = planned_steps(math.ceil(len(train_set) / world.size), config)
+    eval_every = eval_every or evaluation_interval(total)
     params = [p for p in model.parameters() if p.requires_grad]
     optimizer = torch.optim.AdamW(params, lr=config.learning_rate, weight_decay=0.0)
     if optimizer_state:

@@ -27,7 +27,7 @@ class FinetuneSpec(BaseModel):
     mode: Literal["qa", "cpt"] = Field("qa", description="Question/answer pairs, or continued pre-training on raw text.")
     training: TrainingConfig = TrainingConfig()
     checkpoint_every: int = Field(10, ge=0, description="Steps between checkpoints (0 = none).")
-    eval_every: int = Field(10, ge=1)
+    eval_every: int | None = Field(None, ge=1, description="Steps between held-out evaluations (None: about five per job).")
     base_model: str | None = Field(None, description="The model trained on, pinned when the job is queued "
                                                      "(None: the configured model).")
 
@@ -52,9 +52,9 @@ def load_examples(spec: FinetuneSpec, settings: Settings, tokenizer):
 def run_finetune(spec: FinetuneSpec, settings: Settings, job_dir: Path,
                  on_step: Callable[[StepReport], None] | None = None,
                  should_stop: Callable[[], bool] | None = None,
-                 job_id: str | None = None) -> AdapterInfo | None:
+                 job_id: str | None = None, on_stage: Callable[[str], None] | None = None) -> AdapterInfo | None:
     """Train; return the saved adapter, or None when stopped early (a checkpoint may remain)
-    or on a rank other than 0 of a multi-process run."""
+    or on a rank other than 0 of a multi-process run. ``on_stage`` hears what happens before the first step."""
     import torch
 
     from core.finetune import distributed
@@ -62,16 +62,20 @@ def run_finetune(spec: FinetuneSpec, settings: Settings, job_dir: Path,
 
     if spec.base_model:  # the model in use when the job was queued, whatever was picked since
         settings = settings.model_copy(update={"models": settings.models.model_copy(update={"llm": spec.base_model})})
+    stage = on_stage or (lambda text: None)
     world = distributed.setup()
     torch.manual_seed(spec.training.seed)
+    stage("Loading the model")
     model, tokenizer, source = load_base_model(settings)
     fingerprint = model_fingerprint(model)
+    stage("Preparing the data")
     train_set, eval_set, dataset = load_examples(spec, settings, tokenizer)
     peft_model = add_lora(model, spec.training)
     ckpt_dir = job_dir / "checkpoints"
     start_step, optimizer_state = checkpoints.load_latest(ckpt_dir, peft_model)
     if start_step:
         log.info("resuming from step %d", start_step)
+    stage("Training: the time left shows after the first step")
     started = time.perf_counter()
     result = train(
         peft_model, train_set, eval_set, spec.training, tokenizer.pad_token_id,

@@ -34,10 +34,13 @@ def run(store: JobStore, job_id: str, echo: Callable[[StepReport], None] | None 
     store.keep_metrics_up_to(job_id, resumed_from)  # the steps after the checkpoint are done again
     store.log(job_id, f"started: {job.name}" + (f" (resuming after step {resumed_from})" if resumed_from else ""))
 
+    def on_stage(text: str) -> None:
+        store.update(job_id, message=f"{text}…")
+
     def on_step(r: StepReport) -> None:
         if echo:
             echo(r)
-        store.update(job_id, step=r.step, total_steps=r.total_steps, elapsed_s=r.elapsed_s)
+        store.update(job_id, step=r.step, total_steps=r.total_steps, elapsed_s=r.elapsed_s, message="")
         store.append_metrics(job_id, {"step": r.step, "train_loss": r.train_loss, "eval_loss": r.eval_loss,
                                       "tokens": r.trained_tokens, "elapsed_s": r.elapsed_s, "lr": r.learning_rate})
 
@@ -45,7 +48,8 @@ def run(store: JobStore, job_id: str, echo: Callable[[StepReport], None] | None 
         return cancellable and store.get(job_id).cancel_requested
 
     try:
-        adapter = run_finetune(spec, settings, store.folder(job_id), on_step, should_stop, job_id=job_id)
+        adapter = run_finetune(spec, settings, store.folder(job_id), on_step, should_stop, job_id=job_id,
+                               on_stage=on_stage)
     except MemoryError:
         store.log(job_id, traceback.format_exc())
         store.finish(job_id, "failed", "failed: out of memory")

@@ -126,6 +126,8 @@ def test_3_start_a_tiny_fine_tuning_job_and_see_it_finish(page, app_url):
     shot(page, "3_finetune_progress")
     expect(page.get_by_text("Adapter 'e2e adapter' saved")).to_be_visible()
     shot(page, "3_finetune_done")
+    page.get_by_role("tab", name="Adapters", exact=True).click()  # no reload: the finished job refreshed the page
+    expect(page.get_by_text("e2e adapter", exact=True)).to_be_visible(timeout=15_000)
 
 
 def test_4_ask_a_question_and_see_four_answers_and_a_source(page, app_url):
@@ -156,6 +158,12 @@ def test_5_evaluate_two_questions_and_read_the_recommendation(page, app_url):
     shot(page, "5_evaluate_running")
     expect(page.get_by_text("2 questions in").first).to_be_visible(timeout=240_000)  # the run is done
     page.get_by_role("tab", name="Results", exact=True).click()  # it shows the newest run
-    expect(page.get_by_text("Recommendation:").first).to_be_visible()
+    from core.eval.decision import NEED_QUESTIONS
+
+    expect(page.get_by_text("open questions above to see the recommendation")).to_be_visible()
+    for name, question in NEED_QUESTIONS.items():  # nothing is pre-ticked: answer each situation question
+        if name != "expected_questions":
+            page.locator("[data-testid='stRadio']", has_text=question).get_by_text("no", exact=True).click()
+    expect(page.get_by_text("Recommendation:").or_(page.get_by_text("by your answers:")).first).to_be_visible()
     expect(page.get_by_text("Metrics (95% bootstrap intervals)")).to_be_visible()
     shot(page, "5_evaluate_results")
