@@ -91,7 +91,7 @@ def shot(page, name: str) -> None:
 def test_1_start_page_explains_the_arms(page, app_url):
     page.goto(app_url)
     expect(page.get_by_text("A five-minute demo")).to_be_visible()
-    expect(page.get_by_role("button", name="How many paid sick days do employees get?")).to_be_visible()
+    expect(page.get_by_role("button", name="What is the phone number of the customer centre?")).to_be_visible()
     expect(page.get_by_text("An open-book exam", exact=False).first).to_be_visible()
     shot(page, "1_start")
 

@@ -8,9 +8,10 @@ import re
 import pytest
 
 from core.compare.suggestions import demo_suggestions
-from tests.e2e.test_browser import app_url, page, shot  # noqa: F401  (module-scoped fixtures: one app for this file)
+from tests.e2e.harness import browser_page, require_chromium, running_app, shot
 
-from playwright.sync_api import expect  # noqa: E402  (test_browser skips the module when Chromium is missing)
+require_chromium()
+from playwright.sync_api import expect  # noqa: E402
 
 ARMS_WITHOUT_ADAPTER = ("base", "rag")  # the panes that answer before any adapter exists, in page order
 
@@ -22,7 +23,23 @@ def answers_on_screen(page) -> list[str]:
 
 
 @pytest.fixture(scope="module")
-def shown(page, app_url):  # noqa: F811
+def app_url(tmp_path_factory):
+    """A fresh workspace as a new user gets it: the demo seeded, the default embedder (int8 where it is
+    the default: what a fresh install answers with), no adapter yet (the demo adapter's own test trains it)."""
+    with running_app(tmp_path_factory.mktemp("first-demo-data"), "first_demo_streamlit.log",
+                     LAB_MODELS__EMBEDDER_BACKEND="auto", LAB_DEMO_ADAPTER__ENABLED="false") as url:
+        yield url
+
+
+@pytest.fixture(scope="module")
+def page(app_url):
+    with browser_page() as page:
+        expect.set_options(timeout=240_000)
+        yield page
+
+
+@pytest.fixture(scope="module")
+def shown(page, app_url):
     """Ask every curated suggestion once, by clicking it, and keep what each arm answered."""
     got = {}
     for i, s in enumerate(demo_suggestions()):
@@ -43,15 +60,17 @@ def test_each_curated_suggestion_behaves_as_its_label_says(shown):
                 assert s.holds_for(arm, shown[s.question][arm]), (s.question, s.shows, arm, shown[s.question][arm])
 
 
-def test_a_second_fresh_workspace_gives_byte_identical_answers(shown, tmp_path, embedder, runtime):
+def test_a_second_fresh_workspace_gives_byte_identical_answers(shown, tmp_path, runtime, monkeypatch):
     from core.compare.engine import CompareEngine
     from core.config import load_settings
     from core.finetune.adapters import AdapterRegistry
+    from core.knowledge.embeddings import load_embedder
     from core.knowledge.service import KnowledgeService
     from core.seed import DEMO_KB, seed_demo
 
+    monkeypatch.setenv("LAB_MODELS__EMBEDDER_BACKEND", "auto")  # as the app above: a fresh install's default
     settings = load_settings(data_dir=tmp_path / "second")
-    knowledge = KnowledgeService(settings, embedder=embedder)
+    knowledge = KnowledgeService(settings, embedder=load_embedder(settings))
     try:
         seed_demo(knowledge)
         engine = CompareEngine(runtime, knowledge, AdapterRegistry(settings.adapters_dir), settings)
