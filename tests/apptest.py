@@ -18,9 +18,6 @@ def own_workspace(data):
     after, so a test module neither sees nor leaves another module's workspace."""
     import streamlit as st
 
-    from tests.conftest import TEST_PROMPT_SECRET
-
-    (data / "prompt-secret").write_bytes(TEST_PROMPT_SECRET)
     old = os.environ.get("LAB_DATA_DIR")
     os.environ["LAB_DATA_DIR"] = str(data)
     st.cache_resource.clear()

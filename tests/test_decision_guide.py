@@ -9,15 +9,16 @@ from core.eval.decision import RELIABLE, Needs, no_reliable_arm, recommend
 from core.eval.metrics import bootstrap_ci
 from core.eval.report import html_report
 from core.eval.run import ArmScore, EvalRun, QuestionResult, TestItem
+from core.eval.summary import ArmSummary
 from tests.apptest import own_workspace, session
 
 MODEL_SAYS_MORE = "No set-up answers reliably with this model: the comparison says more about the model than about RAG"
 
 
-def row(right: int, of: int = 20) -> dict:
-    """One arm's summary row from ``right`` of ``of`` key facts stated, with the real bootstrap interval."""
-    return {"key-fact accuracy": bootstrap_ci([1.0] * right + [0.0] * (of - right)), "retrieval hit rate": (0.9, 0.75, 1.0),
-            "latency p50 (s)": 1.0, "latency p95 (s)": 2.0, "prompt tokens": 500.0, "completion tokens": 30.0}
+def row(right: int, of: int = 20) -> ArmSummary:
+    """One arm's summary from ``right`` of ``of`` key facts stated, with the real bootstrap interval."""
+    return ArmSummary(key_fact_hit=bootstrap_ci([1.0] * right + [0.0] * (of - right)), hit=(0.9, 0.75, 1.0),
+                      latency_p50_s=1.0, latency_p95_s=2.0, prompt_tokens=500.0, completion_tokens=30.0)
 
 
 # the case in the issue: 20 answerable questions over public documents, RAG 1 of 20, base 2 of 20
@@ -61,11 +62,11 @@ def test_when_no_arm_answers_well_the_recommendation_says_so_first():
 def test_no_verdict_unless_every_interval_lies_below_the_threshold(summary, why):
     caveats = []
     assert no_reliable_arm(summary, caveats) is None, why
-    assert bool(caveats) == (summary["rag"]["key-fact accuracy"][0] < RELIABLE and "oracle" not in summary)
+    assert bool(caveats) == (summary["rag"].key_fact_hit[0] < RELIABLE and "oracle" not in summary)
 
 
 def test_no_verdict_without_key_facts():
-    assert no_reliable_arm({"rag": {"key-fact accuracy": None, "token F1": (0.1, 0.0, 0.2)}}) is None
+    assert no_reliable_arm({"rag": ArmSummary(key_fact_hit=None, f1=(0.1, 0.0, 0.2))}) is None
 
 
 def make_run() -> EvalRun:

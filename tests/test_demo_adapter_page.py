@@ -14,7 +14,6 @@ from streamlit.testing.v1 import AppTest
 
 from core.config import REPO_ROOT, load_settings
 from core.jobs.store import JobStore
-from tests.conftest import TEST_PROMPT_SECRET
 
 QUESTION = "How many paid sick days do employees get?"
 
@@ -23,7 +22,6 @@ QUESTION = "How many paid sick days do employees get?"
 def fresh_app(tmp_path, monkeypatch):
     data = tmp_path / "data"
     data.mkdir()
-    (data / "prompt-secret").write_bytes(TEST_PROMPT_SECRET)  # same prompts every run (see conftest.settings)
     for name, value in {"LAB_DATA_DIR": str(data), "LAB_DEMO_SEED": "true", "LAB_DEMO_ADAPTER__ENABLED": "true",
                         "LAB_DEMO_ADAPTER__MAX_STEPS": "2", "LAB_DEMO_ADAPTER__EVAL_QUESTIONS": "1",
                         "LAB_GENERATION__MAX_NEW_TOKENS": "16"}.items():
