@@ -1,7 +1,9 @@
 """Streamlit AppTest runs of the pages, headless, against the real stack and a temp data folder.
 
 The app's resources are process-wide (st.cache_resource), so all page tests share one data
-folder; the first run seeds the demo knowledge base exactly as ``make run`` does.
+folder; the first run seeds the demo knowledge base exactly as ``make run`` does. So that no test
+depends on another's order, each test puts back what it changes (documents, adapters, copies) and
+looks only at the jobs it started; the folder's job processes are stopped, by recorded PID, at the end.
 """
 
 import os
@@ -22,6 +24,10 @@ def app_env(tmp_path_factory):
     old = os.environ.get("LAB_DATA_DIR")
     os.environ["LAB_DATA_DIR"] = str(data)
     yield data
+    from core.jobs.store import JobStore
+    from core.jobs.supervisor import stop_recorded
+
+    stop_recorded(JobStore(data))  # a training job a test started outlives the app: stop it
     if old is None:
         os.environ.pop("LAB_DATA_DIR")
     else:
@@ -58,7 +64,18 @@ def test_upload_shows_a_result_per_file_and_the_new_document(app_env):
         ("kettle_faq.md", b"# Kettle\n\nThe Lumora kettle boils 1.7 litres in 4 minutes.", "text/markdown"),
         ("broken.pdf", b"not really a pdf", "application/pdf"),
     ])
-    at.button[0].click().run()
+    try:
+        at.button[0].click().run()
+        _check_upload(at)
+    finally:  # the other page tests expect the demo documents as seeded
+        from ui.resources import knowledge
+
+        for doc in knowledge().documents(DEMO_KB):
+            if doc.name == "kettle_faq.md":
+                knowledge().delete_document(DEMO_KB, doc.doc_id)
+
+
+def _check_upload(at: AppTest) -> None:
     assert not at.exception
     results = at.dataframe[0].value
     assert dict(zip(results["file"], results["result"])) == {"kettle_faq.md": "✅ added", "broken.pdf": "❌ rejected"}
@@ -94,7 +111,9 @@ def test_compare_page_shows_four_answers_with_sources_and_numbers(app_env, tiny_
 
     shutil.copytree(tiny_adapter.path, app_env / "adapters" / tiny_adapter.id)
     at = open_page("pages/compare.py")
-    assert "tiny secret" in at.sidebar.selectbox[1].options[0]
+    picker = at.sidebar.selectbox[1]
+    assert any("tiny secret" in option for option in picker.options)
+    picker.set_value(tiny_adapter.id)  # whatever other adapter another test left, this one
     at.sidebar.slider[1].set_value(32)  # max new tokens: keep the test short
     at.chat_input[0].set_value("How many paid sick days do employees get?").run()
     assert not at.exception and not at.error
@@ -160,10 +179,15 @@ def test_finetune_page_builds_data_validates_uploads_and_starts_a_job(app_env):
     assert not at.exception and not at.error, [e.value for e in at.error]
     assert any("queued" in s.value for s in at.success)
     store = JobStore(load_settings().data_dir)
-    [job] = store.list()
-    assert job.name == "page test adapter" and job.config["training"]["max_steps"] == 2
+    [job] = [j for j in store.list("finetune") if j.name == "page test adapter"]
+    assert job.config["training"]["max_steps"] == 2
     if job.status in ("queued", "running"):
         store.request_cancel(job.id)
+    from ui.resources import adapters
+
+    for adapter in adapters().list():  # if it finished already: the compare test expects only its own adapter
+        if adapter.name == "page test adapter":
+            adapters().delete(adapter.id)
 
 
 def _wait_for_eval(app_env, timeout=600, kind="eval"):
@@ -211,8 +235,10 @@ def test_evaluate_page_runs_in_the_background_and_shows_the_decision_report(app_
 def test_evaluate_page_runs_on_an_older_knowledge_base_version(app_env):
     from ui.resources import knowledge
 
-    at = open_page("pages/evaluate.py")
     service = knowledge()  # the process's one service, shared with the page's script runs
+    for copy in service.copies(DEMO_KB):  # a freshness probe's copy, say: this test counts its own
+        service.delete_kb(copy.name)
+    at = open_page("pages/evaluate.py")
     versions = at.selectbox(key="eval_kb_version")
     assert "current" in versions.options[0]
     doc = next(d for d in service.documents(DEMO_KB) if d.name == "customer_service_policy.md")
