@@ -5,27 +5,16 @@ Markdown escapes showing.
 
 from __future__ import annotations
 
-import os
-import socket
-import subprocess
-import sys
 import time
-import urllib.request
 
 import pytest
 
-from core.config import REPO_ROOT
-from tests.e2e.test_browser import ARTIFACTS, CHROMIUM, FLAGS
+from tests.e2e.harness import ARTIFACTS, CHROMIUM, FLAGS, require_chromium, running_app
 
-from playwright.sync_api import expect, sync_playwright  # noqa: E402  (test_browser skips when Chromium is missing)
+require_chromium()
+from playwright.sync_api import expect, sync_playwright  # noqa: E402
 
 WAIT = 240_000  # ms: the first load of the models is slow on a busy 2-core machine
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture(scope="module")
@@ -38,27 +27,8 @@ def app(tmp_path_factory):
     run = make_run()
     run.results[0].item.source = "customer_service_policy.md"
     RunStore(data / "evals").save(run)
-    port = _free_port()
-    env = {**os.environ, "LAB_DATA_DIR": str(data), "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    with open(ARTIFACTS / "downloads-streamlit.log", "w") as log:
-        proc = subprocess.Popen([sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true",
-                                 "--server.port", str(port), "--server.address", "127.0.0.1"],
-                                cwd=REPO_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
-        url = f"http://127.0.0.1:{port}"
-        try:
-            for _ in range(120):
-                try:
-                    urllib.request.urlopen(f"{url}/_stcore/health", timeout=2)
-                    break
-                except OSError:
-                    time.sleep(1)
-            else:
-                pytest.fail("streamlit did not start; see test-artifacts/e2e/downloads-streamlit.log")
-            yield url
-        finally:
-            proc.terminate()
-            proc.wait(timeout=30)
+    with running_app(data, "downloads-streamlit.log") as url:
+        yield url
 
 
 def test_the_first_click_on_html_report_downloads_it(app):
