@@ -120,7 +120,7 @@ def main() -> None:
                 latencies.append((time.perf_counter() - t0) * 1000)
             print(f"retrieval at {args.points} chunks, {mode}: p50={percentile(latencies, 50):.0f} ms "
                   f"p95={percentile(latencies, 95):.0f} ms (query embedding, search, sentence highlighting)")
-        service.client.close()
+        service.close()
     ratio = pipeline_rate / raw_rate
     print(f"target: pipeline >= 0.9x raw encode -> {'met' if ratio >= 0.9 else 'NOT met'}")
     print(f"ratio={ratio:.2f}")

@@ -1,7 +1,6 @@
 """Ingestion correctness: dedup, replace, failure safety, stable ids, bad batches."""
 
 
-from core.knowledge import store
 from core.knowledge.ingest import chunk_id, document_id
 from core.knowledge.retrieval import search
 
@@ -11,8 +10,7 @@ POLICY_V2 = b"# Refunds\n\nUnopened products can be returned within 30 days of d
 
 def point_ids(service, kb):
     info = service.get_kb(kb)
-    points, _ = service.client.scroll(info.collection, limit=1000)
-    return sorted(str(p.id) for p in points)
+    return sorted(pid for pid, _ in service.vector_store(info).scroll())
 
 
 def test_upload_adds_chunks_and_reupload_of_unchanged_file_adds_nothing(service, kb):
@@ -109,7 +107,7 @@ def test_delete_document_removes_its_vectors(service, kb):
     service.delete_document(kb, doc.doc_id)
     assert [d.name for d in service.documents(kb)] == ["b.md"]
     assert service.point_count(kb) == 1
-    assert store.document_chunks(service.client, service.get_kb(kb).collection, doc.doc_id) == []
+    assert service.vector_store(service.get_kb(kb)).document_chunks(doc.doc_id) == []
 
 
 def test_changing_chunking_reindexes_and_changes_the_version(service, kb):

@@ -7,6 +7,7 @@ import logging
 import streamlit as st
 
 from core.config import Settings, load_settings
+from core.errors import LabError
 from core.knowledge.service import KnowledgeService
 from core.seed import seed_demo
 
@@ -18,12 +19,22 @@ def settings() -> Settings:
 
 
 @st.cache_resource(show_spinner="Loading the embedding model and the knowledge base…")
-def knowledge() -> KnowledgeService:
-    """The one KnowledgeService (and so the one Qdrant client) of this process."""
+def _knowledge() -> KnowledgeService:
     service = KnowledgeService(settings())
     if settings().demo_seed:
         seed_demo(service)
     return service
+
+
+def knowledge() -> KnowledgeService:
+    """The one KnowledgeService (and so the one vector store) of this process. A store that cannot
+    be opened (another process holds it, or it is damaged) stops the page with its one sentence;
+    nothing is cached, so the next run tries again."""
+    try:
+        return _knowledge()
+    except LabError as exc:
+        st.error(str(exc))
+        st.stop()
 
 
 @st.cache_resource(show_spinner="Loading the language model…")

@@ -1,6 +1,6 @@
 """KnowledgeService: named knowledge bases, their documents, ingestion and versions.
 
-One instance per process owns the Qdrant client (the embedded store allows only one);
+One instance per process owns the vector store (an Edge shard admits one process at a time);
 the Streamlit app keeps it in ``st.cache_resource``. Calls are serialised by a lock because
 Streamlit runs each browser session on its own thread.
 """
@@ -66,12 +66,22 @@ def _quiet(fraction: float, message: str) -> None:
 
 
 class KnowledgeService:
-    def __init__(self, settings: Settings, embedder=None, client=None):
+    def __init__(self, settings: Settings, embedder=None, vectors=None):
         self.settings = settings
-        self.embedder = embedder or load_embedder(settings)
-        self.client = client or store.open_client(settings)
+        # The store first: a locked or damaged store is reported before the embedder loads.
+        self.store = vectors or store.open_store(settings)
+        try:
+            self.embedder = embedder or load_embedder(settings)
+        except BaseException:
+            self.store.close()
+            raise
         self.catalog = Catalog(settings.catalog_path)
         self._lock = threading.RLock()
+
+    def close(self) -> None:
+        """Release the vector store (and its folder lock) for another process."""
+        with self._lock:
+            self.store.close()
 
     # ---- knowledge bases -------------------------------------------------------------
     def list_kbs(self, include_copies: bool = False) -> list[KBInfo]:
@@ -134,8 +144,7 @@ class KnowledgeService:
         with self._lock:
             for copy in self.copies(name):
                 self.delete_kb(copy.name)
-            if self.client.collection_exists(info.collection):
-                self.client.delete_collection(info.collection)
+            self.store.drop(info.collection)
             shutil.rmtree(self._kb_dir(info), ignore_errors=True)
             self.catalog.delete_kb(name)
             self.catalog.set_meta(COPY_KEY + name, "")
@@ -199,7 +208,7 @@ class KnowledgeService:
         """The stored chunks of one document: index, text, token-free preview data."""
         info = self.get_kb(name)
         with self._lock:
-            payloads = store.document_chunks(self.client, info.collection, doc_id)
+            payloads = self.vector_store(info).document_chunks(doc_id)
         return [{"chunk_index": p.get("chunk_index", 0), "text": _node_text(p)} for p in payloads]
 
     def ingest_files(self, name: str, files: list[tuple[str, bytes]], progress: Progress = _quiet) -> list[FileResult]:
@@ -301,15 +310,16 @@ class KnowledgeService:
 
     def _write_document(self, info: KBInfo, row: DocumentInfo, nodes, text: str) -> None:
         # Upsert first (same ids overwrite), then drop the old version's surplus chunks.
-        store.vector_store(self.client, info.collection, self.settings.retrieval.rrf_k).add(nodes)
-        store.delete_chunks_from(self.client, info.collection, row.doc_id, len(nodes))
+        vectors = self.vector_store(info)
+        vectors.add(nodes)
+        vectors.delete_chunks_from(row.doc_id, len(nodes))
         versions.keep_text(self._kb_dir(info), row, text)
         write_atomic(self._text_path(info, row.doc_id), text)
 
     def delete_document(self, name: str, doc_id: str) -> None:
         info = self.get_kb(name)
         with self._lock:
-            store.delete_chunks_from(self.client, info.collection, doc_id, 0)
+            self.vector_store(info).delete_chunks_from(doc_id, 0)
             self._text_path(info, doc_id).unlink(missing_ok=True)
             self.catalog.delete_document(name, doc_id)
             self.catalog.record_version(name)
@@ -337,10 +347,18 @@ class KnowledgeService:
     def point_count(self, name: str) -> int:
         info = self.get_kb(name)
         with self._lock:
-            return store.count_points(self.client, info.collection)
+            return self.vector_store(info).count()
 
     def vector_store(self, info: KBInfo):
-        return store.vector_store(self.client, info.collection, self.settings.retrieval.rrf_k)
+        """The knowledge base's LlamaIndex vector store (Edge shard or server collection)."""
+        return self.store.collection(info.collection)
+
+    def copy_vectors(self, name: str, target: Path) -> Path | None:
+        """Copy a knowledge base's Edge shard to ``target`` so that another process can open it
+        with ``store.open_copy``; None with a Qdrant server (reachable from any process) or no vectors."""
+        info = self.get_kb(name)
+        with self._lock:
+            return self.store.copy(info.collection, target)
 
 
 def _label(raw_name: str) -> str:
