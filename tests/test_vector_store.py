@@ -152,3 +152,22 @@ def test_a_shard_copy_opens_in_another_process_while_the_app_holds_the_original(
     finally:
         store.close()
     assert open_copy(tmp_path / "copy").count() == 30
+
+
+def test_hidden_chunks_are_not_searchable_until_published_and_publish_drops_other_versions(backend):
+    nodes = make_nodes(20, docs=2)
+    vs = backend.collection("kb_test")
+    vs.add(nodes, key="v1")
+    vs.publish("doc-0", "v1")
+    doc0 = [n for n in nodes if n.ref_doc_id == "doc-0"]
+    renamed = [TextNode(id_=str(uuid.uuid5(uuid.NAMESPACE_OID, n.node_id + "v2")), text=n.text, metadata=n.metadata,
+                        embedding=n.embedding, relationships=n.relationships) for n in doc0[:4]]
+    vs.add(renamed, pending=True, key="v2")
+    q = VectorStoreQuery(query_embedding=doc0[0].embedding, query_str=doc0[0].text, similarity_top_k=30,
+                         sparse_top_k=30, hybrid_top_k=30, mode=VectorStoreQueryMode.HYBRID)
+    assert set(vs.query(q).ids) == {n.node_id for n in nodes}  # the new version is invisible
+    assert vs.count() == 20 and vs.count_version("doc-0", "v2", pending=True) == 4
+    assert len(vs.document_chunks("doc-0")) == 10
+    vs.publish("doc-0", "v2")
+    assert vs.count_version("doc-0") == 4 == vs.count_version("doc-0", "v2")
+    assert set(vs.query(q).ids) == {n.node_id for n in renamed} | {n.node_id for n in nodes if n.ref_doc_id == "doc-1"}

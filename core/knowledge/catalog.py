@@ -123,11 +123,28 @@ class Catalog:
 
     def record_version(self, kb: str) -> str:
         """Hash the current documents and settings; remember the snapshot under that hash."""
-        snap = self.snapshot(kb)
+        with self._lock, write(self._conn) as conn:
+            return self._record_version(conn, kb)
+
+    def _record_version(self, conn: sqlite3.Connection, kb: str) -> str:
+        snap = self.snapshot(kb)  # same connection: sees this transaction's own changes
         version = hashlib.sha256(json.dumps(snap, sort_keys=True).encode()).hexdigest()[:12]
-        self._write(("INSERT OR IGNORE INTO kb_versions VALUES (?,?,?,?)", (kb, version, now(), json.dumps(snap))))
-        self.set_meta(f"version:{kb}", version)
+        conn.execute("INSERT OR IGNORE INTO kb_versions VALUES (?,?,?,?)", (kb, version, now(), json.dumps(snap)))
+        conn.execute("INSERT OR REPLACE INTO meta VALUES (?,?)", (f"version:{kb}", version))
         return version
+
+    def commit_document(self, kb: str, doc: DocumentInfo) -> str:
+        """Add or replace a document's row and record the new version, in one transaction: the
+        moment a document version becomes the knowledge base's."""
+        with self._lock, write(self._conn) as conn:
+            conn.execute("INSERT OR REPLACE INTO documents VALUES (?,?,?,?,?,?,?,?)", (kb, *doc.__dict__.values()))
+            return self._record_version(conn, kb)
+
+    def remove_document(self, kb: str, doc_id: str) -> str:
+        """Delete a document's row and record the new version, in one transaction."""
+        with self._lock, write(self._conn) as conn:
+            conn.execute("DELETE FROM documents WHERE kb=? AND doc_id=?", (kb, doc_id))
+            return self._record_version(conn, kb)
 
     def version_snapshot(self, kb: str, version: str) -> dict | None:
         rows = self._rows("SELECT snapshot FROM kb_versions WHERE kb=? AND version=?", kb, version)

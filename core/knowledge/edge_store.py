@@ -29,7 +29,10 @@ from core.knowledge import sparse
 
 DENSE = "dense"
 SPARSE = "sparse-bm25"
-HIDDEN = "pending"  # payload flag: chunks of a document version whose catalog row is not written yet
+# Payload flag, 1 for chunks of a document version whose catalog row is not committed yet.
+# An integer: in qdrant-edge 0.9.0 MatchValue(True) never matched a stored boolean.
+HIDDEN = "pending"
+KEY = "chunk_key"  # payload: which version of a document (content, chunking, embedder) a chunk belongs to
 PAGE = 1024
 
 
@@ -46,7 +49,8 @@ def create_shard(path: Path, dim: int) -> qe.EdgeShard:
     shard = qe.EdgeShard.create(str(path), shard_config(dim))
     shard.update(qe.UpdateOperation.create_field_index("doc_id", qe.PayloadSchemaType.Keyword))
     shard.update(qe.UpdateOperation.create_field_index("chunk_index", qe.PayloadSchemaType.Integer))
-    shard.update(qe.UpdateOperation.create_field_index(HIDDEN, qe.PayloadSchemaType.Bool))
+    shard.update(qe.UpdateOperation.create_field_index(HIDDEN, qe.PayloadSchemaType.Integer))
+    shard.update(qe.UpdateOperation.create_field_index(KEY, qe.PayloadSchemaType.Keyword))
     return shard
 
 
@@ -88,7 +92,7 @@ def _filters(query: VectorStoreQuery) -> qe.Filter:
             must.append(qe.FieldCondition(key=f.key, match=qe.MatchAny(list(f.value))))
         else:
             raise ValueError(f"filter {f!r} is not supported by the embedded store")
-    return qe.Filter(must=must or None, must_not=[_match(HIDDEN, True)])
+    return qe.Filter(must=must or None, must_not=[_match(HIDDEN, 1)])
 
 
 class EdgeVectorStore(BasePydanticVectorStore):
@@ -108,7 +112,11 @@ class EdgeVectorStore(BasePydanticVectorStore):
         return self._shard
 
     # ---- writing ----------------------------------------------------------------------
-    def add(self, nodes: list[BaseNode], hidden: bool = False, **kwargs: Any) -> list[str]:
+    def _apply(self, operation: qe.UpdateOperation) -> None:
+        """Every write to the shard goes through here (the kill trials count them)."""
+        self._shard.update(operation)
+
+    def add(self, nodes: list[BaseNode], pending: bool = False, key: str | None = None, **kwargs: Any) -> list[str]:
         if not nodes:
             return []
         if self._shard is None:
@@ -118,11 +126,13 @@ class EdgeVectorStore(BasePydanticVectorStore):
         points = []
         for node, idx, vals in zip(nodes, indices, values):
             payload = node_to_metadata_dict(node, remove_text=False, flat_metadata=False)
-            payload[HIDDEN] = hidden
+            payload[HIDDEN] = int(pending)
+            if key is not None:
+                payload[KEY] = key
             vector = {DENSE: list(node.get_embedding()), SPARSE: qe.SparseVector(idx, vals)}
             points.append(qe.Point(node.node_id, vector, payload))
         for start in range(0, len(points), 256):
-            self._shard.update(qe.UpdateOperation.upsert_points(points[start : start + 256]))
+            self._apply(qe.UpdateOperation.upsert_points(points[start : start + 256]))
         return [n.node_id for n in nodes]
 
     def delete(self, ref_doc_id: str, **delete_kwargs: Any) -> None:
@@ -131,21 +141,39 @@ class EdgeVectorStore(BasePydanticVectorStore):
     def delete_chunks_from(self, doc_id: str, first_stale_index: int) -> None:
         """Delete a document's chunks whose index is >= ``first_stale_index`` (0 deletes all)."""
         if self._shard is not None:
-            self._shard.update(qe.UpdateOperation.delete_points_by_filter(doc_filter(doc_id, first_stale_index)))
+            self._apply(qe.UpdateOperation.delete_points_by_filter(doc_filter(doc_id, first_stale_index)))
 
     def delete_nodes(self, node_ids: list[str] | None = None, filters=None, **kwargs: Any) -> None:
         if self._shard is not None and node_ids:
-            self._shard.update(qe.UpdateOperation.delete_points(list(node_ids)))
+            self._apply(qe.UpdateOperation.delete_points(list(node_ids)))
 
     def clear(self) -> None:
         if self._shard is not None:
-            self._shard.update(qe.UpdateOperation.delete_points_by_filter(qe.Filter()))
+            self._apply(qe.UpdateOperation.delete_points_by_filter(qe.Filter()))
+
+    def publish(self, doc_id: str, key: str) -> None:
+        """Make version ``key`` of a document the searchable one: drop its other versions, then
+        show the new chunks (each step is one engine operation)."""
+        if self._shard is None:
+            return
+        self._apply(qe.UpdateOperation.delete_points_by_filter(
+            qe.Filter(must=[_match("doc_id", doc_id)], must_not=[_match(KEY, key)])))
+        self._apply(qe.UpdateOperation.set_payload_by_filter(
+            qe.Filter(must=[_match("doc_id", doc_id), _match(KEY, key)]), {HIDDEN: 0}))
+
+    def count_version(self, doc_id: str, key: str | None = None, pending: bool = False) -> int:
+        """Chunks of a document (of version ``key`` and searchable or not, when given)."""
+        if key is None:
+            return self.count(doc_filter(doc_id))
+        return self.count(qe.Filter(must=[_match("doc_id", doc_id), _match(KEY, key), _match(HIDDEN, int(pending))]))
 
     # ---- reading ----------------------------------------------------------------------
     def exists(self) -> bool:
         return self._shard is not None
 
     def count(self, flt: qe.Filter | None = None) -> int:
+        """Searchable chunks (or those matching ``flt``), counted by the engine."""
+        flt = flt or qe.Filter(must_not=[_match(HIDDEN, 1)])
         return 0 if self._shard is None else self._shard.count(qe.CountRequest(exact=True, filter=flt))
 
     def scroll(self, flt: qe.Filter | None = None, fields: list[str] | None = None):
@@ -162,9 +190,21 @@ class EdgeVectorStore(BasePydanticVectorStore):
             if offset is None:
                 return
 
+    def versions(self) -> dict[tuple, list[str]]:
+        """Point ids grouped by (document, version key, hidden): what recovery compares with the catalog."""
+        out: dict[tuple, list[str]] = {}
+        for pid, p in self.scroll(fields=["doc_id", KEY, HIDDEN]):
+            out.setdefault((p.get("doc_id"), p.get(KEY), bool(p.get(HIDDEN))), []).append(pid)
+        return out
+
+    def delete_ids(self, ids: list[str]) -> None:
+        for start in range(0, len(ids), PAGE):
+            self._apply(qe.UpdateOperation.delete_points(ids[start : start + PAGE]))
+
     def document_chunks(self, doc_id: str) -> list[dict]:
         """Payloads of a document's chunks, in chunk order."""
-        return sorted((p for _, p in self.scroll(doc_filter(doc_id))), key=lambda p: p.get("chunk_index", 0))
+        flt = qe.Filter(must=[_match("doc_id", doc_id)], must_not=[_match(HIDDEN, 1)])
+        return sorted((p for _, p in self.scroll(flt)), key=lambda p: p.get("chunk_index", 0))
 
     def query(self, query: VectorStoreQuery, **kwargs: Any) -> VectorStoreQueryResult:
         if self._shard is None:

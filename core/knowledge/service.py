@@ -25,7 +25,9 @@ from core.knowledge import store
 from core.knowledge.catalog import Catalog, DocumentInfo, KBInfo, now
 from core.knowledge.embeddings import load_embedder
 from core.knowledge.filenames import safe_display_name
-from core.knowledge.ingest import build_nodes, document_id, embed_nodes, split_document
+from core.knowledge.ingest import build_nodes, chunk_id, chunk_key, document_id, embed_nodes, split_document
+from core.knowledge.migrate import migrate_local_mode
+from core.knowledge.recovery import recover
 from core.knowledge import versions
 from core.knowledge.sandbox import Parser
 from core.knowledge.versions import VersionInfo, write_atomic
@@ -58,6 +60,8 @@ class _Pending:
 
 
 EMBED_ROUND_CHUNKS = 128  # small enough to overlap with reading, big enough for full batches
+EMBED_SLICE = 512  # chunks embedded (and progress reported) at a time within a large file
+WRITE_BATCH = 256  # chunks per store write: the store lock is free between two
 INTERNAL_ERROR = "an internal error stopped this file; nothing was changed."
 
 
@@ -71,12 +75,15 @@ class KnowledgeService:
         # The store first: a locked or damaged store is reported before the embedder loads.
         self.store = vectors or store.open_store(settings)
         try:
+            self.catalog = Catalog(settings.catalog_path)
+            if isinstance(self.store, store.EdgeStore):
+                migrate_local_mode(settings, self.store, self.catalog)
             self.embedder = embedder or load_embedder(settings)
         except BaseException:
             self.store.close()
             raise
-        self.catalog = Catalog(settings.catalog_path)
         self._lock = threading.RLock()
+        recover(self)  # finish or roll back what a killed process left half-written
 
     def close(self) -> None:
         """Release the vector store (and its folder lock) for another process."""
@@ -239,10 +246,10 @@ class KnowledgeService:
                 item.position = i
                 pending.append(item)
                 if sum(len(p.nodes) for p in pending) >= EMBED_ROUND_CHUNKS:
-                    results.update(self._flush(info, pending))
+                    results.update(self._flush(info, pending, self._chunk_progress(progress, i, len(files))))
                     pending = []
         if pending:
-            results.update(self._flush(info, pending))
+            results.update(self._flush(info, pending, self._chunk_progress(progress, len(files) - 1, len(files))))
         ordered = [results[i] for i in range(len(files))]
         if any(r.status in ("added", "updated") for r in ordered):
             self.catalog.record_version(name)
@@ -268,9 +275,9 @@ class KnowledgeService:
             raise RejectedFile("the file is empty.")
         content_hash = hashlib.sha256(data).hexdigest()
         doc_id = document_id(info.name, name)
-        if doc_id in existing and existing[doc_id].content_hash == content_hash:
+        if doc_id in existing and existing[doc_id].content_hash == content_hash and self.intact(info, existing[doc_id]):
             return FileResult(name, "unchanged", existing[doc_id].chunks, "already in the knowledge base, unchanged.")
-        twin = next((d for d in existing.values() if d.content_hash == content_hash), None)
+        twin = next((d for d in existing.values() if d.content_hash == content_hash and d.doc_id != doc_id), None)
         if twin is not None:
             return FileResult(name, "unchanged", twin.chunks, f"same content as '{twin.name}', already in the knowledge base.")
         parsed = parser.parse(name, data)
@@ -278,10 +285,24 @@ class KnowledgeService:
         info_row = DocumentInfo(doc_id, name, parsed.kind, len(data), len(nodes), now(), content_hash)
         return _Pending(doc_id, content_hash, info_row, parsed.text, nodes, is_update=doc_id in existing)
 
-    def _flush(self, info: KBInfo, pending: list[_Pending]) -> dict[int, FileResult]:
+    @staticmethod
+    def _chunk_progress(progress: Progress, last: int, files: int) -> Callable[[int, int, str], None]:
+        """Progress within a round of files, per slice of chunks (a large file moves the bar too)."""
+        def report(done: int, total: int, what: str) -> None:
+            # embedding takes most of the time: the first 80% of the file's share, writing the rest
+            share = 0.8 * done / max(total, 1) if what == "Embedding" else 0.8 + 0.2 * done / max(total, 1)
+            progress(0.95 * (last + share) / max(files, 1), f"{what}: {done:,} of {total:,} chunks")
+        return report
+
+    def _embed(self, nodes: list, report: Callable[[int, int, str], None]) -> None:
+        for start in range(0, len(nodes), EMBED_SLICE):
+            report(start, len(nodes), "Embedding")
+            embed_nodes(self.embedder, nodes[start : start + EMBED_SLICE])
+
+    def _flush(self, info: KBInfo, pending: list[_Pending], report=lambda done, total, what: None) -> dict[int, FileResult]:
         """Embed the pending files together (one by one if that fails), then write each."""
         try:
-            embed_nodes(self.embedder, [n for p in pending for n in p.nodes])
+            self._embed([n for p in pending for n in p.nodes], report)
             ready = pending
         except Exception:
             log.exception("embedding a round of %d files failed; retrying one by one", len(pending))
@@ -295,34 +316,49 @@ class KnowledgeService:
         out = {p.position: FileResult(p.row.name, "rejected", reason=INTERNAL_ERROR) for p in pending}
         for p in ready:
             try:
-                self.write_document(info, p.row, p.nodes, p.text)
+                self.write_document(info, p.row, p.nodes, p.text, report)
             except Exception:
                 log.exception("writing %r failed", p.row.name)
                 continue
             out[p.position] = FileResult(p.row.name, "updated" if p.is_update else "added", len(p.nodes))
         return out
 
-    def write_document(self, info: KBInfo, row: DocumentInfo, nodes, text: str) -> None:
-        """Store one embedded document: its chunks, its text (kept by hash too) and its catalog row."""
+    def write_document(self, info: KBInfo, row: DocumentInfo, nodes, text: str, report=None) -> None:
+        """Store one embedded document so that a kill at any point leaves either the old version
+        or the new one: the text is kept first, the chunks are written hidden beside the old
+        version's, the catalog row (with the new version hash) is the commit, and only then are
+        the new chunks shown and the old ones dropped (``recovery`` finishes that after a kill)."""
+        self._write_document(info, row, nodes, text, report)
         with self._lock:
-            self._write_document(info, row, nodes, text)
-            self.catalog.upsert_document(info.name, row)
+            self.catalog.commit_document(info.name, row)
+            self.vector_store(info).publish(row.doc_id, chunk_key(row.content_hash, info))
 
-    def _write_document(self, info: KBInfo, row: DocumentInfo, nodes, text: str) -> None:
-        # Upsert first (same ids overwrite), then drop the old version's surplus chunks.
-        vectors = self.vector_store(info)
-        vectors.add(nodes)
-        vectors.delete_chunks_from(row.doc_id, len(nodes))
+    def _write_document(self, info: KBInfo, row: DocumentInfo, nodes, text: str, report=None) -> None:
+        key = chunk_key(row.content_hash, info)
+        for index, node in enumerate(nodes):
+            node.id_ = chunk_id(row.doc_id, index, key)
         versions.keep_text(self._kb_dir(info), row, text)
-        write_atomic(self._text_path(info, row.doc_id), text)
+        for start in range(0, len(nodes), WRITE_BATCH):
+            if report:
+                report(start, len(nodes), f"Writing {row.name}")
+            with self._lock:
+                self.vector_store(info).add(nodes[start : start + WRITE_BATCH], pending=True, key=key)
+        with self._lock:
+            write_atomic(self._text_path(info, row.doc_id), text)
+
+    def intact(self, info: KBInfo, doc: DocumentInfo) -> bool:
+        """Whether the store holds exactly the catalogued version of a document, all of it searchable."""
+        vectors = self.vector_store(info)
+        with self._lock:
+            return (vectors.count_version(doc.doc_id, chunk_key(doc.content_hash, info)) == doc.chunks
+                    == vectors.count_version(doc.doc_id))
 
     def delete_document(self, name: str, doc_id: str) -> None:
         info = self.get_kb(name)
         with self._lock:
+            self.catalog.remove_document(name, doc_id)  # the commit; recovery drops chunks left after a kill
             self.vector_store(info).delete_chunks_from(doc_id, 0)
             self._text_path(info, doc_id).unlink(missing_ok=True)
-            self.catalog.delete_document(name, doc_id)
-            self.catalog.record_version(name)
 
     def update_chunking(self, name: str, chunk_size: int, chunk_overlap: int, progress: Progress = _quiet) -> None:
         """Store new chunk settings and re-index every document with them."""

@@ -24,7 +24,7 @@ import qdrant_edge as qe
 from core.config import Settings
 from core.errors import StoreUnavailable
 from core.knowledge import sparse
-from core.knowledge.edge_store import DENSE, SPARSE, EdgeVectorStore, copy_shard, is_shard, to_result
+from core.knowledge.edge_store import DENSE, HIDDEN, KEY, SPARSE, EdgeVectorStore, copy_shard, is_shard, to_result
 
 SHARD_DIR = "shard"  # <data>/kb/<collection>/shard
 
@@ -86,11 +86,16 @@ class EdgeStore:
     def exists(self, collection: str) -> bool:
         return self.collection(collection).exists()
 
-    def drop(self, collection: str) -> None:
+    def release(self, collection: str) -> None:
+        """Close a knowledge base's shard; the next use loads it again from its folder."""
         with self._lock:
             store = self._stores.pop(collection, None)
             if store is not None:
                 store.close()
+
+    def drop(self, collection: str) -> None:
+        with self._lock:
+            self.release(collection)
             shutil.rmtree(self.shard_path(collection), ignore_errors=True)
 
     def copy(self, collection: str, target: Path) -> Path | None:
@@ -121,14 +126,19 @@ def _first_line(exc: Exception) -> str:
 
 
 # --- a Qdrant server or cluster -----------------------------------------------------------------
+def _match(key: str, value) -> models.FieldCondition:
+    return models.FieldCondition(key=key, match=models.MatchValue(value=value))
+
+
 class ServerVectorStore(QdrantVectorStore):
     """LlamaIndex's Qdrant store, with hybrid fusion done by the server (one batch: the fused
     query and its two prefetches) and the same per-document helpers as the Edge store."""
 
     rrf_k: int = 60
+    _extra: dict = {}
 
     def _filter(self, doc_id: str, first_index: int = 0) -> models.Filter:
-        must = [models.FieldCondition(key="doc_id", match=models.MatchValue(value=doc_id))]
+        must = [_match("doc_id", doc_id)]
         if first_index > 0:
             must.append(models.FieldCondition(key="chunk_index", range=models.Range(gte=first_index)))
         return models.Filter(must=must)
@@ -137,7 +147,41 @@ class ServerVectorStore(QdrantVectorStore):
         return self.client.collection_exists(self.collection_name)
 
     def count(self, flt: models.Filter | None = None) -> int:
+        flt = flt or models.Filter(must_not=[_match(HIDDEN, 1)])
         return self.client.count(self.collection_name, count_filter=flt, exact=True).count if self.exists() else 0
+
+    def add(self, nodes, pending: bool = False, key: str | None = None, **kwargs: Any) -> list[str]:
+        self._extra = {HIDDEN: int(pending), **({KEY: key} if key is not None else {})}
+        return super().add(nodes, **kwargs)
+
+    def _build_points(self, nodes, sparse_vector_name):
+        points, ids = super()._build_points(nodes, sparse_vector_name)
+        for point in points:
+            point.payload.update(self._extra)
+        return points, ids
+
+    def publish(self, doc_id: str, key: str) -> None:
+        if not self.exists():
+            return
+        self.client.delete(self.collection_name, points_selector=models.FilterSelector(
+            filter=models.Filter(must=[_match("doc_id", doc_id)], must_not=[_match(KEY, key)])))
+        self.client.set_payload(self.collection_name, {HIDDEN: 0}, points=models.FilterSelector(
+            filter=models.Filter(must=[_match("doc_id", doc_id), _match(KEY, key)])))
+
+    def count_version(self, doc_id: str, key: str | None = None, pending: bool = False) -> int:
+        if key is None:
+            return self.count(self._filter(doc_id))
+        return self.count(models.Filter(must=[_match("doc_id", doc_id), _match(KEY, key), _match(HIDDEN, int(pending))]))
+
+    def versions(self) -> dict[tuple, list[str]]:
+        out: dict[tuple, list[str]] = {}
+        for pid, p in self.scroll(fields=["doc_id", KEY, HIDDEN]):
+            out.setdefault((p.get("doc_id"), p.get(KEY), bool(p.get(HIDDEN))), []).append(pid)
+        return out
+
+    def delete_ids(self, ids: list[str]) -> None:
+        if ids:
+            self.client.delete(self.collection_name, points_selector=models.PointIdsList(points=ids))
 
     def delete_chunks_from(self, doc_id: str, first_stale_index: int) -> None:
         if self.exists():
@@ -157,25 +201,29 @@ class ServerVectorStore(QdrantVectorStore):
                 return
 
     def document_chunks(self, doc_id: str) -> list[dict]:
-        return sorted((p for _, p in self.scroll(self._filter(doc_id))), key=lambda p: p.get("chunk_index", 0))
+        flt = models.Filter(must=[_match("doc_id", doc_id)], must_not=[_match(HIDDEN, 1)])
+        return sorted((p for _, p in self.scroll(flt)), key=lambda p: p.get("chunk_index", 0))
 
     def query(self, query: VectorStoreQuery, **kwargs: Any) -> VectorStoreQueryResult:
-        if query.mode != VectorStoreQueryMode.HYBRID:
-            return super().query(query, **kwargs)
         if not self.exists():
             return VectorStoreQueryResult(nodes=[], similarities=[], ids=[])
+        visible = models.Filter(must_not=[_match(HIDDEN, 1)])
         [idx], [vals] = sparse.encode_queries([query.query_str or ""])
         dense_k, sparse_k = query.similarity_top_k, query.sparse_top_k or query.similarity_top_k
-        dense = models.Prefetch(query=list(query.query_embedding), using=DENSE, limit=dense_k)
-        sparse_ = models.Prefetch(query=models.SparseVector(indices=idx, values=vals), using=SPARSE, limit=sparse_k)
-        requests = [
-            models.QueryRequest(prefetch=[dense, sparse_], query=models.RrfQuery(rrf=models.Rrf(k=self.rrf_k)),
-                                limit=query.hybrid_top_k or dense_k, with_payload=True),
-            models.QueryRequest(query=dense.query, using=DENSE, limit=dense_k),
-            models.QueryRequest(query=sparse_.query, using=SPARSE, limit=sparse_k),
-        ]
-        fused, dense_points, sparse_points = self.client.query_batch_points(self.collection_name, requests)
-        return to_result(fused.points, dense_points.points, sparse_points.points)
+        dense = models.QueryRequest(query=list(query.query_embedding or []), using=DENSE, limit=dense_k, filter=visible)
+        keywords = models.QueryRequest(query=models.SparseVector(indices=idx, values=vals), using=SPARSE,
+                                       limit=sparse_k, filter=visible)
+        if query.mode == VectorStoreQueryMode.HYBRID:
+            fused = models.QueryRequest(
+                prefetch=[models.Prefetch(query=dense.query, using=DENSE, limit=dense_k, filter=visible),
+                          models.Prefetch(query=keywords.query, using=SPARSE, limit=sparse_k, filter=visible)],
+                query=models.RrfQuery(rrf=models.Rrf(k=self.rrf_k)), limit=query.hybrid_top_k or dense_k,
+                filter=visible, with_payload=True)
+            results = self.client.query_batch_points(self.collection_name, [fused, dense, keywords])
+            return to_result(*(r.points for r in results))
+        request = keywords if query.mode == VectorStoreQueryMode.SPARSE else dense
+        request.with_payload = True
+        return to_result(self.client.query_batch_points(self.collection_name, [request])[0].points)
 
 
 class ServerStore:
