@@ -102,6 +102,13 @@ class Catalog:
         rows = self._rows("SELECT * FROM documents WHERE kb=? ORDER BY added_at, name", kb)
         return [DocumentInfo(**{k: r[k] for k in r.keys() if k != "kb"}) for r in rows]
 
+    def documents_page(self, kb: str, offset: int, limit: int, name_contains: str = "") -> tuple[list[DocumentInfo], int]:
+        """One page of a knowledge base's documents (optionally those whose name contains a text), and how many match."""
+        where, args = "kb=? AND instr(lower(name), ?) > 0", (kb, name_contains.lower())
+        total = self._rows(f"SELECT count(*) AS n FROM documents WHERE {where}", *args)[0]["n"]
+        rows = self._rows(f"SELECT * FROM documents WHERE {where} ORDER BY added_at, name LIMIT ? OFFSET ?", *args, limit, offset)
+        return [DocumentInfo(**{k: r[k] for k in r.keys() if k != "kb"}) for r in rows], total
+
     def document(self, kb: str, doc_id: str) -> DocumentInfo | None:
         return next((d for d in self.documents(kb) if d.doc_id == doc_id), None)
 

@@ -201,9 +201,11 @@ class EdgeVectorStore(BasePydanticVectorStore):
         for start in range(0, len(ids), PAGE):
             self._apply(qe.UpdateOperation.delete_points(ids[start : start + PAGE]))
 
-    def document_chunks(self, doc_id: str) -> list[dict]:
-        """Payloads of a document's chunks, in chunk order."""
-        flt = qe.Filter(must=[_match("doc_id", doc_id)], must_not=[_match(HIDDEN, 1)])
+    def document_chunks(self, doc_id: str, limit: int | None = None) -> list[dict]:
+        """Payloads of a document's chunks (those with an index below ``limit`` when given), in chunk order."""
+        flt = qe.Filter(must=[_match("doc_id", doc_id)] + (
+            [qe.FieldCondition(key="chunk_index", range=qe.RangeFloat(lt=limit))] if limit else []),
+            must_not=[_match(HIDDEN, 1)])
         return sorted((p for _, p in self.scroll(flt)), key=lambda p: p.get("chunk_index", 0))
 
     def query(self, query: VectorStoreQuery, **kwargs: Any) -> VectorStoreQueryResult:
@@ -238,6 +240,11 @@ class EdgeVectorStore(BasePydanticVectorStore):
             request = qe.QueryRequest(limit=sparse_k, query=sparse_query(), filter=flt, with_payload=True)
             return to_result(self._shard.query(request))
         return to_result(self._shard.query(dense_request(dense_k)))
+
+    def optimize(self) -> None:
+        """Build the engine's indexes (HNSW) now, blocking; without it large shards are searched exhaustively."""
+        if self._shard is not None:
+            self._shard.optimize()
 
     def close(self) -> None:
         if self._shard is not None:

@@ -199,6 +199,11 @@ class KnowledgeService:
         self.get_kb(name)
         return self.catalog.documents(name)
 
+    def documents_page(self, name: str, page: int, per_page: int = 50, name_contains: str = "") -> tuple[list[DocumentInfo], int]:
+        """Page ``page`` (from 0) of a knowledge base's documents, and the number of matching documents."""
+        self.get_kb(name)
+        return self.catalog.documents_page(name, page * per_page, per_page, name_contains)
+
     def _kb_dir(self, info: KBInfo) -> Path:
         return self.settings.kb_dir / info.collection
 
@@ -211,11 +216,11 @@ class KnowledgeService:
             raise KnowledgeBaseError("That document is no longer in the knowledge base.")
         return path.read_text(encoding="utf-8")
 
-    def chunks(self, name: str, doc_id: str) -> list[dict]:
-        """The stored chunks of one document: index, text, token-free preview data."""
+    def chunks(self, name: str, doc_id: str, limit: int | None = None) -> list[dict]:
+        """The stored chunks of one document (the first ``limit`` of them when given), in order."""
         info = self.get_kb(name)
         with self._lock:
-            payloads = self.vector_store(info).document_chunks(doc_id)
+            payloads = self.vector_store(info).document_chunks(doc_id, limit)
         return [{"chunk_index": p.get("chunk_index", 0), "text": _node_text(p)} for p in payloads]
 
     def ingest_files(self, name: str, files: list[tuple[str, bytes]], progress: Progress = _quiet) -> list[FileResult]:

@@ -200,8 +200,9 @@ class ServerVectorStore(QdrantVectorStore):
             if offset is None:
                 return
 
-    def document_chunks(self, doc_id: str) -> list[dict]:
-        flt = models.Filter(must=[_match("doc_id", doc_id)], must_not=[_match(HIDDEN, 1)])
+    def document_chunks(self, doc_id: str, limit: int | None = None) -> list[dict]:
+        below = [models.FieldCondition(key="chunk_index", range=models.Range(lt=limit))] if limit else []
+        flt = models.Filter(must=[_match("doc_id", doc_id), *below], must_not=[_match(HIDDEN, 1)])
         return sorted((p for _, p in self.scroll(flt)), key=lambda p: p.get("chunk_index", 0))
 
     def query(self, query: VectorStoreQuery, **kwargs: Any) -> VectorStoreQueryResult:
