@@ -135,7 +135,7 @@ def main() -> None:
         print(f"greedy outputs identical: {4 * len(QUESTIONS) - divergences} of {4 * len(QUESTIONS)} answers")
         rss_gb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024 / 1024
         print(f"peak RSS (LLM + adapter + embedder + Qdrant): {rss_gb:.2f} GB (target < 2.5)")
-        service.client.close()
+        service.close()
     naive_decode_s = total_naive - naive_prompt_s
     ceiling = total_naive / (engine_prompt_s + naive_decode_s / 4)
     print(f"prompt passes: naive {naive_prompt_s:.2f} s, engine {engine_prompt_s:.2f} s; naive decoding "

@@ -54,7 +54,7 @@ def main() -> None:
         b = np.array(int8.embedder.get_text_embedding_batch(texts))
         cosines = (a * b).sum(axis=1) / (np.linalg.norm(a, axis=1) * np.linalg.norm(b, axis=1))
         for service in services.values():
-            service.client.close()
+            service.close()
 
     n = len(items)
     print(f"demo test set: {n} answerable questions with a source document; top_k={fp32.settings.retrieval.top_k}")

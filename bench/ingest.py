@@ -92,7 +92,7 @@ def main() -> None:
         # Retrieval latency at scale: fill up to --points with real text and sparse vectors;
         # dense vectors are perturbed copies of real ones (embedding 20k chunks would take ~20 min).
         if not args.points:
-            service.client.close()
+            service.close()
             return report(pipeline_rate / raw_rate)
         info = service.get_kb("bench0")
         base_vecs = np.array(service.embedder.get_text_embedding_batch(texts))
@@ -126,7 +126,7 @@ def main() -> None:
                 latencies.append((time.perf_counter() - t0) * 1000)
             print(f"retrieval at {args.points} chunks, {mode}: p50={percentile(latencies, 50):.0f} ms "
                   f"p95={percentile(latencies, 95):.0f} ms (query embedding, search, sentence highlighting)")
-        service.client.close()
+        service.close()
     report(pipeline_rate / raw_rate)
 
 

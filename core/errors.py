@@ -19,3 +19,7 @@ class KnowledgeBaseError(LabError):
 
 class ModelError(LabError):
     """A model or adapter cannot be loaded or does not fit the loaded base model."""
+
+
+class StoreUnavailable(LabError):
+    """The vector store cannot be opened (in use by another process, or damaged)."""

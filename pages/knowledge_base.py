@@ -31,7 +31,7 @@ if st.session_state.get(KB_CREATED) == kb.name:
                "Add documents below.", icon="✅")
 
 c1, c2, c3 = st.columns(3)
-c1.metric("Documents", len(service.documents(kb.name)))
+c1.metric("Documents", service.documents_page(kb.name, 0, 1)[1])
 c2.metric("Chunks", service.point_count(kb.name))
 c3.metric("Retrieval", kb.mode, help="hybrid = meaning (dense vectors) + keywords (BM25), fused by rank")
 st.caption(

@@ -43,7 +43,7 @@ def settings(tmp_path):
 def service(settings, embedder):
     svc = KnowledgeService(settings, embedder=embedder)
     yield svc
-    svc.client.close()
+    svc.close()
 
 
 @pytest.fixture

@@ -187,7 +187,7 @@ def test_two_fresh_workspaces_send_identical_prompts_and_get_identical_answers(t
             results.append(engine.answer("How many days do I have to return an unopened product?", kb,
                                          list(ARMS), tiny_adapter.id, SHORT))
         finally:
-            service.client.close()
+            service.close()
     one, two = results
     for arm in ARMS:
         assert one.arms[arm].prompt == two.arms[arm].prompt

@@ -33,7 +33,7 @@ def int8_service(settings, int8_embedder, embedder):
     svc = KnowledgeService(settings, embedder=int8_embedder)
     svc._embedders[BUNDLED_EMBEDDER] = embedder  # the session's fp32 model, instead of loading another
     yield svc
-    svc.client.close()
+    svc.close()
 
 
 def test_identities_round_trip_and_the_default_is_int8_on_cpu():
@@ -84,7 +84,7 @@ def test_knowledge_base_built_with_fp32_keeps_it_until_reindexed(settings, embed
     old.create_kb("legacy")
     old.ingest_files("legacy", DOCS)
     version_before = old.version("legacy")
-    old.client.close()
+    old.close()
     # ... opened by this version, whose default is int8.
     settings.models.embedder_backend = INT8
     new = KnowledgeService(settings, embedder=int8_embedder)
@@ -106,4 +106,4 @@ def test_knowledge_base_built_with_fp32_keeps_it_until_reindexed(settings, embed
         copy = new.version_copy("legacy", with_extra)
         assert new.get_kb(copy).embedder == BUNDLED_EMBEDDER and new.version(copy) == with_extra
     finally:
-        new.client.close()
+        new.close()

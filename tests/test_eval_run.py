@@ -88,6 +88,6 @@ def test_headless_command_runs_on_an_older_knowledge_base_version(tmp_path, monk
     seed_demo(knowledge)
     old = knowledge.version(DEMO_KB)
     knowledge.ingest_files(DEMO_KB, [("extra.md", b"The Lumora kettle boils 1.7 litres in 4 minutes.")])
-    knowledge.client.close()
+    knowledge.close()
     assert main(["--kb-version", old[:6], "--arms", "rag", "--limit", "1", "--max-new-tokens", "8"]) == 0
     assert f"knowledge base {DEMO_KB} v{old}" in capsys.readouterr().out

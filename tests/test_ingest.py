@@ -1,8 +1,7 @@
 """Ingestion correctness: dedup, replace, failure safety, stable ids, bad batches."""
 
 
-from core.knowledge import store
-from core.knowledge.ingest import chunk_id, document_id
+from core.knowledge.ingest import chunk_id, chunk_key, document_id
 from core.knowledge.retrieval import search
 
 POLICY_V1 = b"# Refunds\n\nUnopened products can be returned within 14 days of delivery."
@@ -11,8 +10,7 @@ POLICY_V2 = b"# Refunds\n\nUnopened products can be returned within 30 days of d
 
 def point_ids(service, kb):
     info = service.get_kb(kb)
-    points, _ = service.client.scroll(info.collection, limit=1000)
-    return sorted(str(p.id) for p in points)
+    return sorted(pid for pid, _ in service.vector_store(info).scroll())
 
 
 def test_upload_adds_chunks_and_reupload_of_unchanged_file_adds_nothing(service, kb):
@@ -61,7 +59,8 @@ def test_embedding_failure_keeps_the_old_version_searchable(service, kb, monkeyp
 def test_chunk_ids_are_deterministic_so_a_repeated_write_never_duplicates(service, kb):
     service.ingest_files(kb, [("policy.md", POLICY_V1)])
     doc_id = document_id(kb, "policy.md")
-    assert point_ids(service, kb) == [chunk_id(doc_id, 0)]
+    key = chunk_key(service.documents(kb)[0].content_hash, service.get_kb(kb))
+    assert point_ids(service, kb) == [chunk_id(doc_id, 0, key)]
     # Simulate a crash after the vectors were written but before the catalog was: the retry
     # rewrites the same point ids.
     info = service.get_kb(kb)
@@ -71,7 +70,7 @@ def test_chunk_ids_are_deterministic_so_a_repeated_write_never_duplicates(servic
     row = service.documents(kb)[0]
     service._write_document(info, row, nodes, POLICY_V1.decode())
     service._write_document(info, row, nodes, POLICY_V1.decode())
-    assert point_ids(service, kb) == [chunk_id(doc_id, 0)]
+    assert point_ids(service, kb) == [chunk_id(doc_id, 0, key)]
 
 
 def test_a_bad_batch_still_ingests_the_good_files(service, kb, settings):
@@ -109,7 +108,7 @@ def test_delete_document_removes_its_vectors(service, kb):
     service.delete_document(kb, doc.doc_id)
     assert [d.name for d in service.documents(kb)] == ["b.md"]
     assert service.point_count(kb) == 1
-    assert store.document_chunks(service.client, service.get_kb(kb).collection, doc.doc_id) == []
+    assert service.vector_store(service.get_kb(kb)).document_chunks(doc.doc_id) == []
 
 
 def test_changing_chunking_reindexes_and_changes_the_version(service, kb):

@@ -29,7 +29,7 @@ def test_delete_knowledge_base_removes_collection_and_moves_active(service):
     service.ingest_files("A", [("a.md", b"Only in A.")])
     collection = service.get_kb("A").collection
     service.delete_kb("A")
-    assert not service.client.collection_exists(collection)
+    assert not service.store.exists(collection)
     assert service.active_kb().name == "B"
 
 

@@ -51,12 +51,20 @@ def upload_section(service: KnowledgeService, kb: KBInfo) -> None:
         )
 
 
+DOCS_PER_PAGE = 50
+PREVIEW_CHUNKS = 50
+
+
 def documents_section(service: KnowledgeService, kb: KBInfo) -> None:
-    docs = service.documents(kb.name)
-    st.subheader(f"Documents ({len(docs)})")
-    if not docs:
+    """One page of documents at a time (a knowledge base may hold thousands), chunks only on request."""
+    _, total = service.documents_page(kb.name, 0, 1)
+    st.subheader(f"Documents ({total:,})")
+    if not total:
         st.info("This knowledge base is empty. Add documents above.")
         return
+    pages = -(-total // DOCS_PER_PAGE)
+    page = st.number_input(f"Page (of {pages})", 1, pages, 1, key="doc_page") - 1 if pages > 1 else 0
+    docs, _ = service.documents_page(kb.name, page, DOCS_PER_PAGE)
     table = pd.DataFrame(
         [
             {
@@ -76,8 +84,10 @@ def documents_section(service: KnowledgeService, kb: KBInfo) -> None:
         service.delete_document(kb.name, doc.doc_id)
         st.toast(f"Deleted {md_escape(doc.name)} and its {doc.chunks} chunks.")
         st.rerun()
-    with st.expander(f"Chunk preview: {md_escape(doc.name)}"):
-        for chunk in service.chunks(kb.name, doc.doc_id):
+    if st.toggle(f"Show the chunks of {md_escape(doc.name)}", key="doc_chunks"):
+        if doc.chunks > PREVIEW_CHUNKS:
+            st.caption(f"The first {PREVIEW_CHUNKS} of {doc.chunks:,} chunks.")
+        for chunk in service.chunks(kb.name, doc.doc_id, limit=PREVIEW_CHUNKS):
             st.caption(f"Chunk {chunk['chunk_index']}")
             st.text(chunk["text"])
 

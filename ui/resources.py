@@ -7,6 +7,7 @@ import logging
 import streamlit as st
 
 from core.config import Settings, apply_model_choice, load_settings
+from core.errors import LabError
 from core.knowledge.service import KnowledgeService
 from core.seed import seed_demo, seed_demo_adapter
 
@@ -18,8 +19,7 @@ def settings() -> Settings:
 
 
 @st.cache_resource(show_spinner="Loading the embedding model and the knowledge base…")
-def knowledge() -> KnowledgeService:
-    """The one KnowledgeService (and so the one Qdrant client) of this process."""
+def _knowledge() -> KnowledgeService:
     from core import demo_adapter
     from core.finetune.service import FinetuneService
 
@@ -28,6 +28,17 @@ def knowledge() -> KnowledgeService:
         seed_demo_adapter(FinetuneService(settings()), service)
     demo_adapter.follow(settings(), evals)  # once it is saved, its evaluation is queued in this process
     return service
+
+
+def knowledge() -> KnowledgeService:
+    """The one KnowledgeService (and so the one vector store) of this process. A store that cannot
+    be opened (another process holds it, or it is damaged) stops the page with its one sentence;
+    nothing is cached, so the next run tries again."""
+    try:
+        return _knowledge()
+    except LabError as exc:
+        st.error(str(exc))
+        st.stop()
 
 
 @st.cache_resource(show_spinner=False)

@@ -44,7 +44,11 @@ def main(argv: list[str] | None = None) -> int:
     from core.seed import seed_demo
 
     settings = apply_model_choice(load_settings())  # the model picked on the Models page, if any
-    knowledge = KnowledgeService(settings)
+    try:
+        knowledge = KnowledgeService(settings)
+    except LabError as exc:  # a locked or damaged store, said before any model loads
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     try:
         if settings.demo_seed:
             seed_demo(knowledge)
@@ -69,7 +73,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     finally:
-        knowledge.client.close()
+        knowledge.close()
     print(file=sys.stderr)
     run.kb = kb
     print(f"knowledge base {run.kb} v{run.kb_version} · model {run.model_fingerprint} · adapter "

@@ -98,6 +98,13 @@ class Catalog:
         rows = self._rows("SELECT * FROM documents WHERE kb=? ORDER BY added_at, name", kb)
         return [DocumentInfo(**{k: r[k] for k in r.keys() if k != "kb"}) for r in rows]
 
+    def documents_page(self, kb: str, offset: int, limit: int, name_contains: str = "") -> tuple[list[DocumentInfo], int]:
+        """One page of a knowledge base's documents (optionally those whose name contains a text), and how many match."""
+        where, args = "kb=? AND instr(lower(name), ?) > 0", (kb, name_contains.lower())
+        total = self._rows(f"SELECT count(*) AS n FROM documents WHERE {where}", *args)[0]["n"]
+        rows = self._rows(f"SELECT * FROM documents WHERE {where} ORDER BY added_at, name LIMIT ? OFFSET ?", *args, limit, offset)
+        return [DocumentInfo(**{k: r[k] for k in r.keys() if k != "kb"}) for r in rows], total
+
     def document(self, kb: str, doc_id: str) -> DocumentInfo | None:
         return next((d for d in self.documents(kb) if d.doc_id == doc_id), None)
 
@@ -119,11 +126,28 @@ class Catalog:
 
     def record_version(self, kb: str) -> str:
         """Hash the current documents and settings; remember the snapshot under that hash."""
-        snap = self.snapshot(kb)
+        with self._lock, write(self._conn) as conn:
+            return self._record_version(conn, kb)
+
+    def _record_version(self, conn: sqlite3.Connection, kb: str) -> str:
+        snap = self.snapshot(kb)  # same connection: sees this transaction's own changes
         version = hashlib.sha256(json.dumps(snap, sort_keys=True).encode()).hexdigest()[:12]
-        self._write(("INSERT OR IGNORE INTO kb_versions VALUES (?,?,?,?)", (kb, version, now(), json.dumps(snap))))
-        self.set_meta(f"version:{kb}", version)
+        conn.execute("INSERT OR IGNORE INTO kb_versions VALUES (?,?,?,?)", (kb, version, now(), json.dumps(snap)))
+        conn.execute("INSERT OR REPLACE INTO meta VALUES (?,?)", (f"version:{kb}", version))
         return version
+
+    def commit_document(self, kb: str, doc: DocumentInfo) -> str:
+        """Add or replace a document's row and record the new version, in one transaction: the
+        moment a document version becomes the knowledge base's."""
+        with self._lock, write(self._conn) as conn:
+            conn.execute("INSERT OR REPLACE INTO documents VALUES (?,?,?,?,?,?,?,?)", (kb, *doc.__dict__.values()))
+            return self._record_version(conn, kb)
+
+    def remove_document(self, kb: str, doc_id: str) -> str:
+        """Delete a document's row and record the new version, in one transaction."""
+        with self._lock, write(self._conn) as conn:
+            conn.execute("DELETE FROM documents WHERE kb=? AND doc_id=?", (kb, doc_id))
+            return self._record_version(conn, kb)
 
     def version_snapshot(self, kb: str, version: str) -> dict | None:
         rows = self._rows("SELECT snapshot FROM kb_versions WHERE kb=? AND version=?", kb, version)

@@ -1,12 +1,13 @@
 """From parsed text to embedded chunks: LlamaIndex's ingestion pipeline with stable ids.
 
-Chunk ids are ``uuid5(doc_id, chunk_index)``, so writing a document twice overwrites the same
-points and a crash mid-ingest can never leave duplicates. Embedding happens before anything
+Chunk ids are ``uuid5(doc_id, version key, chunk_index)``, so writing a version twice overwrites
+the same points and a crash mid-ingest can never leave duplicates. Embedding happens before anything
 is written: if it fails, the previous version of the document stays searchable.
 """
 
 from __future__ import annotations
 
+import hashlib
 import uuid
 from collections.abc import Sequence
 
@@ -27,8 +28,15 @@ def document_id(kb: str, name: str) -> str:
     return str(uuid.uuid5(NAMESPACE, f"{kb}/{name.lower()}"))
 
 
-def chunk_id(doc_id: str, index: int) -> str:
-    return str(uuid.uuid5(NAMESPACE, f"{doc_id}:{index}"))
+def chunk_id(doc_id: str, index: int, key: str = "") -> str:
+    """Stable id of one chunk of one version (``key``, see ``chunk_key``) of a document."""
+    return str(uuid.uuid5(NAMESPACE, f"{doc_id}:{key}:{index}" if key else f"{doc_id}:{index}"))
+
+
+def chunk_key(content_hash: str, kb) -> str:
+    """Names one version of a document's chunks: its content, the knowledge base's chunking and
+    embedder. A new version is written beside the old one (other ids), hidden until committed."""
+    return hashlib.sha256(f"{content_hash}:{kb.chunk_size}:{kb.chunk_overlap}:{kb.embedder}".encode()).hexdigest()[:16]
 
 
 class NumberChunks(TransformComponent):

@@ -32,7 +32,7 @@ def search(service: KnowledgeService, kb: str, query: str, top_k: int | None = N
     """Top-k passages for ``query``; ``mode`` overrides the knowledge base's own mode."""
     info = service.get_kb(kb)
     query = (query or "").strip()
-    if not query or not service.client.collection_exists(info.collection):
+    if not query or not service.vector_store(info).exists():
         return []
     top_k = top_k or service.settings.retrieval.top_k
     mode = mode or info.mode

@@ -1,6 +1,6 @@
 """KnowledgeService: named knowledge bases, their documents, ingestion and versions.
 
-One instance per process owns the Qdrant client (the embedded store allows only one);
+One instance per process owns the vector store (an Edge shard admits one process at a time);
 the Streamlit app keeps it in ``st.cache_resource``. Calls are serialised by a lock because
 Streamlit runs each browser session on its own thread.
 """
@@ -25,7 +25,9 @@ from core.knowledge import store
 from core.knowledge.catalog import Catalog, DocumentInfo, KBInfo, now
 from core.knowledge.embeddings import embedder_identity, load_embedder
 from core.knowledge.filenames import safe_display_name
-from core.knowledge.ingest import build_nodes, document_id, embed_nodes, split_document
+from core.knowledge.ingest import build_nodes, chunk_id, chunk_key, document_id, embed_nodes, split_document
+from core.knowledge.migrate import migrate_local_mode
+from core.knowledge.recovery import recover
 from core.knowledge import versions
 from core.knowledge.sandbox import Parser
 from core.knowledge.versions import VersionInfo, write_atomic
@@ -59,6 +61,8 @@ class _Pending:
 
 
 EMBED_ROUND_CHUNKS = 128  # small enough to overlap with reading, big enough for full batches
+EMBED_SLICE = 512  # chunks embedded (and progress reported) at a time within a large file
+WRITE_BATCH = 256  # chunks per store write: the store lock is free between two
 INTERNAL_ERROR = "an internal error stopped this file; nothing was changed."
 
 
@@ -67,14 +71,27 @@ def _quiet(fraction: float, message: str) -> None:
 
 
 class KnowledgeService:
-    def __init__(self, settings: Settings, embedder=None, client=None):
+    def __init__(self, settings: Settings, embedder=None, vectors=None):
         self.settings = settings
-        self.embedder = embedder or load_embedder(settings)
-        self.embedder_id = embedder_identity(self.embedder, settings)  # what new knowledge bases record
-        self._embedders = {self.embedder_id: self.embedder}
-        self.client = client or store.open_client(settings)
-        self.catalog = Catalog(settings.catalog_path)
+        # The store first: a locked or damaged store is reported before the embedder loads.
+        self.store = vectors or store.open_store(settings)
+        try:
+            self.catalog = Catalog(settings.catalog_path)
+            if isinstance(self.store, store.EdgeStore):
+                migrate_local_mode(settings, self.store, self.catalog)
+            self.embedder = embedder or load_embedder(settings)
+            self.embedder_id = embedder_identity(self.embedder, settings)  # what new knowledge bases record
+            self._embedders = {self.embedder_id: self.embedder}
+        except BaseException:
+            self.store.close()
+            raise
         self._lock = threading.RLock()
+        recover(self)  # finish or roll back what a killed process left half-written
+
+    def close(self) -> None:
+        """Release the vector store (and its folder lock) for another process."""
+        with self._lock:
+            self.store.close()
 
     # ---- knowledge bases -------------------------------------------------------------
     def list_kbs(self, include_copies: bool = False) -> list[KBInfo]:
@@ -137,8 +154,7 @@ class KnowledgeService:
         with self._lock:
             for copy in self.copies(name):
                 self.delete_kb(copy.name)
-            if self.client.collection_exists(info.collection):
-                self.client.delete_collection(info.collection)
+            self.store.drop(info.collection)
             shutil.rmtree(self._kb_dir(info), ignore_errors=True)
             self.catalog.delete_kb(name)
             self.catalog.set_meta(COPY_KEY + name, "")
@@ -199,6 +215,11 @@ class KnowledgeService:
         self.get_kb(name)
         return self.catalog.documents(name)
 
+    def documents_page(self, name: str, page: int, per_page: int = 50, name_contains: str = "") -> tuple[list[DocumentInfo], int]:
+        """Page ``page`` (from 0) of a knowledge base's documents, and the number of matching documents."""
+        self.get_kb(name)
+        return self.catalog.documents_page(name, page * per_page, per_page, name_contains)
+
     def _kb_dir(self, info: KBInfo) -> Path:
         return self.settings.kb_dir / info.collection
 
@@ -211,11 +232,11 @@ class KnowledgeService:
             raise KnowledgeBaseError("That document is no longer in the knowledge base.")
         return path.read_text(encoding="utf-8")
 
-    def chunks(self, name: str, doc_id: str) -> list[dict]:
-        """The stored chunks of one document: index, text, token-free preview data."""
+    def chunks(self, name: str, doc_id: str, limit: int | None = None) -> list[dict]:
+        """The stored chunks of one document (the first ``limit`` of them when given), in order."""
         info = self.get_kb(name)
         with self._lock:
-            payloads = store.document_chunks(self.client, info.collection, doc_id)
+            payloads = self.vector_store(info).document_chunks(doc_id, limit)
         return [{"chunk_index": p.get("chunk_index", 0), "text": _node_text(p)} for p in payloads]
 
     def ingest_files(self, name: str, files: list[tuple[str, bytes]], progress: Progress = _quiet) -> list[FileResult]:
@@ -246,10 +267,10 @@ class KnowledgeService:
                 item.position = i
                 pending.append(item)
                 if sum(len(p.nodes) for p in pending) >= EMBED_ROUND_CHUNKS:
-                    results.update(self._flush(info, pending))
+                    results.update(self._flush(info, pending, self._chunk_progress(progress, i, len(files))))
                     pending = []
         if pending:
-            results.update(self._flush(info, pending))
+            results.update(self._flush(info, pending, self._chunk_progress(progress, len(files) - 1, len(files))))
         ordered = [results[i] for i in range(len(files))]
         if any(r.status in ("added", "updated") for r in ordered):
             self.catalog.record_version(name)
@@ -275,9 +296,9 @@ class KnowledgeService:
             raise RejectedFile("the file is empty.")
         content_hash = hashlib.sha256(data).hexdigest()
         doc_id = document_id(info.name, name)
-        if doc_id in existing and existing[doc_id].content_hash == content_hash:
+        if doc_id in existing and existing[doc_id].content_hash == content_hash and self.intact(info, existing[doc_id]):
             return FileResult(name, "unchanged", existing[doc_id].chunks, "already in the knowledge base, unchanged.")
-        twin = next((d for d in existing.values() if d.content_hash == content_hash), None)
+        twin = next((d for d in existing.values() if d.content_hash == content_hash and d.doc_id != doc_id), None)
         if twin is not None:
             return FileResult(name, "unchanged", twin.chunks, f"same content as '{twin.name}', already in the knowledge base.")
         parsed = parser.parse(name, data)
@@ -285,10 +306,25 @@ class KnowledgeService:
         info_row = DocumentInfo(doc_id, name, parsed.kind, len(data), len(nodes), now(), content_hash)
         return _Pending(doc_id, content_hash, info_row, parsed.text, nodes, is_update=doc_id in existing, note=parsed.note)
 
-    def _flush(self, info: KBInfo, pending: list[_Pending]) -> dict[int, FileResult]:
+    @staticmethod
+    def _chunk_progress(progress: Progress, last: int, files: int) -> Callable[[int, int, str], None]:
+        """Progress within a round of files, per slice of chunks (a large file moves the bar too)."""
+        def report(done: int, total: int, what: str) -> None:
+            # embedding takes most of the time: the first 80% of the file's share, writing the rest
+            share = 0.8 * done / max(total, 1) if what == "Embedding" else 0.8 + 0.2 * done / max(total, 1)
+            progress(0.95 * (last + share) / max(files, 1), f"{what}: {done:,} of {total:,} chunks")
+        return report
+
+    @staticmethod
+    def _embed(embedder, nodes: list, report: Callable[[int, int, str], None]) -> None:
+        for start in range(0, len(nodes), EMBED_SLICE):
+            report(start, len(nodes), "Embedding")
+            embed_nodes(embedder, nodes[start : start + EMBED_SLICE])
+
+    def _flush(self, info: KBInfo, pending: list[_Pending], report=lambda done, total, what: None) -> dict[int, FileResult]:
         """Embed the pending files together (one by one if that fails), then write each."""
         try:
-            embed_nodes(self.embedder_for(info), [n for p in pending for n in p.nodes])
+            self._embed(self.embedder_for(info), [n for p in pending for n in p.nodes], report)
             ready = pending
         except Exception:
             log.exception("embedding a round of %d files failed; retrying one by one", len(pending))
@@ -302,33 +338,49 @@ class KnowledgeService:
         out = {p.position: FileResult(p.row.name, "rejected", reason=INTERNAL_ERROR) for p in pending}
         for p in ready:
             try:
-                self.write_document(info, p.row, p.nodes, p.text)
+                self.write_document(info, p.row, p.nodes, p.text, report)
             except Exception:
                 log.exception("writing %r failed", p.row.name)
                 continue
             out[p.position] = FileResult(p.row.name, "updated" if p.is_update else "added", len(p.nodes), p.note)
         return out
 
-    def write_document(self, info: KBInfo, row: DocumentInfo, nodes, text: str) -> None:
-        """Store one embedded document: its chunks, its text (kept by hash too) and its catalog row."""
+    def write_document(self, info: KBInfo, row: DocumentInfo, nodes, text: str, report=None) -> None:
+        """Store one embedded document so that a kill at any point leaves either the old version
+        or the new one: the text is kept first, the chunks are written hidden beside the old
+        version's, the catalog row (with the new version hash) is the commit, and only then are
+        the new chunks shown and the old ones dropped (``recovery`` finishes that after a kill)."""
+        self._write_document(info, row, nodes, text, report)
         with self._lock:
-            self._write_document(info, row, nodes, text)
-            self.catalog.upsert_document(info.name, row)
+            self.catalog.commit_document(info.name, row)
+            self.vector_store(info).publish(row.doc_id, chunk_key(row.content_hash, info))
 
-    def _write_document(self, info: KBInfo, row: DocumentInfo, nodes, text: str) -> None:
-        # Upsert first (same ids overwrite), then drop the old version's surplus chunks.
-        store.vector_store(self.client, info.collection, self.settings.retrieval.rrf_k).add(nodes)
-        store.delete_chunks_from(self.client, info.collection, row.doc_id, len(nodes))
+    def _write_document(self, info: KBInfo, row: DocumentInfo, nodes, text: str, report=None) -> None:
+        key = chunk_key(row.content_hash, info)
+        for index, node in enumerate(nodes):
+            node.id_ = chunk_id(row.doc_id, index, key)
         versions.keep_text(self._kb_dir(info), row, text)
-        write_atomic(self._text_path(info, row.doc_id), text)
+        for start in range(0, len(nodes), WRITE_BATCH):
+            if report:
+                report(start, len(nodes), f"Writing {row.name}")
+            with self._lock:
+                self.vector_store(info).add(nodes[start : start + WRITE_BATCH], pending=True, key=key)
+        with self._lock:
+            write_atomic(self._text_path(info, row.doc_id), text)
+
+    def intact(self, info: KBInfo, doc: DocumentInfo) -> bool:
+        """Whether the store holds exactly the catalogued version of a document, all of it searchable."""
+        vectors = self.vector_store(info)
+        with self._lock:
+            return (vectors.count_version(doc.doc_id, chunk_key(doc.content_hash, info)) == doc.chunks
+                    == vectors.count_version(doc.doc_id))
 
     def delete_document(self, name: str, doc_id: str) -> None:
         info = self.get_kb(name)
         with self._lock:
-            store.delete_chunks_from(self.client, info.collection, doc_id, 0)
+            self.catalog.remove_document(name, doc_id)  # the commit; recovery drops chunks left after a kill
+            self.vector_store(info).delete_chunks_from(doc_id, 0)
             self._text_path(info, doc_id).unlink(missing_ok=True)
-            self.catalog.delete_document(name, doc_id)
-            self.catalog.record_version(name)
 
     def update_chunking(self, name: str, chunk_size: int, chunk_overlap: int, progress: Progress = _quiet) -> None:
         """Store new chunk settings and re-index every document with them."""
@@ -357,10 +409,18 @@ class KnowledgeService:
     def point_count(self, name: str) -> int:
         info = self.get_kb(name)
         with self._lock:
-            return store.count_points(self.client, info.collection)
+            return self.vector_store(info).count()
 
     def vector_store(self, info: KBInfo):
-        return store.vector_store(self.client, info.collection, self.settings.retrieval.rrf_k)
+        """The knowledge base's LlamaIndex vector store (Edge shard or server collection)."""
+        return self.store.collection(info.collection)
+
+    def copy_vectors(self, name: str, target: Path) -> Path | None:
+        """Copy a knowledge base's Edge shard to ``target`` so that another process can open it
+        with ``store.open_copy``; None with a Qdrant server (reachable from any process) or no vectors."""
+        info = self.get_kb(name)
+        with self._lock:
+            return self.store.copy(info.collection, target)
 
 
 def _label(raw_name: str) -> str:

@@ -79,4 +79,4 @@ def test_a_second_fresh_workspace_gives_byte_identical_answers(shown, tmp_path, 
             here = {arm: re.sub(r"\s+", " ", c.arms[arm].text).strip() for arm in ARMS_WITHOUT_ADAPTER}
             assert here == shown[s.question], s.question
     finally:
-        knowledge.client.close()
+        knowledge.close()
