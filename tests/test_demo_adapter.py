@@ -92,6 +92,7 @@ def test_demo_adapter_trains_in_the_background_with_the_demo_lineage_then_its_ev
     from core.finetune.adapters import AdapterRegistry
     from core.models.loader import model_fingerprint
 
+    bundled = model_fingerprint(base_model[0])  # before the evaluation loads the adapter onto this shared model
     ft = FinetuneService(demo_settings)
     queued = seed_demo_adapter(ft, empty_demo_kb)
     engine = CompareEngine(runtime, empty_demo_kb, AdapterRegistry(demo_settings.adapters_dir), demo_settings)
@@ -107,7 +108,7 @@ def test_demo_adapter_trains_in_the_background_with_the_demo_lineage_then_its_ev
     lineage = adapter.lineage
     shipped = DatasetStore(demo_settings.data_dir / "shipped").save("x", demo_pairs("train"), demo_pairs("test"))
     assert (lineage.dataset_name, lineage.dataset_hash) == (DEMO_DATASET, shipped.hash)
-    assert (lineage.base_model, lineage.base_fingerprint) == (BUNDLED_LLM, model_fingerprint(base_model[0]))
+    assert (lineage.base_model, lineage.base_fingerprint) == (BUNDLED_LLM, bundled)
     assert (lineage.kb_name, lineage.kb_version) == (DEMO_KB, empty_demo_kb.version(DEMO_KB))
     assert lineage.training["steps"] == STEPS and lineage.training["train_examples"] == 105
     assert lineage.job_id == queued.id
