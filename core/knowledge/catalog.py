@@ -126,7 +126,7 @@ class Catalog:
 
     def record_version(self, kb: str) -> str:
         """Hash the current documents and settings; remember the snapshot under that hash."""
-        with self._lock, write(self._conn) as conn:
+        with self._db.write() as conn:
             return self._record_version(conn, kb)
 
     def _record_version(self, conn: sqlite3.Connection, kb: str) -> str:
@@ -139,13 +139,13 @@ class Catalog:
     def commit_document(self, kb: str, doc: DocumentInfo) -> str:
         """Add or replace a document's row and record the new version, in one transaction: the
         moment a document version becomes the knowledge base's."""
-        with self._lock, write(self._conn) as conn:
+        with self._db.write() as conn:
             conn.execute("INSERT OR REPLACE INTO documents VALUES (?,?,?,?,?,?,?,?)", (kb, *doc.__dict__.values()))
             return self._record_version(conn, kb)
 
     def remove_document(self, kb: str, doc_id: str) -> str:
         """Delete a document's row and record the new version, in one transaction."""
-        with self._lock, write(self._conn) as conn:
+        with self._db.write() as conn:
             conn.execute("DELETE FROM documents WHERE kb=? AND doc_id=?", (kb, doc_id))
             return self._record_version(conn, kb)
 
