@@ -7,7 +7,7 @@ from __future__ import annotations
 import hashlib
 import json
 
-from core.knowledge.ingest import build_nodes, chunk_key
+from core.knowledge.ingest import build_nodes
 from core.knowledge.retrieval import search
 from core.knowledge.service import KnowledgeService
 

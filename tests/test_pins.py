@@ -5,7 +5,6 @@ peft" before changing the pin or the code."""
 
 from __future__ import annotations
 
-import inspect
 import re
 from importlib.metadata import version
 from pathlib import Path

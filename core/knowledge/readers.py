@@ -9,7 +9,6 @@ from __future__ import annotations
 import csv
 import copy
 import io
-import re
 import zipfile
 import zlib
 from dataclasses import dataclass

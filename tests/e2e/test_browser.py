@@ -8,84 +8,26 @@ browser fails the run instead of skipping it.
 
 from __future__ import annotations
 
-import os
-import shutil
-import socket
-import subprocess
-import sys
-import time
-import urllib.request
-from pathlib import Path
-
 import pytest
 
-from core.config import REPO_ROOT
+from tests.e2e.harness import LONG, browser_page, require_chromium, running_app, shot
 
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-ARTIFACTS = REPO_ROOT / "test-artifacts" / "e2e"
-FLAGS = ["--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
-         "--disable-component-update", "--disable-sync"]
-LONG = 240_000  # ms: the model's first load and a CPU training job are slow on a busy 2-core machine
-
-if not Path(CHROMIUM).exists():
-    if os.environ.get("CI"):
-        pytest.fail("Chromium is missing: install it with 'apt-get install -y chromium' (.ci/run does).", pytrace=False)
-    pytest.skip("Chromium is not installed (apt-get install -y chromium)", allow_module_level=True)
-
-from playwright.sync_api import expect, sync_playwright  # noqa: E402
+require_chromium()
+from playwright.sync_api import expect  # noqa: E402
 
 expect.set_options(timeout=LONG)
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def app_url(tmp_path_factory):
-    data = tmp_path_factory.mktemp("e2e-data")
-    port = free_port()
-    env = {**os.environ, "LAB_DATA_DIR": str(data), "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    log = open(ARTIFACTS / "streamlit.log", "w")
-    proc = subprocess.Popen([sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true",
-                             "--server.port", str(port), "--server.address", "127.0.0.1"],
-                            cwd=REPO_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        for _ in range(120):
-            try:
-                urllib.request.urlopen(f"{url}/_stcore/health", timeout=2)
-                break
-            except OSError:
-                time.sleep(1)
-        else:
-            pytest.fail("streamlit did not start; see test-artifacts/e2e/streamlit.log")
+    with running_app(tmp_path_factory.mktemp("e2e-data"), "streamlit.log") as url:
         yield url
-    finally:
-        proc.terminate()
-        proc.wait(timeout=30)
-        # a training job's supervisor is detached from the app: stop it (and its worker) by recorded PID
-        from core.jobs.store import JobStore
-        from core.jobs.supervisor import stop_recorded
-
-        stop_recorded(JobStore(data))
 
 
 @pytest.fixture(scope="module")
 def page(app_url):
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=FLAGS)
-        page = browser.new_page(viewport={"width": 1500, "height": 1000})
-        page.set_default_timeout(LONG)
+    with browser_page() as page:
         yield page
-        browser.close()
-
-
-def shot(page, name: str) -> None:
-    page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
 
 
 def test_1_start_page_explains_the_arms(page, app_url):

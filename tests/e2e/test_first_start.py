@@ -8,73 +8,30 @@ evaluation to one question, so this runs in minutes; screenshots go to test-arti
 
 from __future__ import annotations
 
-import os
-import signal
-import subprocess
-import sys
-import time
-import urllib.request
-
 import pytest
 
-from tests.e2e.test_browser import ARTIFACTS, CHROMIUM, FLAGS, LONG, free_port  # skips without Chromium
+from tests.e2e.harness import ARTIFACTS, LONG, browser_page, require_chromium, running_app
 
-from core.config import REPO_ROOT  # noqa: E402
-from playwright.sync_api import expect, sync_playwright  # noqa: E402
+require_chromium()
+from playwright.sync_api import expect  # noqa: E402
 
 STEPS = "8"  # enough for the panes to show progress before the question's base and RAG answers are in
 TRAINING = 1_800_000  # ms: training runs beside the app; on a shared 2-core machine a step can take minutes
 QUESTION = "How many paid sick days do employees get?"
 
 
-def stop_jobs(data) -> None:
-    """The job supervisor is detached from the app: stop it and its worker, by their recorded ids."""
-    from core.jobs.store import JobStore, pid_alive
-
-    store = JobStore(data)
-    pids = [int(store.get_meta("supervisor_pid") or 0)] + [j.pid for j in store.list() if j.status == "running"]
-    for pid in pids:
-        if pid_alive(pid):
-            os.kill(pid, signal.SIGTERM)
-
-
 @pytest.fixture(scope="module")
 def fresh_app(tmp_path_factory):
-    data = tmp_path_factory.mktemp("first-start-data")
-    port = free_port()
-    env = {**os.environ, "LAB_DATA_DIR": str(data), "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1",
-           "LAB_DEMO_SEED": "true", "LAB_DEMO_ADAPTER__ENABLED": "true", "LAB_DEMO_ADAPTER__MAX_STEPS": STEPS,
-           "LAB_DEMO_ADAPTER__EVAL_QUESTIONS": "1", "LAB_GENERATION__MAX_NEW_TOKENS": "16"}
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    log = open(ARTIFACTS / "first_start_streamlit.log", "w")
-    proc = subprocess.Popen([sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true",
-                             "--server.port", str(port), "--server.address", "127.0.0.1"],
-                            cwd=REPO_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        for _ in range(120):
-            try:
-                urllib.request.urlopen(f"{url}/_stcore/health", timeout=2)
-                break
-            except OSError:
-                time.sleep(1)
-        else:
-            pytest.fail("streamlit did not start; see test-artifacts/e2e/first_start_streamlit.log")
+    with running_app(tmp_path_factory.mktemp("first-start-data"), "first_start_streamlit.log",
+                     LAB_DEMO_SEED="true", LAB_DEMO_ADAPTER__ENABLED="true", LAB_DEMO_ADAPTER__MAX_STEPS=STEPS,
+                     LAB_DEMO_ADAPTER__EVAL_QUESTIONS="1", LAB_GENERATION__MAX_NEW_TOKENS="16") as url:
         yield url
-    finally:
-        proc.terminate()
-        proc.wait(timeout=30)
-        stop_jobs(data)
 
 
 @pytest.fixture(scope="module")
 def page(fresh_app):
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=FLAGS)
-        page = browser.new_page(viewport={"width": 1500, "height": 1000})
-        page.set_default_timeout(LONG)
+    with browser_page() as page:
         yield page
-        browser.close()
 
 
 def test_fine_tuned_panes_show_the_demo_training_then_answer(page, fresh_app):
