@@ -105,6 +105,9 @@ class OnnxEmbedding(BaseEmbedding):
         super().__init__(model_name=str(model_dir), embed_batch_size=embed_batch_size, identity=identity, max_length=max_length)
         options = ort.SessionOptions()
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        # ONNX Runtime's threads spin-wait after each call by default: in a process that also runs the
+        # LLM (and on 2 cores) that steals the CPU torch needs right after a support check or a search.
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         self._session = ort.InferenceSession(str(onnx_path), options, providers=["CPUExecutionProvider"])
         self._tokenizer = AutoTokenizer.from_pretrained(model_dir)
 
