@@ -30,6 +30,9 @@ def test_groundedness_counts_supported_sentences(embedder):
     passages = ["Unopened products can be returned within 14 days of purchase for a full refund."]
     assert _grounded(embedder, "Unopened products can be returned within 14 days. The moon is made of cheese.", passages) == 0.5
     assert _grounded(embedder, "Products can be returned within 14 days of purchase.", passages) == 1.0
+    # the one support check: a sentence that does not state the answer's number does not support it
+    assert _grounded(embedder, "Products can be returned within 30 days of purchase.", passages,
+                     "How long can products be returned?") == 0.0
 
 
 def test_run_scores_every_arm_and_is_reproducible(engine, kb):

@@ -103,7 +103,7 @@ def load_test_items(path: Path) -> list[TestItem]:
     return items
 
 
-def _grounded(embedder, answer: str, passages: list[str], question: str) -> float | None:
+def _grounded(embedder, answer: str, passages: list[str], question: str = "") -> float | None:
     """Share of the answer's sentences that some passage sentence supports (the one support
     check of ``core.knowledge.support``, as on the compare page)."""
     sentences = [s.strip() for s in split_sentences(answer) if len(s.strip()) > 2]
