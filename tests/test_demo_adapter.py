@@ -85,14 +85,13 @@ def test_a_fresh_workspace_queues_the_demo_adapter_once_and_the_setting_switches
 
 @pytest.mark.timeout(2700)
 def test_demo_adapter_trains_in_the_background_with_the_demo_lineage_then_its_evaluation_is_saved(
-        demo_settings, empty_demo_kb, base_model, runtime):
+        demo_settings, empty_demo_kb, runtime):
     from core.compare.engine import CompareEngine
     from core.eval.service import EvalService, EvalSpec
     from core.eval.testsets import demo_test_set
     from core.finetune.adapters import AdapterRegistry
-    from core.models.loader import model_fingerprint
 
-    bundled = model_fingerprint(base_model[0])  # before the evaluation loads the adapter onto this shared model
+    bundled = runtime.fingerprint  # taken when the shared model was loaded: other tests may have put adapters on it since
     ft = FinetuneService(demo_settings)
     queued = seed_demo_adapter(ft, empty_demo_kb)
     engine = CompareEngine(runtime, empty_demo_kb, AdapterRegistry(demo_settings.adapters_dir), demo_settings)
