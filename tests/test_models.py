@@ -55,3 +55,14 @@ def test_missing_model_gives_a_plain_error(tmp_path):
     settings = load_settings(models={"llm": str(tmp_path / "no-such-model")})
     with pytest.raises(ModelError, match="There is no model folder at"):
         load_base_model(settings)
+
+
+def test_the_fingerprint_is_the_base_weights_with_or_without_lora_layers_on_the_model():
+    from core.config import load_settings
+    from core.finetune.recipe import TrainingConfig, add_lora
+    from core.models.loader import load_base_model, model_fingerprint
+
+    model, _, _ = load_base_model(load_settings())  # its own copy: the LoRA layers stay on it
+    before = model_fingerprint(model)
+    wrapped = add_lora(model, TrainingConfig(rank=8, alpha=16))
+    assert model_fingerprint(wrapped) == before

@@ -151,9 +151,16 @@ def _save_cache(cache: Path, model, tokenizer) -> None:
 
 
 def model_fingerprint(model) -> str:
-    """Short hash of the base weights, so adapters and runs can be pinned to them."""
+    """Short hash of the base weights, so adapters and runs can be pinned to them. LoRA layers put
+    on the model (and PEFT's renaming of the wrapped weights) do not change it: the same base
+    weights give the same fingerprint with or without adapters loaded."""
     digest = hashlib.sha256()
-    for name, tensor in sorted(model.state_dict().items())[:8]:
+    base = {}
+    for name, tensor in model.state_dict().items():
+        if "lora_" in name:
+            continue
+        base[name.removeprefix("base_model.model.").replace(".base_layer", "")] = tensor
+    for name, tensor in sorted(base.items())[:8]:
         digest.update(name.encode())
         digest.update(tensor.detach().float().cpu().numpy().tobytes()[:65536])
     return digest.hexdigest()[:12]
