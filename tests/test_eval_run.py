@@ -71,7 +71,9 @@ def test_headless_command_prints_the_metric_table_and_writes_the_run(tmp_path, m
     assert "recommendation: " in printed
     assert '"results"' in out.read_text()
     page = report.read_text()
-    assert "Recommendation:" in page and "<script src=" not in page and page.count("Plotly.newPlot") >= 4
+    # a recommendation, or first the verdict that no set-up answers reliably (likely with 2 questions and 16 tokens)
+    assert "Recommendation:" in page or ("No set-up answers reliably" in page and "Among these set-ups" in page)
+    assert "<script src=" not in page and page.count("Plotly.newPlot") >= 4
     from core.eval.runs import RunStore
 
     assert len(RunStore(tmp_path / "data" / "evals").list()) == 1
