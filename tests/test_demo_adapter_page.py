@@ -74,4 +74,8 @@ def test_fine_tuned_panes_show_the_demo_training_then_the_adapter_is_selected_an
         time.sleep(0.5)
     assert store.get(eval_id).status == "done", store.get(eval_id).message
     at.switch_page("pages/evaluate.py").run()
-    assert not at.exception and any("Recommendation:" in s.value for s in at.success)
+    assert not at.exception
+    for need in [r for r in at.radio if (r.key or "").startswith("need_")]:  # asked before any recommendation
+        need.set_value("no")
+    at.run()
+    assert any("Recommendation:" in s.value or "by your answers:" in s.value for s in at.success)
