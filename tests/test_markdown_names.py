@@ -44,8 +44,8 @@ def test_document_names_reach_markdown_escaped_on_the_knowledge_base_page(app_en
     at.selectbox(key="doc_pick").select(next(o for o in at.selectbox(key="doc_pick").options if "kettle" in o)).run()
     at.text_input[0].input("How long does the kettle take to boil?").run()
     assert not at.exception
-    labels = [e.label for e in at.expander] + [m.value for m in at.markdown]
-    assert f"Chunk preview: {md_escape(name)}" in labels
+    labels = [e.label for e in at.expander] + [m.value for m in at.markdown] + [t.label for t in at.toggle]
+    assert f"Show the chunks of {md_escape(name)}" in labels
     assert any(md_escape(name) in v and v.startswith("**") for v in labels)  # the retrieval hit's header
     assert not any("![t](x)" in v or "*kettle*" in v for v in labels)
 
