@@ -85,6 +85,7 @@ def _test_set(ft, kb) -> TestSet | None:
 def _version_picker(knowledge, kb) -> tuple[str | None, str]:
     """Pick which recorded version of the knowledge base RAG reads: (None for the current one, problem)."""
     versions = [v for v in knowledge.versions(kb.name) if v.current or v.documents]  # an empty one answers nothing
+    versions.sort(key=lambda v: not v.current)  # the default is the current one, also after a return to an earlier state
     labels = {
         v.version: f"{v.version[:8]} · {v.created_at[:16].replace('T', ' ')} · {v.documents} documents · "
         + ("current" if v.current else f"{len(v.changes)} changed since" if v.changes else "same documents, other settings")
