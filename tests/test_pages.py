@@ -14,6 +14,7 @@ from streamlit.testing.v1 import AppTest
 
 from core.config import REPO_ROOT as ROOT
 from core.seed import DEMO_KB
+from tests.apptest import session
 
 TIMEOUT = 180
 
@@ -35,12 +36,7 @@ def app_env(tmp_path_factory):
 
 
 def open_page(page: str) -> AppTest:
-    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=TIMEOUT)
-    at.run()
-    if page != "pages/home.py":
-        at.switch_page(page).run()
-    assert not at.exception, at.exception
-    return at
+    return session(page)
 
 
 def test_home_page_explains_the_four_arms_and_shows_the_demo_kb(app_env):
