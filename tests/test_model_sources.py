@@ -28,13 +28,20 @@ SHORT = Decoding(max_new_tokens=8)
 
 
 @pytest.fixture(scope="module")
-def folder(base_model, tmp_path_factory):
-    return save_folder(base_model, tmp_path_factory.mktemp("models") / "smollm2-folder")
+def pristine():
+    """The bundled model loaded afresh: the session's ``base_model`` has LoRA layers injected in
+    place once a test's runtime loads an adapter, so it cannot be the reference for weights."""
+    return load_base_model(load_settings())
 
 
 @pytest.fixture(scope="module")
-def other_base(base_model, tmp_path_factory):
-    return save_folder(base_model, tmp_path_factory.mktemp("models") / "other-base", other_weights=True)
+def folder(pristine, tmp_path_factory):
+    return save_folder(pristine, tmp_path_factory.mktemp("models") / "smollm2-folder")
+
+
+@pytest.fixture(scope="module")
+def other_base(pristine, tmp_path_factory):
+    return save_folder(pristine, tmp_path_factory.mktemp("models") / "other-base", other_weights=True)
 
 
 def same_weights(a, b) -> bool:
@@ -42,25 +49,25 @@ def same_weights(a, b) -> bool:
     return sa.keys() == sb.keys() and all(torch.equal(sa[k], sb[k]) for k in sa)
 
 
-def test_a_local_folder_loads_the_same_weights(base_model, folder):
+def test_a_local_folder_loads_the_same_weights(pristine, folder):
     model, tokenizer, source = load_base_model(load_settings(models={"llm": str(folder)}))
     assert source.kind == "folder" and source.display_name == "smollm2-folder"
-    assert same_weights(model, base_model[0])
+    assert same_weights(model, pristine[0])
     assert tokenizer.apply_chat_template([{"role": "user", "content": "Hi"}], tokenize=False) == \
-        base_model[1].apply_chat_template([{"role": "user", "content": "Hi"}], tokenize=False)
+        pristine[1].apply_chat_template([{"role": "user", "content": "Hi"}], tokenize=False)
 
 
-def test_a_gguf_file_is_dequantized_to_the_bundled_weights(base_model, tmp_path):
+def test_a_gguf_file_is_dequantized_to_the_bundled_weights(pristine, tmp_path):
     gguf = resolve_llm(BUNDLED_LLM)
     path = f"{gguf.location}/{BUNDLED_GGUF}"
     settings = load_settings(models={"llm": path, "cache_dir": tmp_path / "cache"})  # no dequantized copy yet
     model, _, source = load_base_model(settings)
     assert source.kind == "gguf" and source.display_name == BUNDLED_GGUF
-    assert same_weights(model, base_model[0])
+    assert same_weights(model, pristine[0])
     assert list((tmp_path / "cache" / "models").iterdir()), "the dequantized copy is kept for the next load"
 
 
-def test_a_hub_id_loads_from_a_prefilled_local_cache_offline(base_model, folder, tmp_path):
+def test_a_hub_id_loads_from_a_prefilled_local_cache_offline(pristine, folder, tmp_path):
     fill_hub_cache(tmp_path / "hf" / "hub", "lab-test/smollm2-copy", folder)
     assert cached_snapshot("lab-test/smollm2-copy", tmp_path / "hf" / "hub") is not None
     # A fresh process, because huggingface_hub reads HF_HOME when it is imported.
@@ -70,7 +77,7 @@ def test_a_hub_id_loads_from_a_prefilled_local_cache_offline(base_model, folder,
             "print(s.kind, s.location, model_fingerprint(m))")
     done = subprocess.run([sys.executable, "-c", code], cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-2000:]
-    assert done.stdout.split()[-3:] == ["hub", "lab-test/smollm2-copy", model_fingerprint(base_model[0])]
+    assert done.stdout.split()[-3:] == ["hub", "lab-test/smollm2-copy", model_fingerprint(pristine[0])]
 
 
 def test_a_hub_id_not_in_the_cache_is_refused_offline_in_one_sentence(settings):

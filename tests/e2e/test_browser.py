@@ -57,8 +57,8 @@ def test_2_upload_a_document_and_see_it_listed(page, app_url, tmp_path):
 def test_3_start_a_tiny_fine_tuning_job_and_see_it_finish(page, app_url):
     page.goto(f"{app_url}/finetune")
     page.get_by_role("tab", name="Train", exact=True).click()
-    page.get_by_label("Adapter name").fill("e2e adapter")
-    steps = page.get_by_label("Max steps (0 = use epochs)")
+    page.get_by_label("Adapter name", exact=True).fill("e2e adapter")
+    steps = page.get_by_label("Max steps (0 = use epochs)", exact=True)
     steps.fill("2")
     steps.press("Tab")
     page.get_by_role("button", name="Start training").click()
@@ -89,10 +89,10 @@ def test_4_ask_a_question_and_see_four_answers_and_a_source(page, app_url):
 def test_5_evaluate_two_questions_and_read_the_recommendation(page, app_url):
     page.goto(f"{app_url}/evaluate")
     expect(page.get_by_text("42 questions about the Lumora demo documents")).to_be_visible()
-    questions = page.get_by_label("Questions (0 = all)")
+    questions = page.get_by_label("Questions (0 = all)", exact=True)
     questions.fill("2")
     questions.press("Tab")
-    tokens = page.get_by_label("Max new tokens")
+    tokens = page.get_by_label("Max new tokens", exact=True)
     tokens.fill("16")
     tokens.press("Tab")
     page.get_by_role("button", name="Run evaluation").click()
