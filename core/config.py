@@ -116,6 +116,9 @@ class Settings(BaseSettings):
     )
 
     data_dir: Path = Field(REPO_ROOT / "data", description="Runtime state: knowledge bases, jobs, adapters.")
+    knowledge_dir: Path | None = Field(None, description="Where the knowledge bases (catalog and vectors) live; "
+                                                         "unset: the data folder. A job process points it at its "
+                                                         "private snapshot (core.knowledge.snapshot).")
     demo_seed: bool = Field(True, description="Seed the demo knowledge base on first start.")
     demo_adapter: DemoAdapterSettings = DemoAdapterSettings()
     models: ModelSettings = ModelSettings()
@@ -136,10 +139,10 @@ class Settings(BaseSettings):
         values["qdrant"] = qdrant
         return values
 
-    @field_validator("data_dir")
+    @field_validator("data_dir", "knowledge_dir")
     @classmethod
-    def _absolute(cls, v: Path) -> Path:
-        return (v if v.is_absolute() else REPO_ROOT / v).resolve()
+    def _absolute(cls, v: Path | None) -> Path | None:
+        return None if v is None else (v if v.is_absolute() else REPO_ROOT / v).resolve()
 
     @classmethod
     def settings_customise_sources(
@@ -152,16 +155,20 @@ class Settings(BaseSettings):
         return tuple(sources)
 
     @property
+    def knowledge_root(self) -> Path:
+        return self.knowledge_dir or self.data_dir
+
+    @property
     def qdrant_path(self) -> Path:
-        return self.data_dir / "qdrant"
+        return self.knowledge_root / "qdrant"
 
     @property
     def catalog_path(self) -> Path:
-        return self.data_dir / "catalog.db"
+        return self.knowledge_root / "catalog.db"
 
     @property
     def kb_dir(self) -> Path:
-        return self.data_dir / "kbs"
+        return self.knowledge_root / "kbs"
 
     @property
     def adapters_dir(self) -> Path:

@@ -86,16 +86,13 @@ def test_a_fresh_workspace_queues_the_demo_adapter_once_and_the_setting_switches
 @pytest.mark.timeout(2700)
 def test_demo_adapter_trains_in_the_background_with_the_demo_lineage_then_its_evaluation_is_saved(
         demo_settings, empty_demo_kb, runtime):
-    from core.compare.engine import CompareEngine
     from core.eval.service import EvalService, EvalSpec
     from core.eval.testsets import demo_test_set
-    from core.finetune.adapters import AdapterRegistry
 
     bundled = runtime.fingerprint  # taken when the shared model was loaded: other tests may have put adapters on it since
     ft = FinetuneService(demo_settings)
     queued = seed_demo_adapter(ft, empty_demo_kb)
-    engine = CompareEngine(runtime, empty_demo_kb, AdapterRegistry(demo_settings.adapters_dir), demo_settings)
-    evals = EvalService(demo_settings, lambda: engine)
+    evals = EvalService(demo_settings, knowledge=empty_demo_kb)
     follower = demo_adapter.follow(demo_settings, lambda: evals, poll_s=0.2)
     assert follower is not None
     seen = wait_for(lambda: demo_adapter.status(ft), lambda s: s.job.status != "queued")
@@ -112,7 +109,7 @@ def test_demo_adapter_trains_in_the_background_with_the_demo_lineage_then_its_ev
     assert lineage.training["steps"] == STEPS and lineage.training["train_examples"] == 105
     assert lineage.job_id == queued.id
 
-    # the follower queues the demo evaluation once the adapter is saved; it runs in this process
+    # the follower queues the demo evaluation once the adapter is saved; the job runner runs it in a worker
     follower.join(timeout=60)
     store = JobStore(demo_settings.data_dir)  # its own connection: the runner thread writes through evals.jobs
     eval_id = store.get_meta(demo_adapter.EVAL_KEY)

@@ -1,4 +1,7 @@
-"""The evaluation service: test-set uploads, background runs with pinning, re-runs, diffs, the oracle."""
+"""The evaluation service: test-set uploads, background runs with pinning, re-runs, diffs, the oracle.
+
+Started runs go through the real job runner: a supervisor process, a worker process with its own
+model, reading a snapshot of the knowledge base (the test's KnowledgeService keeps the store open)."""
 
 import time
 
@@ -20,7 +23,7 @@ LEAVE = b"Leave.\nEmployees get 15 days of annual leave after one year of servic
 def evals(service, kb, runtime, settings, tmp_path):
     service.ingest_files(kb, [("policy.md", POLICY), ("leave.md", LEAVE)])
     engine = CompareEngine(runtime, service, AdapterRegistry(tmp_path / "adapters"), settings)
-    return EvalService(settings, lambda: engine)
+    return EvalService(settings, lambda: engine, knowledge=service)
 
 
 def _wait(evals, job_id, timeout=300):
@@ -117,13 +120,17 @@ def test_bad_specs_get_plain_messages_and_cancel_keeps_a_partial_run(evals, kb):
 
 
 def test_a_run_left_running_by_a_dead_process_is_marked_interrupted(settings):
-    from core.jobs.store import JobStore
+    from core.jobs.store import JobError, JobStore
 
     store = JobStore(settings.data_dir)
     job = store.submit("eval", "orphan", {})
     store.claim_next(pid=999_999, kind="eval")
-    EvalService(settings, lambda: None)
-    assert store.get(job.id).status == "interrupted"
+    EvalService(settings).list_jobs()
+    assert store.get(job.id).status == "running"  # listing has no side effects
+    EvalService(settings).reconcile()  # what the app does at start-up
+    assert store.get(job.id).status == "interrupted" and "Run it again" in store.get(job.id).message
+    with pytest.raises(JobError, match="cannot be resumed"):
+        store.requeue(job.id)
 
 
 def test_a_run_reads_the_knowledge_base_version_it_is_pinned_to(evals, kb):
@@ -142,4 +149,6 @@ def test_a_run_reads_the_knowledge_base_version_it_is_pinned_to(evals, kb):
     assert again.results[0].arms["rag"].text == first.results[0].arms["rag"].text
     current = evals.runs.get(_wait(evals, evals.start(spec).id).result["run_id"])
     assert current.kb_version == knowledge.version(kb) and "policy.md" not in current.results[0].arms["rag"].sources
-    assert [k.name for k in knowledge.list_kbs()] == [kb]  # the rebuilt version stays out of the pickers
+    # the old version was rebuilt inside the job's snapshot, which went with the job: nothing left in the app's store
+    assert [k.name for k in knowledge.list_kbs(include_copies=True)] == [kb]
+    assert not list((evals.jobs.folder(again.id)).glob("knowledge"))

@@ -120,12 +120,13 @@ def test_rag_reads_the_changed_fact_and_base_cannot_move(service, small_kb, runt
 
 
 def test_probe_runs_as_a_background_job_and_its_result_is_kept(service, small_kb, runtime, settings, tmp_path):
+    import os
     import time
 
-    from core.eval.service import EvalService
+    from core.eval.service import PROBE_INPUT, PROBE_KIND, EvalService
 
     engine = CompareEngine(runtime, service, AdapterRegistry(tmp_path / "adapters"), settings)
-    evals = EvalService(settings, lambda: engine)
+    evals = EvalService(settings, lambda: engine, knowledge=service)
     question = ProbeQuestion(question="How many days do I have to return an unopened product?",
                              old_facts=["14 days"], new_facts=["30 days"], source="policy.md")
     # what cannot be probed is refused before any work, in one sentence
@@ -147,27 +148,26 @@ def test_probe_runs_as_a_background_job_and_its_result_is_kept(service, small_kb
     assert saved.id == job.id and saved.created and saved.kb == small_kb and saved.arms == ["base", "rag"]
     assert saved.picked_up_share == {"base": 0.0, "rag": 1.0}
     assert [r.id for r in evals.probes.list()] == [job.id]
-    inputs = settings.data_dir / "evals" / "freshness" / "inputs"
-    deadline = time.time() + 30  # the worker sweeps right after it finishes the job
-    while list(inputs.iterdir()) and time.time() < deadline:
-        time.sleep(0.1)
-    assert list(inputs.iterdir()) == []  # the result is kept, not a copy of the document it was given
+    folder = evals.jobs.folder(job.id)  # the result is kept, not the document it was given, nor the snapshot it read
+    assert not (folder / PROBE_INPUT).exists() and not (folder / "knowledge").exists()
     assert service.version(small_kb) == saved.kb_version_before  # the original is untouched
+    assert [k.name for k in service.list_kbs(include_copies=True)] == [small_kb]  # the probe's copy was the job's
     # the evaluation runs' own list is not confused by the probes kept beside it
     assert evals.runs.list() == []
     # a probe whose input went missing fails with one sentence, and the worker goes on
     from core.eval.freshness import ProbeSpec
-    from core.eval.service import PROBE_KIND
+    from core.jobs.store import pid_alive
 
+    deadline = time.time() + 60  # the runner exits once the queue is empty: nothing below is claimed behind the test's back
+    while pid_alive(int(evals.jobs.get_meta("supervisor_pid") or 0)) and time.time() < deadline:
+        time.sleep(0.2)
     spec = ProbeSpec(kb=small_kb, doc_name="policy.md", data_sha256="0" * 64, questions=[question], arms=["rag"])
     lost = evals.jobs.submit(PROBE_KIND, spec.name, spec.model_dump())
-    deadline = time.time() + 120
-    while (lost := evals.jobs.get(lost.id)).status in ("queued", "running") and time.time() < deadline:
-        evals._ensure_worker()
-        time.sleep(0.3)
+    evals.jobs.claim_next(pid=os.getpid(), kind=PROBE_KIND)
+    assert evals.run_probe_job(lost.id) is None  # in this process: the worker's code, without its start-up
+    lost = evals.jobs.get(lost.id)
     assert lost.status == "failed" and lost.message == "failed: the new version of the document is no longer on disk."
 
-    evals._thread.join(timeout=60)  # the worker is idle: nothing below is claimed behind the test's back
     # a probe result can be deleted (with its job record); one under way must be cancelled first
     evals.delete_probe(job.id)
     assert evals.probes.list() == [] and job.id not in [j.id for j in evals.list_probe_jobs()]
@@ -179,9 +179,9 @@ def test_probe_runs_as_a_background_job_and_its_result_is_kept(service, small_kb
         evals.delete_probe(running.id)
     # a queued probe cancelled never runs, and its input is not kept
     evals.jobs.update(running.id, status="failed")
-    queued = evals.jobs.submit(PROBE_KIND, spec.name, spec.model_copy(update={"data_sha256": "1" * 64}).model_dump())
-    (inputs / ("1" * 64)).write_bytes(POLICY_V2)
+    queued = evals.jobs.submit(PROBE_KIND, spec.name, spec.model_copy(update={"data_sha256": "1" * 64}).model_dump(),
+                               prepare=lambda f: (f / PROBE_INPUT).write_bytes(POLICY_V2))
     evals.sweep_probe_inputs()
-    assert [p.name for p in inputs.iterdir()] == ["1" * 64]  # still needed by the queued probe
+    assert (evals.jobs.folder(queued.id) / PROBE_INPUT).is_file()  # still needed by the queued probe
     evals.cancel(queued.id)
-    assert evals.jobs.get(queued.id).status == "cancelled" and list(inputs.iterdir()) == []
+    assert evals.jobs.get(queued.id).status == "cancelled" and not (evals.jobs.folder(queued.id) / PROBE_INPUT).exists()

@@ -175,6 +175,8 @@ def jobs_section(evals: EvalService) -> None:
                 eta = job.elapsed_s / job.step * (job.total_steps - job.step) if job.step else None
                 c1.progress(job.progress, text=f"question {job.step} of {job.total_steps}"
                             + (f" · about {eta:.0f} s left" if eta is not None else ""))
+            elif job.status == "queued":
+                c1.caption(evals.jobs.waiting_reason(job))
             elif job.message:
                 c1.caption(job.message)
             cancel_button(c2, job, evals.cancel, f"eval_cancel_{job.id}")

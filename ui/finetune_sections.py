@@ -254,7 +254,9 @@ def jobs_section(ft: FinetuneService) -> None:
             c1.markdown(f"{STATUS_ICONS.get(job.status, '')} **{md_escape(job.name)}** · {job.status}"
                         f" · dataset {md_escape(job.config.get('dataset_name', ''))}")
             starting = job.status == "running" and not job.total_steps
-            if job.message and not starting:
+            if job.status == "queued":
+                c1.caption(ft.jobs.waiting_reason(job))
+            elif job.message and not starting:
                 c1.caption(job.message)
             cancel_button(c2, job, ft.cancel, f"cancel_{job.id}")
             if job.status in ("interrupted", "failed"):

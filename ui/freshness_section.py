@@ -104,6 +104,8 @@ def probe_jobs_section(evals: EvalService) -> None:
                 c1.markdown(f"{STATUS_ICONS.get(job.status, '')} **{md_escape(job.name)}** · {job.status}")
                 if job.status == "running":
                     c1.progress(job.progress, text=job.message or "Starting…")
+                elif job.status == "queued":
+                    c1.caption(evals.jobs.waiting_reason(job))
                 elif job.message:
                     c1.caption(job.message)
                 cancel_button(c2, job, evals.cancel, f"fresh_cancel_{job.id}")

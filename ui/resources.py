@@ -91,10 +91,11 @@ def finetune():
 
 @st.cache_resource(show_spinner=False)
 def evals():
-    """The evaluation service. Each run gets an engine on the model in use when it starts and keeps it,
-    even if the Models page switches the model meanwhile."""
-    from core.compare.engine import CompareEngine
+    """The evaluation service: it queues runs and probes for the job runner (each runs in a worker
+    process with the model and settings in use when it was queued, and a snapshot of its knowledge
+    base), and reads their results."""
     from core.eval.service import EvalService
 
-    active, kb, registry, conf = models(), knowledge(), adapters(), settings()
-    return EvalService(conf, lambda: CompareEngine(active.runtime(), kb, registry, conf))
+    service = EvalService(settings(), knowledge=knowledge())
+    service.reconcile()  # start-up: interrupted runs marked, queued ones get the runner
+    return service

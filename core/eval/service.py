@@ -2,19 +2,18 @@
 the same way, their results kept beside the runs). Test sets are in ``core.eval.testsets``, saved
 runs and their comparison in ``core.eval.runs``.
 
-Evaluations run in a thread of the app process, not in a worker process like training: they
-need the knowledge base, and the embedded Qdrant store admits one process per folder. The job
-record (progress, cancel flag, status) lives in the same SQLite job store as training jobs, so
-the page follows both the same way; a run interrupted by a restart is marked so and can be
-started again. Each finished run is saved as JSON with everything it was pinned to.
+Evaluations and probes are jobs like training (``core.jobs.kinds``): queued in the job store,
+run one at a time by the job supervisor, each in its own worker process (``core.eval.worker``),
+never in a thread of the app. When one is queued, the app writes the settings in use and a
+snapshot of the knowledge base it reads into the job's folder (an Edge shard admits one process
+at a time, and the app keeps its shards open). Each finished run is saved as JSON with
+everything it was pinned to.
 """
 
 from __future__ import annotations
 
 import hashlib
 import logging
-import os
-import threading
 from datetime import UTC, datetime
 from typing import Callable, TypeVar
 
@@ -26,13 +25,15 @@ from core.errors import LabError
 from core.eval.freshness import FreshnessResult, ProbeQuestion, ProbeSpec, check_change, run_probe
 from core.eval.run import EvalRun, TestItem, run_eval
 from core.eval.runs import RunStore
-from core.jobs.store import Job, JobError, JobStore, pid_alive
+from core.jobs import supervisor
+from core.jobs.store import Job, JobError, JobStore
+from core.knowledge import snapshot
 
 log = logging.getLogger(__name__)
 KIND = "eval"
 PROBE_KIND = "freshness"
+PROBE_INPUT = "input.bin"  # in a probe job's folder: the new version of the document
 T = TypeVar("T")
-_ACTIVE: set[str] = set()  # eval jobs running in this process
 
 
 class EvalSpec(BaseModel):
@@ -76,29 +77,50 @@ def delete_scratch_copies(settings: Settings, knowledge, kb: str) -> int:
 
 # --- the service ---------------------------------------------------------------------------
 class EvalService:
-    def __init__(self, settings: Settings, engine_factory: Callable[[], object]):
-        self.settings, self._engine_factory = settings, engine_factory
+    """``knowledge`` (the app's KnowledgeService) is what queued jobs snapshot; ``engine_factory``
+    gives the engine that runs a claimed job in this process (the job worker's)."""
+
+    def __init__(self, settings: Settings, engine_factory: Callable[[], object] | None = None, knowledge=None):
+        self.settings, self._engine_factory, self.knowledge = settings, engine_factory, knowledge
         self.jobs = JobStore(settings.data_dir)
         self.runs = RunStore(settings.data_dir / "evals")
         self.probes = RunStore(settings.data_dir / "evals" / "freshness", FreshnessResult, "freshness probe")
         self._probe_inputs = settings.data_dir / "evals" / "freshness" / "inputs"
-        self._lock = threading.Lock()
-        self._inputs_lock = threading.Lock()  # writing a probe's input and queueing it vs. sweeping unneeded ones
-        self._thread: threading.Thread | None = None
-        self.reconcile()
 
     def reconcile(self) -> None:
-        """Runs marked running that no thread of a live process is running became interrupted."""
-        for job in self.jobs.list(KIND) + self.jobs.list(PROBE_KIND):
-            if job.status == "running" and job.id not in _ACTIVE and (job.pid == os.getpid() or not pid_alive(job.pid)):
-                self.jobs.finish(job.id, "interrupted", "Interrupted: the app stopped. Run it again to redo it.")
+        """What the app does at start-up: jobs whose process died become interrupted, queued jobs
+        get a supervisor, probe inputs nobody needs go. Listing jobs never does this."""
+        supervisor.ensure_running(self.jobs)
         self.sweep_probe_inputs()
+
+    def _submit(self, kind: str, name: str, config: dict, kbs: list[str], also=None) -> Job:
+        """Queue a job with the settings in use and a snapshot of the knowledge bases it reads, and
+        make sure the job runner is up."""
+        from core.eval.worker import write_settings
+
+        if self.knowledge is None:
+            raise LabError("This evaluation service cannot queue jobs: it was made without the knowledge bases.")
+
+        def prepare(folder) -> None:
+            write_settings(self.settings, folder)
+            snapshot.take(self.knowledge, kbs, snapshot.folder(folder))
+            if also is not None:
+                also(folder)
+
+        job = self.jobs.submit(kind, name, config, prepare=prepare)
+        supervisor.ensure_running(self.jobs)
+        return job
+
+    def _snapshot_names(self, kb: str, version: str | None) -> list[str]:
+        """``kb``, and its existing scratch copy at ``version`` (so the job need not rebuild it)."""
+        names = [kb]
+        if version and version != self.knowledge.version(kb):
+            names += [c.name for c in self.knowledge.copies(kb) if self.knowledge.version(c.name) == version][:1]
+        return names
 
     def start(self, spec: EvalSpec) -> Job:
         spec.arms = _checked_arms(spec.arms, spec.adapter_id, "evaluate")
-        job = self.jobs.submit(KIND, spec.name, spec.model_dump())
-        self._ensure_worker()
-        return job
+        return self._submit(KIND, spec.name, spec.model_dump(), self._snapshot_names(spec.kb, spec.kb_version))
 
     def rerun(self, run_id: str) -> Job:
         """Start the same evaluation again: same questions, arms, adapter, knowledge base and settings."""
@@ -114,7 +136,7 @@ class EvalService:
     def list_jobs(self) -> list[Job]:
         return self.jobs.list(KIND)
 
-    # --- freshness probes, in the same background thread ------------------------------------
+    # --- freshness probes, run the same way ------------------------------------------------
     def start_probe(self, knowledge, kb: str, doc_name: str, new_bytes: bytes, questions: list[ProbeQuestion],
                     arms: list[str], adapter_id: str | None = None, new_name: str | None = None,
                     top_k: int | None = None, max_new_tokens: int | None = None) -> Job:
@@ -126,26 +148,22 @@ class EvalService:
         sha = hashlib.sha256(new_bytes).hexdigest()
         spec = ProbeSpec(kb=kb, doc_name=doc_name, new_name=new_name, data_sha256=sha, questions=questions,
                          arms=arms, adapter_id=adapter_id, top_k=top_k, max_new_tokens=max_new_tokens)
-        with self._inputs_lock:  # a sweep must not drop the input between its writing and its job's queueing
-            self._probe_inputs.mkdir(parents=True, exist_ok=True)
-            path = self._probe_inputs / sha
-            if not path.is_file():  # content-addressed, written before the job exists: the worker never sees half a file
-                tmp = path.with_suffix(".partial")
-                tmp.write_bytes(new_bytes)
-                tmp.replace(path)
-            job = self.jobs.submit(PROBE_KIND, spec.name, spec.model_dump())
-        self._ensure_worker()
-        return job
+        # The new version goes in the job's folder, written before the job exists (no runner sees half a file).
+        return self._submit(PROBE_KIND, spec.name, spec.model_dump(), [kb],
+                            lambda folder: (folder / PROBE_INPUT).write_bytes(new_bytes))
 
     def sweep_probe_inputs(self) -> None:
         """Delete the new document versions no queued or running probe still needs: a finished probe
-        keeps its result (answers before and after), not a copy of the document it was given."""
-        with self._inputs_lock:
-            needed = {job.config.get("data_sha256") for job in self.jobs.list(PROBE_KIND)
-                      if job.status in ("queued", "running")}
-            for path in self._probe_inputs.glob("*"):
-                if path.is_file() and path.name not in needed:
-                    path.unlink(missing_ok=True)
+        keeps its result (answers before and after), not a copy of the document it was given. (The
+        worker deletes its own; this catches killed ones, and the shared folder older versions used.)"""
+        jobs = self.jobs.list(PROBE_KIND)
+        needed = {job.config.get("data_sha256") for job in jobs if job.status in ("queued", "running")}
+        for job in jobs:
+            if job.status not in ("queued", "running"):
+                (self.jobs.folder(job.id) / PROBE_INPUT).unlink(missing_ok=True)
+        for path in self._probe_inputs.glob("*"):
+            if path.is_file() and path.name not in needed:
+                path.unlink(missing_ok=True)
 
     def delete_probe(self, probe_id: str) -> None:
         """Forget a probe: its saved result and its job record (a probe still under way must be cancelled first)."""
@@ -169,10 +187,10 @@ class EvalService:
 
         def work() -> FreshnessResult | None:
             spec = ProbeSpec.model_validate(self.jobs.get(job_id).config)
-            try:
-                data = (self._probe_inputs / spec.data_sha256).read_bytes()
-            except FileNotFoundError:
-                raise LabError("the new version of the document is no longer on disk.") from None
+            found = [p for p in (self.jobs.folder(job_id) / PROBE_INPUT, self._probe_inputs / spec.data_sha256) if p.is_file()]
+            if not found:
+                raise LabError("the new version of the document is no longer on disk.")
+            data = found[0].read_bytes()
             engine = self._engine_factory()
             overrides = {"max_new_tokens": spec.max_new_tokens} if spec.max_new_tokens else {}
 
@@ -184,7 +202,10 @@ class EvalService:
                              engine.decoding(**overrides), spec.top_k, progress, spec.new_name,
                              should_stop=lambda: self.jobs.get(job_id).cancel_requested)
 
-        ok, result = self._attempt(job_id, "freshness probe", work)
+        try:
+            ok, result = self._attempt(job_id, "freshness probe", work)
+        finally:
+            (self.jobs.folder(job_id) / PROBE_INPUT).unlink(missing_ok=True)
         if not ok:
             return None
         if result is None:
@@ -200,12 +221,6 @@ class EvalService:
         self.jobs.request_cancel(job_id)
         self.sweep_probe_inputs()  # a queued probe cancelled never runs: its input is not needed any more
 
-    def _ensure_worker(self) -> None:
-        with self._lock:
-            if self._thread is None or not self._thread.is_alive():
-                self._thread = threading.Thread(target=self._work, name="eval-runner", daemon=True)
-                self._thread.start()
-
     def _attempt(self, job_id: str, what: str, work: Callable[[], T]) -> tuple[bool, T | None]:
         """(True, what ``work`` returned), or (False, None) with the failure recorded on the job: one
         sentence for the page, the traceback in the app's log for anything unexpected."""
@@ -217,20 +232,6 @@ class EvalService:
             log.exception("%s %s failed", what, job_id)
             self.jobs.finish(job_id, "failed", f"failed: {exc}"[:500])
         return False, None
-
-    def _claim(self) -> Job | None:
-        return self.jobs.claim_next(pid=os.getpid(), kind=KIND) or self.jobs.claim_next(pid=os.getpid(), kind=PROBE_KIND)
-
-    def _work(self) -> None:
-        """One job at a time (they share the one model): evaluation runs first, then probes."""
-        while (job := self._claim()) is not None:
-            _ACTIVE.add(job.id)
-            try:
-                (self.run_probe_job if job.kind == PROBE_KIND else self.run_job)(job.id)
-            finally:
-                _ACTIVE.discard(job.id)
-                if job.kind == PROBE_KIND:
-                    self.sweep_probe_inputs()
 
     def run_job(self, job_id: str) -> EvalRun | None:
         """Run one claimed evaluation job to the end, recording progress, the run and the outcome."""

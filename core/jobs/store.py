@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import uuid
 from pathlib import Path
+from typing import Callable
 
 from pydantic import BaseModel
 
@@ -75,13 +77,22 @@ class JobStore:
         return self.root / job_id
 
     # --- records ---------------------------------------------------------------------------
-    def submit(self, kind: str, name: str, config: dict, run_by: int | None = None) -> Job:
+    def submit(self, kind: str, name: str, config: dict, run_by: int | None = None,
+               prepare: Callable[[Path], None] | None = None) -> Job:
         """A new queued job; with ``run_by`` (a process id) it is recorded as running in that
-        process at once, so no runner claims it (the command line runs its own job)."""
+        process at once, so no runner claims it (the command line runs its own job). ``prepare``
+        writes what the job reads into its folder before the record exists (no runner can claim a
+        job whose files are half written); if it fails, the folder goes and nothing is queued."""
         job_id = f"{now()[:10].replace('-', '')}-{uuid.uuid4().hex[:8]}"
         folder = self.folder(job_id)
         folder.mkdir(parents=True)
         (folder / "config.json").write_text(json.dumps(config, indent=2), encoding="utf-8")
+        if prepare is not None:
+            try:
+                prepare(folder)
+            except BaseException:
+                shutil.rmtree(folder, ignore_errors=True)
+                raise
         status, started = ("running", now()) if run_by else ("queued", None)
         with self.db.write() as c:
             c.execute("INSERT INTO jobs (id, kind, name, status, config, created_at, pid, started_at) "
@@ -123,11 +134,11 @@ class JobStore:
         with self.db.write() as c:
             c.execute(f"UPDATE jobs SET {cols} WHERE id = ?", (*fields.values(), job_id))
 
-    def claim_next(self, pid: int, kind: str) -> Job | None:
-        """Atomically move the oldest queued job of ``kind`` to running (one runner wins)."""
+    def claim_next(self, pid: int, kind: str | None = None) -> Job | None:
+        """Atomically move the oldest queued job (of ``kind``, or of any kind) to running (one runner wins)."""
+        where, args = ("status = 'queued' AND kind = ?", (kind,)) if kind else ("status = 'queued'", ())
         with self.db.write() as c:
-            row = c.execute("SELECT id FROM jobs WHERE status = 'queued' AND kind = ? ORDER BY created_at, rowid LIMIT 1",
-                            (kind,)).fetchone()
+            row = c.execute(f"SELECT id FROM jobs WHERE {where} ORDER BY created_at, rowid LIMIT 1", args).fetchone()
             if row is None:
                 return None
             c.execute("UPDATE jobs SET status = 'running', pid = ?, started_at = COALESCE(started_at, ?), message = '' "
@@ -148,17 +159,30 @@ class JobStore:
         else:
             raise JobError(f"Job '{job.name}' is {job.status}; only queued or running jobs can be cancelled.")
 
+    def running(self) -> Job | None:
+        """The job using the model now (jobs run one at a time), if any."""
+        row = self.db.one("SELECT * FROM jobs WHERE status = 'running' ORDER BY started_at LIMIT 1")
+        return self._job(row) if row else None
+
+    def waiting_reason(self, job: Job) -> str | None:
+        """Why a queued job has not started ("waiting: the evaluation 'x' is using the model"); None otherwise."""
+        from core.jobs.kinds import waiting_reason
+
+        return waiting_reason(job, self.running()) if job.status == "queued" else None
+
     def requeue(self, job_id: str) -> Job:
         """Resume an interrupted (or failed) job: back in the queue, to continue from its last checkpoint."""
+        from core.jobs.kinds import KINDS
+
         job = self.get(job_id)
+        if job.kind in KINDS and not KINDS[job.kind].resumable:
+            raise JobError(f"A {KINDS[job.kind].label} cannot be resumed: run it again.")
         if job.status not in ("interrupted", "failed"):
             raise JobError(f"Job '{job.name}' is {job.status}; only interrupted or failed jobs can be resumed.")
         self.update(job_id, status="queued", cancel_requested=0, finished_at=None, message="Resuming from the last checkpoint.")
         return self.get(job_id)
 
     def delete(self, job_id: str) -> None:
-        import shutil
-
         job = self.get(job_id)
         if job.status in ACTIVE:
             raise JobError("Cancel the job before deleting it.")

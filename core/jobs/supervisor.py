@@ -1,4 +1,5 @@
-"""Runs queued jobs one at a time, each in a child process, then exits when the queue is empty.
+"""Runs queued jobs of every kind (``core.jobs.kinds``) one at a time, each in a child process,
+oldest first, then exits when the queue is empty. No model work happens in the app's process.
 
 ``ensure_running(store)`` is what submitting, resuming and the app's start-up call (never a
 listing): it marks jobs whose process died as interrupted (resumable) and starts a supervisor
@@ -16,6 +17,7 @@ from __future__ import annotations
 import argparse
 import fcntl
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -24,12 +26,11 @@ from pathlib import Path
 
 from core.config import REPO_ROOT
 from core.jobs.exits import exit_message, oom_kills
+from core.jobs.kinds import KINDS
 from core.jobs.store import JobStore, pid_alive
+from core.knowledge.snapshot import folder as snapshot_folder
 
-KIND = "finetune"  # the jobs this supervisor runs in worker processes (evaluations run in the app process)
-
-FLAG_GRACE_S = 5.0  # after a cancel request: time for the worker to notice the flag
-TERM_GRACE_S = 3.0  # after SIGTERM, before SIGKILL
+TERM_GRACE_S = 3.0  # after SIGTERM, before SIGKILL (the time before SIGTERM is the kind's cancel_grace_s)
 POLL_S = 0.5
 
 
@@ -46,9 +47,9 @@ def reconcile(store: JobStore) -> None:
     how its worker ended."""
     supervisor_alive = pid_alive(int(store.get_meta("supervisor_pid") or 0))
     watched = store.get_meta("supervisor_job") if supervisor_alive else None
-    for job in store.list(KIND):
-        if job.status == "running" and not pid_alive(job.pid) and job.id != watched:
-            store.finish(job.id, "interrupted", "Interrupted: its process stopped. Resume continues from the last checkpoint.")
+    for job in store.list():
+        if job.kind in KINDS and job.status == "running" and not pid_alive(job.pid) and job.id != watched:
+            store.finish(job.id, "interrupted", KINDS[job.kind].interrupted_message)
 
 
 def ensure_running(store: JobStore) -> bool:
@@ -57,7 +58,7 @@ def ensure_running(store: JobStore) -> bool:
     reconcile(store)
     if pid_alive(int(store.get_meta("supervisor_pid") or 0)):
         return True
-    if not any(j.status == "queued" for j in store.list(KIND)):
+    if not any(j.status == "queued" and j.kind in KINDS for j in store.list()):
         return False
     log = open(store.root / "supervisor.log", "ab")
     proc = subprocess.Popen([sys.executable, "-m", "core.jobs.supervisor", "--data-dir", str(data_dir)],
@@ -81,6 +82,7 @@ def stop_recorded(store: JobStore) -> list[int]:
 
 def _run_one(store: JobStore, job_id: str, data_dir: Path) -> None:
     store.set_meta("supervisor_job", job_id)
+    grace = KINDS[store.get(job_id).kind].cancel_grace_s
     oom_before = oom_kills()
     child = subprocess.Popen([sys.executable, "-m", "core.jobs.worker", "--data-dir", str(data_dir), "--job", job_id],
                              cwd=REPO_ROOT, env=_python_env(data_dir), stdin=subprocess.DEVNULL,
@@ -93,12 +95,13 @@ def _run_one(store: JobStore, job_id: str, data_dir: Path) -> None:
             continue
         cancel_seen = cancel_seen or time.monotonic()
         waited = time.monotonic() - cancel_seen
-        if waited > FLAG_GRACE_S + TERM_GRACE_S:
+        if waited > grace + TERM_GRACE_S:
             child.send_signal(signal.SIGKILL)
             killed_by_us = True
-        elif waited > FLAG_GRACE_S:
+        elif waited > grace:
             child.send_signal(signal.SIGTERM)
             killed_by_us = True
+    shutil.rmtree(snapshot_folder(store.folder(job_id)), ignore_errors=True)  # what a killed job left
     job = store.get(job_id)
     if job.status != "running":
         return  # the worker wrote its own final status
@@ -120,7 +123,10 @@ def main() -> None:
     # before a job was submitted, and that job would otherwise wait for the next submission.
     fcntl.flock(lock, fcntl.LOCK_EX)
     store.set_meta("supervisor_pid", str(os.getpid()))
-    while (job := store.claim_next(pid=os.getpid(), kind=KIND)) is not None:
+    while (job := store.claim_next(pid=os.getpid())) is not None:
+        if job.kind not in KINDS:
+            store.finish(job.id, "failed", f"failed: no runner for jobs of kind '{job.kind}'.")
+            continue
         _run_one(store, job.id, data_dir)
     store.set_meta("supervisor_pid", "0")
 

@@ -1,12 +1,14 @@
 """One job, in its own process: ``python -m core.jobs.worker --data-dir D --job ID``.
 
 The supervisor starts it and watches its exit; this process writes progress, metrics and the
-final status itself. Cancellation is a flag in the job record, checked at every step.
+final status itself. Cancellation is a flag in the job record, checked at every step. What runs
+depends on the job's kind (``core.jobs.kinds``); training is ``run`` below.
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib
 import logging
 import sys
 import traceback
@@ -14,6 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Callable
 
 from core.config import apply_model_choice, load_settings
+from core.jobs.kinds import KINDS
 from core.jobs.store import JobStore
 
 if TYPE_CHECKING:
@@ -75,7 +78,9 @@ def main() -> None:
     parser.add_argument("--job", required=True)
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO)
-    sys.exit(run(JobStore(Path(args.data_dir)), args.job))
+    store = JobStore(Path(args.data_dir))
+    module, function = KINDS[store.get(args.job).kind].run.split(":")
+    sys.exit(getattr(importlib.import_module(module), function)(store, args.job))
 
 
 if __name__ == "__main__":

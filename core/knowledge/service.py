@@ -130,7 +130,9 @@ class KnowledgeService:
         size, overlap = chunk_size or r.chunk_size, r.chunk_overlap if chunk_overlap is None else chunk_overlap
         self._check_chunking(size, overlap)
         slug = re.sub(r"\W+", "_", name.lower()).strip("_")[:24] or "kb"
-        collection = f"kb_{slug}_{hashlib.sha1(name.encode()).hexdigest()[:8]}"
+        # A job's snapshot (knowledge_dir set) names its own copies apart from the app's on a shared Qdrant server.
+        salt = str(self.settings.knowledge_dir or "")
+        collection = f"kb_{slug}_{hashlib.sha1((salt + name).encode()).hexdigest()[:8]}"
         info = KBInfo(name, collection, size, overlap, mode or r.mode, embedder or self.embedder_id, now())
         with self._lock:
             self.catalog.add_kb(info)

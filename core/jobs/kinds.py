@@ -1,0 +1,44 @@
+"""Every kind of background job, and what differs between them: one table, one runner.
+
+All kinds are queued in the same job store and run one at a time (they share the model and the
+two cores), each in its own worker process started by ``core.jobs.supervisor``; where a job runs
+is the same for every kind. What a kind decides is listed here.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Kind:
+    name: str  # as stored in the job record
+    label: str  # what the pages call one
+    resumable: bool  # continues from its checkpoints after an interruption (otherwise: run it again)
+    cancel_grace_s: float  # after a cancel request, time for the worker to stop on its own before SIGTERM
+    run: str  # "module:function" called in the worker process with (store, job_id); returns an exit code
+
+    @property
+    def interrupted_message(self) -> str:
+        return ("Interrupted: its process stopped. Resume continues from the last checkpoint." if self.resumable
+                else "Interrupted: its process stopped. Run it again to redo it.")
+
+
+KINDS: dict[str, Kind] = {k.name: k for k in (
+    Kind("finetune", "training job", True, 5.0, "core.jobs.worker:run"),
+    # An evaluation checks the cancel flag between questions; one question of five arms can take a minute.
+    Kind("eval", "evaluation", False, 90.0, "core.eval.worker:run"),
+    Kind("freshness", "freshness probe", False, 90.0, "core.eval.worker:run_probe"),
+)}
+
+
+def kind(name: str) -> Kind:
+    return KINDS[name]
+
+
+def waiting_reason(queued, running) -> str:
+    """Why a queued job waits, in the words the pages show: ``running`` is the job using the model
+    now (None when the runner is just starting)."""
+    if running is None:
+        return "waiting: starting the job runner"
+    return f"waiting: the {KINDS[running.kind].label} '{running.name}' is using the model"
