@@ -247,3 +247,29 @@ def test_several_processes_train_data_parallel_under_torchrun_with_averaged_grad
     assert weights_two.keys() == weights_one.keys()
     for key, tensor in weights_two.items():
         assert torch.allclose(tensor, weights_one[key], atol=1e-5), key
+
+
+def test_every_kind_of_background_job_is_listed_in_one_place_with_what_it_waits_for(tmp_path):
+    """The sidebar list of every page (``ui.widgets.background_jobs``), oldest first: the order they run in."""
+    from streamlit.testing.v1 import AppTest
+
+    store = JobStore(tmp_path)
+    training = store.submit("finetune", "my adapter", {})
+    store.update(training.id, status="running", pid=os.getpid(), step=3, total_steps=10)
+    store.submit("eval", "demo eval", {})
+    finished = store.submit("freshness", "old probe", {})
+    store.finish(finished.id, "done")
+
+    def script(data: str) -> None:
+        from pathlib import Path
+
+        from core.jobs.store import JobStore
+        from ui.widgets import background_jobs
+
+        background_jobs(JobStore(Path(data)))
+
+    at = AppTest.from_function(script, args=(str(tmp_path),)).run()
+    assert not at.exception
+    assert [c.value for c in at.caption] == [
+        "🏃 Training job 'my adapter' · 3 / 10",
+        "⏳ Evaluation 'demo eval' · the training job 'my adapter' is using the model"]

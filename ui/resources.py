@@ -99,3 +99,11 @@ def evals():
     service = EvalService(settings(), knowledge=knowledge())
     service.reconcile()  # start-up: interrupted runs marked, queued ones get the runner
     return service
+
+
+@st.cache_resource(show_spinner=False)
+def job_store():
+    """The job records of every kind (training, evaluation, freshness probe), read by the sidebar."""
+    from core.jobs.store import JobStore
+
+    return JobStore(settings().data_dir)

@@ -139,3 +139,20 @@ def dataset_select(infos, label: str, key: str) -> str:
 
 def report_error(exc: LabError) -> None:
     st.error(str(exc), icon="⚠️")
+
+
+@st.fragment(run_every=5)
+def background_jobs(store) -> None:
+    """Every background job of every kind in one place, on every page: what uses the model now and
+    what waits, oldest first (the order they run in). Reads the job records only."""
+    from core.jobs.kinds import KINDS
+
+    active = [j for j in reversed(store.list()) if j.status in ("queued", "running")]
+    if not active:
+        return
+    st.markdown("**Background jobs**")
+    for job in active:
+        label = KINDS[job.kind].label.capitalize() if job.kind in KINDS else job.kind
+        done = f" · {job.step} / {job.total_steps}" if job.status == "running" and job.total_steps else ""
+        st.caption(f"{STATUS_ICONS[job.status]} {label} '{md_escape(job.name)}'{done}"
+                   + ("" if job.status == "running" else f" · {store.waiting_reason(job).removeprefix('waiting: ')}"))
