@@ -59,6 +59,8 @@ def main() -> None:
     per_question: dict[str, list[float]] = {"closed": [], "open": []}
     with running_app(data, "bench_eval_page_streamlit.log", LAB_DEMO_ADAPTER__ENABLED="false") as url, browser_page() as page:
         jobs, runs = JobStore(data), RunStore(data / "evals")
+        start_run(page, url, args.questions, args.max_new_tokens, "warm-up")  # first loads, caches: not counted
+        wait_done(jobs, "warm-up")
         for r in range(args.rounds):
             for mode in ("closed", "open"):
                 name = f"bench {mode} {r}"
