@@ -216,6 +216,18 @@ def test_every_question_written_from_a_demo_sentence_is_well_formed():
     assert 60 <= len(generated.written) < generated.sentences  # measured: 68 of 146 sentences
 
 
+def test_a_dataset_built_from_a_knowledge_base_keeps_how_many_sentences_yielded_a_question(settings, service, kb):
+    from core.finetune.service import FinetuneService
+
+    doc = ("# Leave\n\nEmployees receive 15 days of annual leave. Salaries are paid on the 25th of each month. "
+           "All rights reserved.\n")
+    service.ingest_files(kb, [("leave.md", doc.encode())])
+    ft = FinetuneService(settings)
+    info = ft.build_from_kb(service, kb, "leave Q&A", unanswerable=0)
+    assert (info.sentences, info.sentences_asked) == (3, 2)
+    assert ft.datasets.get(info.id).sentences_asked == 2  # kept with the dataset, for its preview
+
+
 def test_cpt_chunks_stay_under_the_limit_and_keep_every_word_of_each_document():
     docs = [*demo_docs(), ("long.txt", "word " * 700 + ". " + "Short tail.")]
     chunks = ds.raw_chunks_for_cpt(docs)
