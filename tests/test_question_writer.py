@@ -22,6 +22,10 @@ from core.finetune.question_writer import candidate_questions, names_in
     ("Payslips are available in the HR portal.", "Where are payslips available?"),
     ("The Information Security Team approves every exception in writing.", "Who approves every exception in writing?"),
     ("Return shipping for defective products is free.", "Is return shipping for defective products free?"),
+    # A plural noun before its verb, and a verb before an adjective: told apart by the word after.
+    ("Exchanged products keep the warranty of the original purchase.",
+     "What keeps the warranty of the original purchase?"),
+    ("Bash allows external commands to be timed.", "What allows external commands to be timed?"),
     ("During probation, either side may end the employment with 7 days' notice.",
      "Who may end the employment with 7 days' notice during probation?"),
 ])

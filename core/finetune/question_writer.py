@@ -129,13 +129,13 @@ def _find_verb(words: list[str]) -> tuple[int, str] | None:
             return i, "aux"
     for i in range(1, min(clause_at, 9)):
         word, low, prev = words[i], words[i].lower(), words[i - 1].lower()
-        if not word.islower() or prev in FUNCTION or not prev.replace("-", "").isalnum():
+        if not word.islower() or prev in FUNCTION or not re.match(r"[\w.-]+$", prev):
             continue
         if low in {"has", "have"}:
             return i, "aux" if re.match(r"\w+(?:ed|en)$|been$|not$", words[i + 1]) else "main"
         if _VERB_S.match(low) and low not in FUNCTION:
-            if _plural_verb(words, i + 1):
-                return i + 1, "main"  # "products keep the": the noun, then its verb
+            if _plural_verb(words, i + 1) and not words[i + 2].strip(",;").endswith("s"):
+                return i + 1, "main"  # "products keep the": the noun, then its verb (not "allows external commands")
             after = words[i + 2].lower() if i + 2 < len(words) else ""
             if words[i + 1] in {"and", "or"} and not _VERB_S.match(after) or \
                     words[i + 1].endswith("ed") and after in {"by", "in", "for"}:
@@ -187,7 +187,7 @@ def _clauses(sentence: str, names: set[str]) -> list[_Clause]:
             return []
         lead, text = text.split(", ", 1)
         lead = " ".join(_cased(lead.split(), names))
-        text = _TAIL.split(text)[0]
+        text = _TAIL.split(re.sub(r"^then ", "", text))[0]
     words = text.split()
     if len(words) < 3 or not words[0][:1].isalpha():
         return []
