@@ -55,7 +55,7 @@ def _sentences(text: str) -> list[str]:
 
 
 def _lower_first(text: str) -> str:
-    """Lower-case the first word so it can follow "According to X, " (not "AeroPure", "VPN")."""
+    """Lower-case the first word so it can follow "What is the" or "say about" (not "AeroPure", "VPN")."""
     word = text.split(" ", 1)[0]
     return text[0].lower() + text[1:] if word != "I" and (len(word) == 1 or word[1:].islower()) else text
 
