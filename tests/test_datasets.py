@@ -11,6 +11,7 @@ from core.errors import LabError
 from core.finetune import dataset_gen
 from core.finetune import datasets as ds
 from core.finetune.datasets import IDK, DatasetError, DatasetStore, QAPair
+from core.finetune.question_check import well_formed
 from core.knowledge.readers import extract_text
 
 
@@ -189,12 +190,42 @@ def test_generator_key_value_rule_accepts_colon_dash_and_equals():
     ]
 
 
-def test_generator_cloze_rule_blanks_a_number_or_a_definition():
-    doc = "Remote staff may work abroad for up to 20 days per year. A hotdesk is a desk nobody owns.\n"
-    pairs = {p.question: p.answer for p in ds.generate_pairs([("hr.md", doc)])}
-    assert pairs["According to hr.md, remote staff may work abroad for up to ___ days per year?"] == \
-        "Remote staff may work abroad for up to 20 days per year."
-    assert pairs["According to hr.md, a hotdesk is ___?"] == "A hotdesk is a desk nobody owns."
+def test_generator_asks_about_each_sentence_and_counts_the_sentences_that_yielded_a_question():
+    doc = ("Remote staff may work abroad for up to 20 days per year. A hotdesk is a desk nobody owns. "
+           "The installer fetches updates from https://example.org/updates every night.\n\n"
+           "a dry cotton swab.\n")
+    generated = dataset_gen.generate([("hr.md", doc)])
+    assert [(p.question, p.answer) for p in generated.pairs] == [
+        ("How long may remote staff work abroad per year?", "Remote staff may work abroad for up to 20 days per year."),
+        ("What is a hotdesk?", "A hotdesk is a desk nobody owns."),
+    ]  # the URL sentence and the fragment are dropped
+    assert generated.sentences == 4 and generated.written == generated.pairs
+
+
+def test_generator_tries_the_next_question_when_the_first_was_already_asked():
+    doc = "Salaries are paid on the 25th of each month. Salaries are paid on the last day of each month.\n"
+    questions = [p.question for p in ds.generate_pairs([("pay.md", doc)])]
+    assert questions == ["When are salaries paid?", "What is paid on the last day of each month?"]
+
+
+def test_every_question_written_from_a_demo_sentence_is_well_formed():
+    generated = dataset_gen.generate(list(demo_docs()))
+    share = sum(well_formed(p.question, p.answer, p.answer) for p in generated.written) / len(generated.written)
+    assert share == 1.0
+    assert not any("___" in p.question or p.question.startswith("According to") for p in generated.pairs)
+    assert 60 <= len(generated.written) < generated.sentences  # measured: 68 of 146 sentences
+
+
+def test_a_dataset_built_from_a_knowledge_base_keeps_how_many_sentences_yielded_a_question(settings, service, kb):
+    from core.finetune.service import FinetuneService
+
+    doc = ("# Leave\n\nEmployees receive 15 days of annual leave. Salaries are paid on the 25th of each month. "
+           "All rights reserved.\n")
+    service.ingest_files(kb, [("leave.md", doc.encode())])
+    ft = FinetuneService(settings)
+    info = ft.build_from_kb(service, kb, "leave Q&A", unanswerable=0)
+    assert (info.sentences, info.sentences_asked) == (3, 2)
+    assert ft.datasets.get(info.id).sentences_asked == 2  # kept with the dataset, for its preview
 
 
 def test_cpt_chunks_stay_under_the_limit_and_keep_every_word_of_each_document():

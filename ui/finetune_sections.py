@@ -33,10 +33,19 @@ KINDS = {
 }
 
 
+def sentence_yield(info) -> str | None:
+    """How many sentences a generated dataset's questions came from, in one plain sentence."""
+    if info.sentences is None:
+        return None
+    return (f"{info.sentences_asked} of {info.sentences} sentences yielded a question; the rest were not declarative "
+            "statements the generator can turn into a question.")
+
+
 def build_from_kb_section(ft: FinetuneService, knowledge, kb) -> None:
     st.markdown(f"**Build a dataset from knowledge base '{md_escape(kb.name)}'**: the same knowledge RAG reads, "
                 "so fine-tuning learns what the documents say. The generator needs no LLM: questions come from headings, "
-                "FAQ and key-value lines, table rows and definitions.")
+                "FAQ and key-value lines, table rows, and statements in the text (\"How many days…?\", \"When…?\", "
+                "\"Who…?\"), each answered by its own sentence.")
     with st.form("build_dataset"):
         name = st.text_input("Dataset name", value=f"{kb.name} Q&A")
         mode = st.radio("Kind", list(KINDS), format_func=KINDS.get)
@@ -55,6 +64,8 @@ def build_from_kb_section(ft: FinetuneService, knowledge, kb) -> None:
                     with st.spinner("Building…"):
                         info = ft.build_from_kb(knowledge, kb.name, name, mode, test_fraction, int(unanswerable))
                 st.success(f"Dataset '{md_escape(info.name)}' saved: {info.train_count} training and {info.test_count} held-out rows.")
+                if note := sentence_yield(info):
+                    st.caption(note)
             except LabError as exc:
                 report_error(exc)
 
@@ -145,6 +156,8 @@ def datasets_section(ft: FinetuneService) -> None:
     chosen = st.selectbox("Preview a dataset", list(labels), format_func=labels.get, key="dataset_preview")
     if chosen:
         info = ft.datasets.get(chosen)
+        if note := sentence_yield(info):
+            st.caption(note)
         if info.origin == "cpt":
             texts = ft.datasets.load_texts(chosen)
             st.dataframe(pd.DataFrame({"text": texts[:20]}), hide_index=True, width="stretch")

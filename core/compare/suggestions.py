@@ -47,8 +47,7 @@ def suggestions(knowledge, kb: str, demo_kb: str, limit: int = 3) -> list[Sugges
         return demo_suggestions()
     out: list[Suggestion] = []
     for doc in sorted(knowledge.documents(kb), key=lambda d: d.name)[:MAX_DOCUMENTS_READ]:
-        pairs = [p for p in generate_pairs([(doc.name, knowledge.document_text(kb, doc.doc_id))])
-                 if p.answerable and "___" not in p.question]  # fill-in-the-blank questions read badly
+        pairs = [p for p in generate_pairs([(doc.name, knowledge.document_text(kb, doc.doc_id))]) if p.answerable]
         if pairs:
             out.append(Suggestion(pairs[0].question, f"from {doc.name}"))
         if len(out) >= limit:

@@ -5,19 +5,23 @@ Rules, applied line by line so the output order follows the documents:
 - FAQ lines ("Q: ... A: ...", or a line ending in "?" and the line after it) -> that pair;
 - key-value lines ("Key: value", "Key — value", "Key = value") -> "What is the <key> (in <doc>)?";
 - CSV documents -> one pair per row about its first column's value;
-- definition-like sentences ("X is/are/means Y.") and sentences with a number and 6+ words ->
-  a cloze question "According to <doc>, ... ___ ...?" answered by the whole sentence.
+- every other prose sentence -> the first question ``question_writer`` writes for it that passes
+  ``question_check.well_formed`` and was not asked before ("How many days after delivery can
+  unopened products be returned for a full refund?"), answered by the sentence itself; a sentence
+  with no such question is dropped, and ``generate`` counts how many sentences yielded one.
 """
 
 from __future__ import annotations
 
 import random
 import re
+from dataclasses import dataclass
 
 from core.finetune.datasets import IDK, QAPair, csv_rows, normalize
+from core.finetune.question_check import well_formed
+from core.finetune.question_writer import candidate_questions, names_in
 
 CPT_CHARS = 1200
-BLANK = "___"
 _MD_HEADING = re.compile(r"^(#{1,6})\s+(.+?)\s*#*$")
 _NUMBERED_HEADING = re.compile(r"^\d+\.\s+(\w[^.:;!?]{0,50})$")  # "4. Filter replacement"
 _UNDERLINE = re.compile(r"^(=+|-+)$")
@@ -26,11 +30,7 @@ _A = re.compile(r"^A\s*[:.]\s*(.*)$")
 _KV = re.compile(r"^([^:=—–]{1,40}?)\s*(?::|=|\s[—–])\s+(\S.{0,199})$")
 _BULLET = re.compile(r"^(?:[-*•]|\d+[.)])\s+")
 _SENTENCE_END = re.compile(r"(?<=[.!?。])\s+")
-_DEFINITION = re.compile(r"^(\S+(?: \S+){0,5}?) (is|are|means) (.+)\.$")
-# A number standing alone ("14", "$9.90", "9:00-18:00", "25th", "3개월"), not part of "E4" or "FLT-300".
-_NUMBER = re.compile(r"(?<![A-Za-z0-9-])\$?\d(?:[\d.,:\-]*\d)?(?:%|st|nd|rd|th)?(?!\.?[A-Za-z0-9-])")
 _DANGLING = {"to", "for", "of", "in", "on", "by", "with", "at", "from", "include", "includes"}
-_CLAUSE = {"if", "when", "while", "because", "although", "unless", "after", "before", "once", "where"}
 
 # Topics no demo document covers, asked three ways; the answer teaches abstention.
 ABSENT_TOPICS = [
@@ -55,7 +55,7 @@ def _sentences(text: str) -> list[str]:
 
 
 def _lower_first(text: str) -> str:
-    """Lower-case the first word so it can follow "According to X, " (not "AeroPure", "VPN")."""
+    """Lower-case the first word so it can follow "What is the" or "say about" (not "AeroPure", "VPN")."""
     word = text.split(" ", 1)[0]
     return text[0].lower() + text[1:] if word != "I" and (len(word) == 1 or word[1:].islower()) else text
 
@@ -139,19 +139,6 @@ def _blocks(text: str):
         yield ("para", " ".join(para))
 
 
-def _cloze(sentence: str, doc: str) -> QAPair | None:
-    if len(sentence) > 300 or not _is_prose(sentence) or not sentence.endswith("."):
-        return None
-    definition = _DEFINITION.match(sentence)
-    if _NUMBER.search(sentence) and len(sentence.split()) >= 6:
-        blanked = _NUMBER.sub(BLANK, sentence, count=1).rstrip(".")
-    elif definition and not _CLAUSE & set(definition.group(1).lower().split()):
-        blanked = f"{definition.group(1)} {definition.group(2)} {BLANK}"
-    else:
-        return None
-    return QAPair(question=f"According to {doc}, {_lower_first(blanked)}?", answer=sentence, source=doc)
-
-
 def _csv_pairs(doc: str, text: str) -> list[QAPair]:
     """Raw CSV with a header row, or the reader's 'col: value; col: value' lines."""
     lines = [line for line in text.splitlines() if line.strip()]
@@ -180,7 +167,9 @@ def _kv_pair(key: str, value: str, doc: str) -> QAPair:
     return QAPair(question=f"What {verb} the {key} (in {doc})?", answer=f"The {key} {verb} {value}.", source=doc)
 
 
-def _document_pairs(doc: str, text: str) -> list[QAPair]:
+def _document_items(doc: str, text: str) -> list[QAPair | str]:
+    """The document's pairs from headings, FAQ, key-value lines and CSV rows, and its prose
+    sentences (plain strings, for the question writer), in document order."""
     if doc.lower().endswith(".csv"):
         return _csv_pairs(doc, text)
     title, heading, pending, pairs = doc, None, False, []
@@ -202,21 +191,43 @@ def _document_pairs(doc: str, text: str) -> list[QAPair]:
                     f"What does {title} say about {_lower_first(heading)}?"
                 pairs.append(QAPair(question=question, answer=" ".join(sentences[:2]), source=doc))
                 pending = False
-            pairs += [p for s in sentences if (p := _cloze(s, doc))]
+            pairs += sentences
     return pairs
 
 
-def generate_pairs(docs: list[tuple[str, str]]) -> list[QAPair]:
-    """Pairs from (doc_name, text) documents, in document order, each with source=doc_name;
-    a question asked twice (ignoring case and spacing) is kept the first time only."""
-    seen, out = set(), []
+@dataclass
+class Generated:
+    pairs: list[QAPair]
+    sentences: int  # prose sentences read
+    written: list[QAPair]  # the pairs written from one of those sentences (answer = the sentence)
+
+
+def generate(docs: list[tuple[str, str]]) -> Generated:
+    """Pairs from (doc_name, text) documents, in document order, each with source=doc_name, and
+    how many prose sentences there were; a question asked twice (ignoring case and spacing) is
+    kept the first time only."""
+    seen, out, sentences, written = set(), [], 0, []
     for name, text in docs:
-        for pair in _document_pairs(name, text):
-            key = normalize(pair.question)
-            if key not in seen and pair.answer.strip():
+        names = names_in(" ".join(b[1] for b in _blocks(text) if b[0] == "para"))
+        for item in _document_items(name, text):
+            if isinstance(item, str):
+                sentences += 1
+                question = next((q for q in candidate_questions(item, names)
+                                 if well_formed(q, item, item) and normalize(q) not in seen), None)
+                if question is None:
+                    continue
+                item = QAPair(question=question, answer=item, source=name)
+                written.append(item)
+            key = normalize(item.question)
+            if key not in seen and item.answer.strip():
                 seen.add(key)
-                out.append(pair)
-    return out
+                out.append(item)
+    return Generated(out, sentences, written)
+
+
+def generate_pairs(docs: list[tuple[str, str]]) -> list[QAPair]:
+    """The pairs of ``generate``, for callers that need no counts."""
+    return generate(docs).pairs
 
 
 def _pack(pieces: list[str], sep: str, max_chars: int) -> list[str]:

@@ -288,6 +288,9 @@ class DatasetInfo(BaseModel):
     kb_version: str | None = None
     origin: str  # "upload", "generated", "cpt", ...
     created_at: str
+    # Generated datasets: the prose sentences the generator read, and how many yielded a question.
+    sentences: int | None = None
+    sentences_asked: int | None = None
 
 
 def _row(pair: QAPair) -> dict:
@@ -304,10 +307,12 @@ class DatasetStore:
         self.root.mkdir(parents=True, exist_ok=True)
 
     def save(self, name: str, pairs: list[QAPair], test_pairs: list[QAPair], kb_name: str | None = None,
-             kb_version: str | None = None, origin: str = "upload") -> DatasetInfo:
-        """Write a question/answer dataset; its folder appears complete or not at all."""
+             kb_version: str | None = None, origin: str = "upload", sentences: tuple[int, int] | None = None
+             ) -> DatasetInfo:
+        """Write a question/answer dataset; its folder appears complete or not at all. ``sentences``:
+        (read, asked) for a generated dataset."""
         return self._write(name, [_row(p) for p in pairs], [_row(p) for p in test_pairs],
-                           kb_name, kb_version, origin)
+                           kb_name, kb_version, origin, sentences)
 
     def save_texts(self, name: str, texts: list[str], kb_name: str | None = None,
                    kb_version: str | None = None) -> DatasetInfo:
@@ -315,7 +320,7 @@ class DatasetStore:
         return self._write(name, [{"text": t} for t in texts], [], kb_name, kb_version, "cpt")
 
     def _write(self, name: str, train: list[dict], test: list[dict], kb_name: str | None,
-               kb_version: str | None, origin: str) -> DatasetInfo:
+               kb_version: str | None, origin: str, sentences: tuple[int, int] | None = None) -> DatasetInfo:
         name = (name or "").strip()
         if not 1 <= len(name) <= 80:
             raise DatasetError("A dataset name needs 1 to 80 characters.")
@@ -328,6 +333,7 @@ class DatasetStore:
             hash=hashlib.sha256(train_bytes + b"\0" + test_bytes).hexdigest()[:12],
             train_count=len(train), test_count=len(test), kb_name=kb_name, kb_version=kb_version,
             origin=origin, created_at=datetime.now(UTC).isoformat(),
+            sentences=sentences[0] if sentences else None, sentences_asked=sentences[1] if sentences else None,
         )
         staging = self.root / f".{info.id}.partial"
         staging.mkdir()

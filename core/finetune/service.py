@@ -82,8 +82,10 @@ class FinetuneService:
     def build_from_kb(self, knowledge, kb: str, name: str, mode: str = "qa", test_fraction: float = 0.2,
                       unanswerable: int = 10, seed: int = 0):
         """A dataset built from the knowledge base's own documents (no LLM needed), split by
-        document into train and held-out test, with leaked test answers removed."""
+        document into train and held-out test, with leaked test answers removed; its info says how
+        many prose sentences yielded a question."""
         from core.finetune import datasets as ds
+        from core.finetune.dataset_gen import generate
 
         docs = [(d.name, knowledge.document_text(kb, d.doc_id)) for d in knowledge.documents(kb)]
         if not docs:
@@ -91,11 +93,11 @@ class FinetuneService:
         version = knowledge.version(kb)
         if mode == "cpt":
             return self.datasets.save_texts(name, ds.raw_chunks_for_cpt(docs), kb, version)
-        pairs = ds.generate_pairs(docs)
-        if not pairs:
+        generated = generate(docs)
+        if not generated.pairs:
             raise LabError("No question/answer pairs could be generated from these documents.")
-        return self.save_pairs(name, pairs + ds.unanswerable_pairs(unanswerable, seed), kb, version, "generated",
-                               test_fraction, seed)
+        return self.save_pairs(name, generated.pairs + ds.unanswerable_pairs(unanswerable, seed), kb, version,
+                               "generated", test_fraction, seed, (generated.sentences, len(generated.written)))
 
     def build_with_llm(self, runtime, knowledge, kb: str, name: str, test_fraction: float = 0.2,
                        unanswerable: int = 10, seed: int = 0, max_chunks: int = 200, progress=None):
@@ -131,9 +133,9 @@ class FinetuneService:
         return self.datasets.save(name, pairs, test, kb, knowledge.version(kb), "raft")
 
     def save_pairs(self, name: str, pairs, kb: str | None, kb_version: str | None, origin: str,
-                   test_fraction: float = 0.2, seed: int = 0):
+                   test_fraction: float = 0.2, seed: int = 0, sentences: tuple[int, int] | None = None):
         from core.finetune import datasets as ds
 
         train_pairs, test_pairs = ds.split_by_document(pairs, test_fraction=test_fraction, seed=seed)
         test_pairs = ds.remove_leaks(train_pairs, test_pairs)
-        return self.datasets.save(name, train_pairs, test_pairs, kb, kb_version, origin)
+        return self.datasets.save(name, train_pairs, test_pairs, kb, kb_version, origin, sentences)
