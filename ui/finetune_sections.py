@@ -50,7 +50,9 @@ def build_from_kb_section(ft: FinetuneService, knowledge, kb) -> None:
         name = st.text_input("Dataset name", value=f"{kb.name} Q&A")
         mode = st.radio("Kind", list(KINDS), format_func=KINDS.get)
         c1, c2 = st.columns(2)
-        test_fraction = c1.slider("Held-out test share (by document)", 0.0, 0.5, 0.2, 0.05)
+        test_fraction = c1.slider("Held-out test share (by document)", 0.05, 0.5, 0.2, 0.05,
+                                  help="Documents kept out of training: their questions measure the adapter "
+                                       "(the training's held-out loss and the evaluation's test set). At least 5%.")
         unanswerable = c2.number_input("Questions the documents cannot answer (teach 'I don't know')", 0, 200, 10)
         if st.form_submit_button("Build dataset", type="primary"):
             try:
