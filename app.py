@@ -4,7 +4,7 @@ import streamlit as st
 
 st.set_page_config(page_title="RAG vs Fine-tuning Lab", page_icon="🧪", layout="wide")
 
-page = st.navigation(
+st.navigation(
     {
         "Lab": [
             st.Page("pages/home.py", title="Start here", icon="🏠", default=True),
@@ -15,10 +15,4 @@ page = st.navigation(
             st.Page("pages/models.py", title="Models", icon="🧠"),
         ],
     }
-)
-with st.sidebar:  # every kind of background job, on every page
-    from ui import resources
-    from ui.widgets import background_jobs
-
-    background_jobs(resources.job_store())
-page.run()
+).run()

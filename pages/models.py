@@ -5,9 +5,10 @@ import streamlit as st
 from core.errors import LabError
 from ui import models_sections as sections
 from ui.resources import adapters, hub_downloads, models, runtime, settings
-from ui.widgets import report_error
+from ui.widgets import report_error, sidebar_jobs
 
 st.title("🧠 Models")
+sidebar_jobs()
 st.caption("Every arm answers with the same base model. The bundled 135M model reads passages poorly; "
            "a 0.5-3B instruction-tuned model is where RAG reads well.")
 if switched := st.session_state.pop("models_switched", None):

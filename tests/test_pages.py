@@ -324,6 +324,8 @@ def test_cancel_button_turns_into_cancelling_and_a_job_is_not_offered_cancel_twi
     store.update(job.id, status="running", pid=_os.getpid())  # running: the worker only claims queued jobs
     try:
         at.run()
+        # every kind of background job is listed in the sidebar of every page
+        assert any(c.value.startswith("🏃 Evaluation 'A long evaluation'") for c in at.sidebar.caption)
         at.button(key=f"eval_cancel_{job.id}").click().run()
         assert not at.exception and not at.error, [e.value for e in at.error]
         assert store.get(job.id).cancel_requested

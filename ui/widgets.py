@@ -69,6 +69,7 @@ def active_kb_picker(service: KnowledgeService, key: str = "kb_picker") -> KBInf
     name = session_kb(service)
     if name is None:
         st.sidebar.info("No knowledge base yet: create one on the Knowledge base page.")
+        sidebar_jobs()
         return None
     st.session_state[key] = name  # the picker shows the session's choice on every page
     st.sidebar.selectbox("Active knowledge base", [k.name for k in service.list_kbs()], key=key,
@@ -76,6 +77,7 @@ def active_kb_picker(service: KnowledgeService, key: str = "kb_picker") -> KBInf
                          help="For this browser tab only: other people using the lab keep their own choice.")
     info = service.get_kb(name)
     st.sidebar.caption(f"Version `{service.version(name)}` · {info.mode} retrieval", help=glossary.VERSION)
+    sidebar_jobs()
     return info
 
 
@@ -139,6 +141,15 @@ def dataset_select(infos, label: str, key: str) -> str:
 
 def report_error(exc: LabError) -> None:
     st.error(str(exc), icon="⚠️")
+
+
+def sidebar_jobs() -> None:
+    """The sidebar's list of background jobs (every page shows it: the pages with a knowledge-base
+    picker through it, the Models page directly)."""
+    from ui.resources import job_store
+
+    with st.sidebar:
+        background_jobs(job_store())
 
 
 @st.fragment(run_every=5)
