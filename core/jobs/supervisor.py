@@ -43,13 +43,15 @@ def _python_env(data_dir: Path) -> dict:
 
 def reconcile(store: JobStore) -> None:
     """Jobs marked running whose process is gone (app restarts, machine reboots, a killed command
-    line run) become interrupted. The job a live supervisor is watching is left to it: it records
+    line run) become interrupted, and ended jobs lose the snapshot they read. The job a live supervisor is watching is left to it: it records
     how its worker ended."""
     supervisor_alive = pid_alive(int(store.get_meta("supervisor_pid") or 0))
     watched = store.get_meta("supervisor_job") if supervisor_alive else None
     for job in store.list():
         if job.kind in KINDS and job.status == "running" and not pid_alive(job.pid) and job.id != watched:
             store.finish(job.id, "interrupted", KINDS[job.kind].interrupted_message)
+        if job.status not in ("queued", "running"):  # a knowledge-base snapshot left by a killed supervisor
+            shutil.rmtree(snapshot_folder(store.folder(job.id)), ignore_errors=True)
 
 
 def ensure_running(store: JobStore) -> bool:
