@@ -152,3 +152,21 @@ def test_a_run_reads_the_knowledge_base_version_it_is_pinned_to(evals, kb):
     # the old version was rebuilt inside the job's snapshot, which went with the job: nothing left in the app's store
     assert [k.name for k in knowledge.list_kbs(include_copies=True)] == [kb]
     assert not list((evals.jobs.folder(again.id)).glob("knowledge"))
+
+
+def test_a_killed_evaluation_worker_is_recorded_as_killed_and_its_snapshot_goes(evals, kb):
+    import os
+    import signal
+
+    from core.knowledge import snapshot
+
+    spec = EvalSpec(name="to kill", kb=kb, arms=["base"], test_set_name="unit", items=ITEMS * 20, max_new_tokens=16)
+    job = evals.start(spec)
+    assert snapshot.folder(evals.jobs.folder(job.id)).is_dir()  # taken when queued
+    deadline = time.time() + 300
+    while (running := evals.jobs.get(job.id)).step < 1 and time.time() < deadline:
+        time.sleep(0.2)
+    os.kill(running.pid, signal.SIGKILL)
+    ended = _wait(evals, job.id, timeout=60)
+    assert ended.status == "failed" and "the evaluation process was killed by a signal (SIGKILL)" in ended.message
+    assert not snapshot.folder(evals.jobs.folder(job.id)).exists()  # the supervisor removed what the worker left

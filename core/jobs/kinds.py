@@ -19,6 +19,11 @@ class Kind:
     run: str  # "module:function" called in the worker process with (store, job_id); returns an exit code
 
     @property
+    def process(self) -> str:
+        """What a killed worker's record calls it: "the training process was killed by a signal"."""
+        return self.label.removesuffix(" job") + " process"
+
+    @property
     def interrupted_message(self) -> str:
         return ("Interrupted: its process stopped. Resume continues from the last checkpoint." if self.resumable
                 else "Interrupted: its process stopped. Run it again to redo it.")

@@ -111,7 +111,7 @@ def _run_one(store: JobStore, job_id: str, data_dir: Path) -> None:
     if killed_by_us or job.cancel_requested:
         store.finish(job_id, "cancelled", "Cancelled by the user.")
     else:
-        store.finish(job_id, "failed", exit_message(code, oom_before, oom_kills()))
+        store.finish(job_id, "failed", exit_message(code, oom_before, oom_kills(), KINDS[job.kind].process))
     store.log(job_id, f"worker exit code {code}")
 
 
