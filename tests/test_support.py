@@ -34,3 +34,28 @@ def test_a_right_answer_that_restates_the_question_is_still_supported(embedder):
     sentences = ["Our offices are in Seoul.", "Call the customer centre at 1234-5678 for help."]
     scores = supporting(embedder, "The Lumora customer centre number is 1234-5678.", sentences, question)
     assert scores[0] is None and scores[1] is not None and scores[1] >= FLOOR
+
+
+def test_headings_off_topic_sentences_and_echoed_questions_support_nothing(embedder):
+    """Cases from the demo test set (README, Evaluation): "The answer is: 2." was supported by the
+    heading "# 2.", an HR-portal sentence supported an answer about salary day, and an answer that
+    only copied the question was supported by a FAQ line."""
+    from core.knowledge.support import asserts, restates
+
+    assert not asserts("# 2.") and not asserts("## Air purifiers") and not asserts("A: No.")
+    assert asserts("Unopened products can be returned within 14 days.") and asserts("AP-300B: AeroPure 300, black")
+    assert supporting(embedder, "The answer is: 2.", ["# 2."], "How many days a week can I work from home?") == [None]
+
+    salary = "On which day of the month do salaries arrive?"
+    off_topic = supporting(embedder, "The HR portal is only available on days of the month.",
+                           ["Annual leave must be requested in the HR portal at least 5 working days in advance."], salary)
+    assert off_topic == [None]
+    on_topic = supporting(embedder, "Salaries are paid on the 25th of each month.",
+                          ["Salaries are paid on the 25th of every month."], salary)
+    assert on_topic[0] is not None and on_topic[0] >= FLOOR
+
+    question = "Is the robot vacuum battery covered by the warranty?"
+    assert restates("Is the robot vacuum battery covered by the warranty.", question)
+    assert not restates("Yes.", question) and not restates("Yes, for one year.", question)
+    assert supporting(embedder, "Is the robot vacuum battery covered by the warranty.",
+                      ["Q: Is the robot vacuum battery covered by the warranty?"], question) == [None]
