@@ -144,7 +144,8 @@ def support_line(answer: ArmAnswer) -> None:
         st.caption("⚠️ No sentence of the sources supports this answer: check it before trusting it.")
         return
     source, sentence = found
-    st.caption(f"📌 Supported by [{source.rank}] {md_escape(source.doc_name)}: “{md_escape(sentence.strip()[:300])}”")
+    st.caption(f"📌 Supported by [{source.rank}] {md_escape(source.doc_name)}: “{md_escape(sentence.strip()[:300])}”",
+               help=glossary.SUPPORTED)
 
 
 def comparison(c: Comparison, arms: list[str], finetune_page: str | None,
