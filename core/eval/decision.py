@@ -23,8 +23,8 @@ ARM_CHOICE = {arm: choice for choice, arm in CHOICE_ARM.items()}
 ACCURACY = "key_fact_hit"  # the ArmSummary field the recommendation weighs
 CLEAR_WIN = 3.0  # points for an accuracy interval clearly above the others': more than any single need
 RELIABLE = 0.5  # an arm answers well when it states the key fact in at least half of the answerable questions
-BIGGER_MODEL = ("Try a bigger model (the models.llm setting, for example LAB_MODELS__LLM=HuggingFaceTB/"
-                "SmolLM2-360M-Instruct) before choosing between RAG and fine-tuning.")
+BIGGER_MODEL = ("Try a bigger model before choosing between RAG and fine-tuning: pick one on the Models page "
+                "(or set models.llm, for example LAB_MODELS__LLM=Qwen/Qwen2.5-1.5B-Instruct).")
 NAMES = {"base": "the base model", "rag": "RAG", "finetuned": "the fine-tuned model", "hybrid": "the hybrid",
          "oracle": "the oracle (gold passage)"}
 
