@@ -44,6 +44,9 @@ def test_2_upload_a_document_and_see_it_listed(page, app_url, tmp_path):
                    "The daily meal allowance on business trips is 45 euros.\n")
     page.goto(f"{app_url}/knowledge_base")
     page.locator("input[type=file]").first.set_input_files(str(doc))
+    # the browser sends the file in the background: on a busy machine a click before it is listed finds no file
+    expect(page.get_by_test_id("stFileChipName").filter(has_text="travel_policy.md")).to_be_visible()
+    expect(page.get_by_test_id("stFileChipIconSpinner")).to_have_count(0)
     page.get_by_role("button", name="Add to knowledge base").click()
     expect(page.get_by_text("1 file(s) indexed, 0 rejected")).to_be_visible()
     # result and document tables are canvas grids: their cells exist for assistive technology, not as visible text
