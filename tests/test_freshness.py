@@ -148,8 +148,6 @@ def test_probe_runs_as_a_background_job_and_its_result_is_kept(service, small_kb
     assert saved.id == job.id and saved.created and saved.kb == small_kb and saved.arms == ["base", "rag"]
     assert saved.picked_up_share == {"base": 0.0, "rag": 1.0}
     assert [r.id for r in evals.probes.list()] == [job.id]
-    folder = evals.jobs.folder(job.id)  # the result is kept, not the document it was given, nor the snapshot it read
-    assert not (folder / PROBE_INPUT).exists() and not (folder / "knowledge").exists()
     assert service.version(small_kb) == saved.kb_version_before  # the original is untouched
     assert [k.name for k in service.list_kbs(include_copies=True)] == [small_kb]  # the probe's copy was the job's
     # the evaluation runs' own list is not confused by the probes kept beside it
@@ -161,6 +159,8 @@ def test_probe_runs_as_a_background_job_and_its_result_is_kept(service, small_kb
     deadline = time.time() + 60  # the runner exits once the queue is empty: nothing below is claimed behind the test's back
     while pid_alive(int(evals.jobs.get_meta("supervisor_pid") or 0)) and time.time() < deadline:
         time.sleep(0.2)
+    folder = evals.jobs.folder(job.id)  # once its process is gone, the result is kept, not the document it was given
+    assert not (folder / PROBE_INPUT).exists() and not (folder / "knowledge").exists()  # nor the snapshot it read
     spec = ProbeSpec(kb=small_kb, doc_name="policy.md", data_sha256="0" * 64, questions=[question], arms=["rag"])
     lost = evals.jobs.submit(PROBE_KIND, spec.name, spec.model_dump())
     evals.jobs.claim_next(pid=os.getpid(), kind=PROBE_KIND)
