@@ -48,7 +48,7 @@ def test_embedding_failure_keeps_the_old_version_searchable(service, kb, monkeyp
     def broken(*args, **kwargs):
         raise RuntimeError("embedding backend died")
 
-    monkeypatch.setattr("core.knowledge.service.embed_nodes", broken)
+    monkeypatch.setattr("core.knowledge.uploads.embed_nodes", broken)
     [result] = service.ingest_files(kb, [("policy.md", POLICY_V2)])
     assert result.status == "rejected" and "nothing was changed" in result.reason
     [hit] = search(service, kb, "return unopened products", top_k=1)

@@ -111,8 +111,9 @@ def test_a_document_whose_chunks_are_lost_is_re_embedded_from_its_kept_text_at_s
 
 def test_progress_moves_per_slice_of_chunks_within_one_large_file(service, kb, monkeypatch):
     from core.knowledge import service as service_module
+    from core.knowledge import uploads
 
-    monkeypatch.setattr(service_module, "EMBED_SLICE", 8)
+    monkeypatch.setattr(uploads, "EMBED_SLICE", 8)
     monkeypatch.setattr(service_module, "WRITE_BATCH", 8)
     big = " ".join(f"Line {i} about kettles and filters." for i in range(600)).encode()
     seen = []
