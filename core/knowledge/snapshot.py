@@ -26,6 +26,7 @@ from core.config import Settings
 from core.db import connect
 
 FOLDER = "knowledge"
+SNAPSHOT_KEY = "snapshot_of"  # in the copied catalog: the knowledge bases copied from the app's
 
 
 def folder(job_dir: Path) -> Path:
@@ -67,15 +68,12 @@ def discard(knowledge, target: Path) -> None:
 
     if knowledge is not None:
         if isinstance(knowledge.store, ServerStore):
-            copied = set(knowledge.catalog.get_meta(SNAPSHOT_KEY).split("\n")) if knowledge.catalog.get_meta(SNAPSHOT_KEY) else set()
+            copied = set((knowledge.catalog.get_meta(SNAPSHOT_KEY) or "").split("\n"))
             for info in knowledge.catalog.kbs():
                 if info.name not in copied:
                     knowledge.store.drop(info.collection)
         knowledge.close()
     shutil.rmtree(target, ignore_errors=True)
-
-
-SNAPSHOT_KEY = "snapshot_of"  # in the copied catalog: the knowledge bases copied from the app's
 
 
 def _copy_catalog(source: Path, dest: Path, keep: list[str]) -> None:
