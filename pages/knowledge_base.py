@@ -40,6 +40,7 @@ st.caption(
     "comparisons and adapters are pinned to it."
 )
 
+kb_sections.background_section(service, kb)
 upload_tab, docs_tab, search_tab, settings_tab = st.tabs(["Add documents", "Documents", "Test retrieval", "Settings"])
 with upload_tab:
     kb_sections.upload_section(service, kb)
@@ -54,5 +55,9 @@ with settings_tab:
     with st.popover(f"🗑️ Delete knowledge base '{md_escape(kb.name)}'"):
         st.write("This removes its documents and vectors. It cannot be undone.")
         if st.button("Yes, delete it", type="primary"):
-            service.delete_kb(kb.name)
-            st.rerun()
+            try:
+                service.delete_kb(kb.name)
+            except LabError as exc:
+                report_error(exc)
+            else:
+                st.rerun()

@@ -335,3 +335,33 @@ def test_cancel_button_turns_into_cancelling_and_a_job_is_not_offered_cancel_twi
         assert any(c.value == "⏹️ Cancelling…" for c in at.caption)
     finally:
         store.finish(job.id, "cancelled", "Cancelled by the test.")
+
+
+def test_a_large_upload_runs_in_the_background_and_its_results_appear_when_switched_in(app_env):
+    import time
+
+    from core.knowledge import bulk
+    from ui.resources import knowledge
+    from ui.widgets import SESSION_KB
+
+    knowledge().create_kb("Bulk upload")
+    at = open_page("pages/knowledge_base.py")
+    try:
+        at.session_state[SESSION_KB] = "Bulk upload"
+        at.run()
+        files = [(f"note_{i:02d}.txt", f"Note {i}.\nRoom {100 + i} holds archive box {i}.".encode(), "text/plain")
+                 for i in range(bulk.BACKGROUND_FILES)]
+        at.file_uploader[0].set_value(files)
+        at.button[0].click().run()
+        assert not at.exception and not at.error, [e.value for e in at.error]
+        assert any("20 files are being added to 'Bulk upload'" in i.value for i in at.info)
+        deadline = time.time() + TIMEOUT
+        while any("being added" in i.value for i in at.info) and time.time() < deadline:
+            time.sleep(1)
+            at.run()
+        assert not at.exception
+        results = at.dataframe[0].value
+        assert len(results) == 20 and set(results["result"]) == {"✅ added"}
+        assert any(m.label == "Documents" and m.value == "20" for m in at.metric)
+    finally:
+        knowledge().delete_kb("Bulk upload")

@@ -6,13 +6,65 @@ import pandas as pd
 import streamlit as st
 
 from core.errors import LabError
+from core.jobs.store import JobError
+from core.knowledge import bulk
 from core.knowledge.catalog import KBInfo
 from core.knowledge.retrieval import search
 from core.knowledge.service import KnowledgeService
 from core.seed import DEMO_KB, reset_demo
 from ui.widgets import md_escape, report_error, show_passage, switch_session_kb
 
+BULK_JOB = "kb_bulk_job"  # this session's background upload or re-index, whose results it shows
 STATUS_ICON = {"added": "✅ added", "updated": "🔄 updated", "unchanged": "⏸️ unchanged", "rejected": "❌ rejected"}
+
+
+def _in_background(submit) -> None:
+    """Queue a background upload or re-index; the page follows it (``background_section``)."""
+    from ui.resources import job_store
+
+    job = submit(job_store())
+    st.session_state[BULK_JOB] = job.id
+    st.session_state.pop("last_upload", None)
+    st.rerun()
+
+
+@st.fragment(run_every=3)
+def background_section(service: KnowledgeService, kb: KBInfo) -> None:
+    """A background upload or re-index of this knowledge base: its progress and a cancel button
+    while it runs; once switched in, its result lines in this session."""
+    from core.knowledge.uploads import FileResult
+    from ui.resources import job_store, switch_in_uploads
+
+    jobs = job_store()
+    if switch_in_uploads():
+        st.rerun()
+    job = bulk.pending(jobs, kb.name)
+    if job is None:
+        mine = st.session_state.get(BULK_JOB)
+        try:
+            finished = jobs.get(mine) if mine else None
+        except JobError:
+            finished = None
+        if finished is not None and finished.status not in ("queued", "running") and finished.config.get("kb") == kb.name:
+            st.session_state.pop(BULK_JOB)
+            if finished.status == "done":
+                st.session_state["last_upload"] = [FileResult(**r) for r in (finished.result or {}).get("results", [])]
+                st.toast(finished.message)
+            else:
+                st.session_state["bulk_problem"] = finished.message
+            st.rerun()
+        if problem := st.session_state.pop("bulk_problem", None):
+            st.warning(problem)
+        return
+    eta = f", about {job.eta_s / 60:.0f} min left" if job.eta_s and job.eta_s > 60 else ""
+    text = (jobs.waiting_reason(job) or "").capitalize() if job.status == "queued" else (job.message or "Working…")
+    st.info(bulk.busy_message(job).split(":")[0] + ". Searches, comparisons and evaluations use the knowledge base "
+            "as it was until it finishes.", icon="⏳")
+    left, right = st.columns([4, 1])
+    left.progress(job.progress, text=f"{md_escape(text)} ({job.progress:.0%}{eta})")
+    if job.status in ("queued", "running") and right.button("Cancel", key="bulk_cancel", width="stretch"):
+        jobs.request_cancel(job.id)
+        st.rerun()
 
 
 def upload_section(service: KnowledgeService, kb: KBInfo) -> None:
@@ -26,14 +78,19 @@ def upload_section(service: KnowledgeService, kb: KBInfo) -> None:
         )
         submitted = st.form_submit_button("Add to knowledge base", type="primary")
     if submitted and files:
-        bar = st.progress(0.0, text="Starting…")
-        results = service.ingest_files(
-            kb.name, [(f.name, f.getvalue()) for f in files], lambda frac, msg: bar.progress(frac, text=msg)
-        )
-        bar.empty()
-        st.session_state["last_upload"] = results
-        if any(r.status in ("added", "updated") for r in results):
-            st.rerun()  # so the counts and the version above the tabs include the new documents
+        payload = [(f.name, f.getvalue()) for f in files]
+        try:
+            if bulk.available(service) and (bulk.large_upload(payload) or service.point_count(kb.name) >= bulk.OPTIMIZE_AT):
+                _in_background(lambda jobs: bulk.submit_upload(service, jobs, kb.name, payload))
+            else:
+                bar = st.progress(0.0, text="Starting…")
+                results = service.ingest_files(kb.name, payload, lambda frac, msg: bar.progress(frac, text=msg))
+                bar.empty()
+                st.session_state["last_upload"] = results
+                if any(r.status in ("added", "updated") for r in results):
+                    st.rerun()  # so the counts and the version above the tabs include the new documents
+        except LabError as exc:
+            report_error(exc)
     elif submitted:
         st.warning("Choose one or more files first.")
     results = st.session_state.get("last_upload")
@@ -81,9 +138,13 @@ def documents_section(service: KnowledgeService, kb: KBInfo) -> None:
     doc = by_label[label]
     right.write("")
     if right.button("🗑️ Delete document", key="doc_delete", width="stretch"):
-        service.delete_document(kb.name, doc.doc_id)
-        st.toast(f"Deleted {md_escape(doc.name)} and its {doc.chunks} chunks.")
-        st.rerun()
+        try:
+            service.delete_document(kb.name, doc.doc_id)
+        except LabError as exc:
+            report_error(exc)
+        else:
+            st.toast(f"Deleted {md_escape(doc.name)} and its {doc.chunks} chunks.")
+            st.rerun()
     if st.toggle(f"Show the chunks of {md_escape(doc.name)}", key="doc_chunks"):
         if doc.chunks > PREVIEW_CHUNKS:
             st.caption(f"The first {PREVIEW_CHUNKS} of {doc.chunks:,} chunks.")
@@ -145,17 +206,26 @@ def settings_section(service: KnowledgeService, kb: KBInfo) -> None:
             "knowledge-base version: adapters trained on the old version will show as stale."
         )
         if st.button("Apply and re-index", type="primary"):
-            bar = st.progress(0.0)
-            try:
-                service.update_chunking(kb.name, int(size), int(overlap), lambda f, m: bar.progress(f, text=m))
-            except LabError as exc:
-                report_error(exc)
-            else:
-                st.rerun()
+            _reindex(service, kb, int(size), int(overlap))
     elif st.button("Re-index all documents"):
+        _reindex(service, kb)
+
+
+def _reindex(service: KnowledgeService, kb: KBInfo, size: int | None = None, overlap: int | None = None) -> None:
+    """Re-index in the page, or as a background job when the knowledge base is large."""
+    try:
+        if bulk.available(service) and service.point_count(kb.name) >= bulk.BACKGROUND_CHUNKS:
+            _in_background(lambda jobs: bulk.submit_reindex(service, jobs, kb.name, size, overlap))
         bar = st.progress(0.0)
-        service.reindex(kb.name, lambda f, m: bar.progress(f, text=m))
+        if size is None:
+            service.reindex(kb.name, lambda f, m: bar.progress(f, text=m))
+        else:
+            service.update_chunking(kb.name, size, overlap, lambda f, m: bar.progress(f, text=m))
+    except LabError as exc:
+        report_error(exc)
+    else:
         st.toast("Re-indexed.")
+        st.rerun()
 
 
 def retrieval_test_section(service: KnowledgeService, kb: KBInfo) -> None:
@@ -185,7 +255,11 @@ def demo_reset_section(service: KnowledgeService) -> None:
         st.write(f"Deletes '{DEMO_KB}' with any changes made to it and ingests the shipped demo documents again.")
         if st.button("Reset demo", type="primary", key="reset_demo"):
             bar = st.progress(0.0)
-            results = reset_demo(service, lambda f, m: bar.progress(f, text=m))
+            try:
+                results = reset_demo(service, lambda f, m: bar.progress(f, text=m))
+            except LabError as exc:
+                report_error(exc)
+                return
             st.session_state["last_upload"] = results
             switch_session_kb(DEMO_KB)
             st.rerun()

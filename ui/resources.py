@@ -8,6 +8,8 @@ import streamlit as st
 
 from core.config import Settings, apply_model_choice, load_settings
 from core.errors import LabError
+from core.jobs.store import JobStore
+from core.knowledge import bulk
 from core.knowledge.service import KnowledgeService
 from core.seed import seed_demo, seed_demo_adapter
 
@@ -24,6 +26,7 @@ def _knowledge() -> KnowledgeService:
     from core.finetune.service import FinetuneService
 
     service = KnowledgeService(settings())
+    bulk.switch_in_finished(service, JobStore(settings().data_dir))  # uploads finished while the app was down
     if settings().demo_seed and seed_demo(service):  # a fresh workspace: the demo adapter trains in the background
         seed_demo_adapter(FinetuneService(settings()), service)
     demo_adapter.follow(settings(), evals)  # once it is saved, its evaluation is queued in this process
@@ -103,7 +106,11 @@ def evals():
 
 @st.cache_resource(show_spinner=False)
 def job_store():
-    """The job records of every kind (training, evaluation, freshness probe), read by the sidebar."""
-    from core.jobs.store import JobStore
-
+    """The job records of every kind (training, evaluation, freshness probe, upload), read by the sidebar."""
     return JobStore(settings().data_dir)
+
+
+def switch_in_uploads() -> list[str]:
+    """Switch in the background uploads and re-indexes that have finished (a folder rename and one
+    catalog transaction each); the knowledge bases changed."""
+    return bulk.switch_in_finished(knowledge(), job_store())

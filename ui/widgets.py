@@ -155,8 +155,13 @@ def sidebar_jobs() -> None:
 @st.fragment(run_every=5)
 def background_jobs(store) -> None:
     """Every background job of every kind in one place, on every page: what uses the model now and
-    what waits, oldest first (the order they run in). Reads the job records only."""
+    what waits, oldest first (the order they run in). Also switches in finished background uploads,
+    so their documents appear within seconds on every page."""
     from core.jobs.kinds import KINDS
+    from ui.resources import switch_in_uploads
+
+    if switch_in_uploads():
+        st.rerun()  # the whole page: its counts and versions changed
 
     active = [j for j in reversed(store.list()) if j.status in ("queued", "running")]
     if not active:

@@ -96,7 +96,7 @@ class EvalService:
     def _submit(self, kind: str, name: str, config: dict, kbs: list[str], also=None) -> Job:
         """Queue a job with the settings in use and a snapshot of the knowledge bases it reads, and
         make sure the job runner is up."""
-        from core.eval.worker import write_settings
+        from core.jobs.worker import write_settings
 
         if self.knowledge is None:
             raise LabError("This evaluation service cannot queue jobs: it was made without the knowledge bases.")

@@ -9,29 +9,14 @@ model work for them, so an open page does not slow them down.
 
 from __future__ import annotations
 
-import json
 import logging
 import traceback
-from pathlib import Path
 
-from core.config import Settings, load_settings
 from core.jobs.store import JobStore
+from core.jobs.worker import read_settings
 from core.knowledge import snapshot
 
 log = logging.getLogger(__name__)
-SETTINGS_FILE = "settings.json"
-
-
-def write_settings(settings: Settings, job_dir: Path) -> None:
-    """The settings a queued job runs with (the Qdrant API key stays in the environment)."""
-    data = settings.model_dump(mode="json", exclude={"qdrant": {"api_key": True}, "knowledge_dir": True})
-    (job_dir / SETTINGS_FILE).write_text(json.dumps(data, indent=1), encoding="utf-8")
-
-
-def read_settings(job_dir: Path) -> Settings:
-    return load_settings(**json.loads((job_dir / SETTINGS_FILE).read_text(encoding="utf-8")))
-
-
 def _run(store: JobStore, job_id: str, probe: bool) -> int:
     from core.compare.engine import CompareEngine
     from core.eval.service import EvalService

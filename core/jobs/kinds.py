@@ -17,6 +17,7 @@ class Kind:
     resumable: bool  # continues from its checkpoints after an interruption (otherwise: run it again)
     cancel_grace_s: float  # after a cancel request, time for the worker to stop on its own before SIGTERM
     run: str  # "module:function" called in the worker process with (store, job_id); returns an exit code
+    uses: str = "the model"  # what a job waiting behind this one is told it is using
 
     @property
     def process(self) -> str:
@@ -34,6 +35,8 @@ KINDS: dict[str, Kind] = {k.name: k for k in (
     # An evaluation checks the cancel flag between questions; one question of five arms can take a minute.
     Kind("eval", "evaluation", False, 90.0, "core.eval.worker:run"),
     Kind("freshness", "freshness probe", False, 90.0, "core.eval.worker:run_probe"),
+    # A large upload or re-index builds a copy of the knowledge base, switched in when done (core.knowledge.bulk).
+    Kind("ingest", "upload job", False, 30.0, "core.knowledge.bulk:run", uses="the embedder"),
 )}
 
 
@@ -46,4 +49,4 @@ def waiting_reason(queued, running) -> str:
     now (None when the runner is just starting)."""
     if running is None:
         return "waiting: starting the job runner"
-    return f"waiting: the {KINDS[running.kind].label} '{running.name}' is using the model"
+    return f"waiting: the {KINDS[running.kind].label} '{running.name}' is using {KINDS[running.kind].uses}"

@@ -9,18 +9,31 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import json
 import logging
 import sys
 import traceback
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable
 
-from core.config import apply_model_choice, load_settings
+from core.config import Settings, apply_model_choice, load_settings
 from core.jobs.kinds import KINDS
 from core.jobs.store import JobStore
 
 if TYPE_CHECKING:
     from core.finetune.recipe import StepReport
+
+SETTINGS_FILE = "settings.json"
+
+
+def write_settings(settings: Settings, job_dir: Path) -> None:
+    """The settings a queued job runs with, in its folder (the Qdrant API key stays in the environment)."""
+    data = settings.model_dump(mode="json", exclude={"qdrant": {"api_key": True}, "knowledge_dir": True})
+    (job_dir / SETTINGS_FILE).write_text(json.dumps(data, indent=1), encoding="utf-8")
+
+
+def read_settings(job_dir: Path) -> Settings:
+    return load_settings(**json.loads((job_dir / SETTINGS_FILE).read_text(encoding="utf-8")))
 
 
 def run(store: JobStore, job_id: str, echo: Callable[[StepReport], None] | None = None, cancellable: bool = True) -> int:

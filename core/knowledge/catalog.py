@@ -93,6 +93,15 @@ class Catalog:
     def set_meta(self, key: str, value: str) -> None:
         self._write(("INSERT OR REPLACE INTO meta VALUES (?,?)", (key, value)))
 
+    def meta_keys(self, prefix: str) -> list[str]:
+        return [r["key"] for r in self._rows("SELECT key FROM meta WHERE substr(key, 1, ?) = ?", len(prefix), prefix)]
+
+    def delete_meta(self, key: str) -> None:
+        self._write(("DELETE FROM meta WHERE key=?", (key,)))
+
+    def close(self) -> None:
+        self._db.close()
+
     # documents
     def documents(self, kb: str) -> list[DocumentInfo]:
         rows = self._rows("SELECT * FROM documents WHERE kb=? ORDER BY added_at, name", kb)
@@ -148,6 +157,27 @@ class Catalog:
         with self._db.write() as conn:
             conn.execute("DELETE FROM documents WHERE kb=? AND doc_id=?", (kb, doc_id))
             return self._record_version(conn, kb)
+
+    def version_rows(self, kb: str) -> list[tuple[str, str, str]]:
+        """Every recorded version of ``kb`` as stored: (version, created_at, snapshot JSON)."""
+        return [(r["version"], r["created_at"], r["snapshot"]) for r in self._rows(
+            "SELECT version, created_at, snapshot FROM kb_versions WHERE kb=? ORDER BY created_at, rowid", kb)]
+
+    def adopt(self, built: KBInfo, documents: list[DocumentInfo], version_rows: list[tuple[str, str, str]],
+              retired_key: str) -> str:
+        """Make a knowledge base built elsewhere (a background upload or re-index) this one's, in one
+        transaction: its collection, chunking and embedder, its documents, the versions it recorded;
+        ``retired_key`` marks the old collection for deletion. Returns the new version."""
+        with self._db.write() as conn:
+            conn.execute("UPDATE kbs SET collection=?, chunk_size=?, chunk_overlap=?, embedder=? WHERE name=?",
+                         (built.collection, built.chunk_size, built.chunk_overlap, built.embedder, built.name))
+            conn.execute("DELETE FROM documents WHERE kb=?", (built.name,))
+            conn.executemany("INSERT INTO documents VALUES (?,?,?,?,?,?,?,?)",
+                             [(built.name, *d.__dict__.values()) for d in documents])
+            conn.executemany("INSERT OR IGNORE INTO kb_versions VALUES (?,?,?,?)",
+                             [(built.name, *row) for row in version_rows])
+            conn.execute("INSERT OR REPLACE INTO meta VALUES (?,?)", (retired_key, "1"))
+            return self._record_version(conn, built.name)
 
     def version_snapshot(self, kb: str, version: str) -> dict | None:
         rows = self._rows("SELECT snapshot FROM kb_versions WHERE kb=? AND version=?", kb, version)

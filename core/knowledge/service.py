@@ -24,7 +24,7 @@ from core.knowledge.embeddings import embedder_identity, load_embedder
 from core.knowledge.ingest import build_nodes, chunk_id, chunk_key
 from core.knowledge.migrate import migrate_local_mode
 from core.knowledge.recovery import recover
-from core.knowledge import uploads, versions
+from core.knowledge import bulk, uploads, versions
 from core.knowledge.uploads import FileResult  # noqa: F401  (callers import it from here)
 from core.knowledge.versions import VersionInfo, write_atomic
 
@@ -57,7 +57,9 @@ class KnowledgeService:
             self.store.close()
             raise
         self._lock = threading.RLock()
+        self._jobs = None  # the job records, opened on the first write (check_writable)
         recover(self)  # finish or roll back what a killed process left half-written
+        bulk.sweep(self)  # and what a background job's switch-in left behind
 
     def close(self) -> None:
         """Release the vector store (and its folder lock) for another process."""
@@ -124,6 +126,7 @@ class KnowledgeService:
     def delete_kb(self, name: str) -> None:
         """Delete a knowledge base, its files and its scratch copies."""
         info = self.get_kb(name)
+        self.check_writable(name)
         with self._lock:
             for copy in self.copies(name):
                 self.delete_kb(copy.name)
@@ -214,7 +217,21 @@ class KnowledgeService:
 
     def ingest_files(self, name: str, files: list[tuple[str, bytes]], progress: Progress = _quiet) -> list[FileResult]:
         """Add or update files; each file succeeds or fails on its own, with a reason (``core.knowledge.uploads``)."""
+        self.check_writable(name)
         return uploads.ingest_files(self, name, files, progress)
+
+    def check_writable(self, name: str) -> None:
+        """Refuse a change to a knowledge base that a background upload or re-index is rebuilding
+        (``core.knowledge.bulk``): its result replaces the knowledge base, so the change would be lost."""
+        if self.settings.knowledge_dir is not None:  # a job's own snapshot: the job is the writer
+            return
+        from core.jobs.store import JobStore
+
+        if self._jobs is None:
+            self._jobs = JobStore(self.settings.data_dir)
+        job = bulk.pending(self._jobs, name)
+        if job is not None:
+            raise KnowledgeBaseError(bulk.busy_message(job))
 
     def write_document(self, info: KBInfo, row: DocumentInfo, nodes, text: str, report=None) -> None:
         """Store one embedded document so that a kill at any point leaves either the old version
@@ -248,6 +265,7 @@ class KnowledgeService:
 
     def delete_document(self, name: str, doc_id: str) -> None:
         info = self.get_kb(name)
+        self.check_writable(name)
         with self._lock:
             self.catalog.remove_document(name, doc_id)  # the commit; recovery drops chunks left after a kill
             self.vector_store(info).delete_chunks_from(doc_id, 0)
@@ -257,12 +275,14 @@ class KnowledgeService:
         """Store new chunk settings and re-index every document with them."""
         self._check_chunking(chunk_size, chunk_overlap)
         self.get_kb(name)
+        self.check_writable(name)
         self.catalog.update_kb(name, chunk_size=chunk_size, chunk_overlap=chunk_overlap)
         self.reindex(name, progress)
 
     def reindex(self, name: str, progress: Progress = _quiet) -> None:
         """Re-chunk and re-embed every document from its stored text, with the current embedder."""
         info = self.get_kb(name)
+        self.check_writable(name)
         if info.embedder != self.embedder_id:
             log.info("re-indexing %r moves it from embedder %r to %r", name, info.embedder, self.embedder_id)
             self.catalog.update_kb(name, embedder=self.embedder_id)

@@ -1,0 +1,246 @@
+"""Large uploads and re-indexes as background jobs (kind "ingest"), run by the one job runner.
+
+An Edge shard admits one process at a time and the app keeps its shards open, so a job cannot
+write into the knowledge base the app serves. It builds the new state beside it instead:
+
+1. **Queue** (the app): the uploaded files go into the job's folder (``input/``) with the
+   settings in use, and a snapshot of the knowledge base (``core.knowledge.snapshot``).
+2. **Build** (the worker): the snapshot is opened as the worker's own data folder and the same
+   code as an upload in the page runs on it (``KnowledgeService.ingest_files`` / ``reindex``,
+   crash-safe per document); a large result gets its HNSW index built; the finished folder is
+   renamed ``ready/``. Cancelling or killing the worker loses only the copy.
+3. **Switch in** (the process that owns the data folder: the app, at start and every few
+   seconds in the sidebar): the built shard, texts and archive move under a new collection name
+   and one catalog transaction makes them the knowledge base's, with its documents and versions;
+   the old collection is then deleted. A kill between two steps is finished at the next start
+   (``sweep``): an unreferenced built folder is removed, a retired collection is dropped.
+
+Until the switch, searches, comparisons and evaluations read the knowledge base as it was, and
+writes to it are refused with a sentence (``pending``), so nothing done meanwhile is lost.
+With a Qdrant server (reachable from every process) uploads stay in the page.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+import shutil
+import time
+import traceback
+from dataclasses import asdict, replace
+from pathlib import Path
+
+from core.errors import KnowledgeBaseError
+from core.jobs.store import ACTIVE, Job, JobStore
+from core.knowledge import snapshot
+from core.knowledge.catalog import Catalog
+
+log = logging.getLogger(__name__)
+KIND = "ingest"
+INPUT = "input"  # the uploaded files, named by their position; their names are in the config
+READY = "ready"  # the built knowledge base, waiting to be switched in
+MARK = "__j"  # collection names built by a job end in __j<job>
+RETIRED = "retired:"  # catalog meta key prefix: a collection replaced by a switch, to delete
+BACKGROUND_BYTES = 8 * 1024 * 1024  # an upload this large (or with this many files) runs as a job
+BACKGROUND_FILES = 20
+BACKGROUND_CHUNKS = 2_000  # a re-index of a knowledge base with this many chunks runs as a job
+OPTIMIZE_AT = 20_000  # chunks from which the worker builds the HNSW index (exhaustive search is fine below)
+STEPS = 1000  # progress is recorded as step / STEPS
+
+
+class _Cancelled(BaseException):
+    """Raised from the progress callback when the job is cancelled; a BaseException so that the
+    upload's per-file error handling (``except Exception``) does not swallow it."""
+
+
+def available(knowledge) -> bool:
+    """Whether this knowledge service can hand work to a job: the embedded store, in the process
+    that owns the data folder (not inside a job's snapshot)."""
+    from core.knowledge.store import EdgeStore
+
+    return isinstance(knowledge.store, EdgeStore) and knowledge.settings.knowledge_dir is None
+
+
+def large_upload(files: list[tuple[str, bytes]]) -> bool:
+    return len(files) >= BACKGROUND_FILES or sum(len(data) for _, data in files) >= BACKGROUND_BYTES
+
+
+def pending(jobs: JobStore, kb: str) -> Job | None:
+    """The background upload or re-index of ``kb`` not yet switched in, if any."""
+    for job in jobs.list(KIND):
+        if job.config.get("kb") != kb:
+            continue
+        if job.status in ACTIVE or (job.status == "done" and not (job.result or {}).get("switched_in")
+                                    and (jobs.folder(job.id) / READY).is_dir()):
+            return job
+    return None
+
+
+def busy_message(job: Job) -> str:
+    kb = job.config.get("kb", "")
+    doing = (f"{len(job.config.get('files', []))} files are being added to '{kb}'" if job.config.get("op") == "upload"
+             else f"'{kb}' is being re-indexed")
+    return f"{doing} in the background: wait until that finishes (or cancel it) before changing it again."
+
+
+# --- 1. queue (the app) --------------------------------------------------------------------
+def submit_upload(knowledge, jobs: JobStore, kb: str, files: list[tuple[str, bytes]]) -> Job:
+    """Queue ``files`` to be added to ``kb`` by the job runner."""
+    if not files:
+        raise KnowledgeBaseError("Choose one or more files first.")
+
+    def write_input(folder: Path) -> None:
+        (folder / INPUT).mkdir()
+        for i, (_, data) in enumerate(files):
+            (folder / INPUT / f"{i:05d}").write_bytes(data)
+
+    config = {"op": "upload", "kb": kb, "files": [name for name, _ in files]}
+    return _submit(knowledge, jobs, kb, f"Add {len(files)} files to {kb}", config, write_input)
+
+
+def submit_reindex(knowledge, jobs: JobStore, kb: str, chunk_size: int | None = None,
+                   chunk_overlap: int | None = None) -> Job:
+    """Queue a re-index of ``kb`` (with new chunk settings, if given) for the job runner."""
+    if chunk_size is not None:
+        knowledge._check_chunking(chunk_size, chunk_overlap)
+    config = {"op": "reindex", "kb": kb, "chunk_size": chunk_size, "chunk_overlap": chunk_overlap}
+    return _submit(knowledge, jobs, kb, f"Re-index {kb}", config, lambda folder: None)
+
+
+def _submit(knowledge, jobs: JobStore, kb: str, name: str, config: dict, write_input) -> Job:
+    from core.jobs import supervisor
+    from core.jobs.worker import write_settings
+
+    if not available(knowledge):
+        raise KnowledgeBaseError("Background uploads need the embedded store; with a Qdrant server, "
+                                 "add the files here in smaller batches.")
+    knowledge.get_kb(kb)
+    knowledge.check_writable(kb)
+
+    def prepare(folder: Path) -> None:
+        write_settings(knowledge.settings, folder)
+        write_input(folder)
+        snapshot.take(knowledge, [kb], snapshot.folder(folder))
+
+    job = jobs.submit(KIND, name[:120], config, prepare=prepare)
+    supervisor.ensure_running(jobs)
+    return job
+
+
+# --- 2. build (the worker) -----------------------------------------------------------------
+def run(store: JobStore, job_id: str) -> int:
+    """The job worker's entry point (``core.jobs.kinds``)."""
+    from core.jobs.worker import read_settings
+
+    job = store.get(job_id)
+    job_dir = store.folder(job_id)
+    target = snapshot.folder(job_dir)
+    kb, started = job.config["kb"], time.monotonic()
+    knowledge = None
+
+    def progress(fraction: float, message: str) -> None:
+        if store.get(job_id).cancel_requested:
+            raise _Cancelled
+        store.update(job_id, step=int(STEPS * 0.95 * fraction), total_steps=STEPS, message=message,
+                     elapsed_s=time.monotonic() - started)
+
+    try:
+        settings = read_settings(job_dir)
+        store.update(job_id, message="Loading the embedder…", total_steps=STEPS)
+        knowledge = snapshot.open_knowledge(settings, target)
+        results = []
+        if job.config["op"] == "upload":
+            files = [(name, (job_dir / INPUT / f"{i:05d}").read_bytes()) for i, name in enumerate(job.config["files"])]
+            results = knowledge.ingest_files(kb, files, progress)
+        elif job.config.get("chunk_size"):
+            knowledge.update_chunking(kb, job.config["chunk_size"], job.config["chunk_overlap"], progress)
+        else:
+            knowledge.reindex(kb, progress)
+        vectors = knowledge.vector_store(knowledge.get_kb(kb))
+        if vectors.count() >= OPTIMIZE_AT:
+            progress(1.0, f"Building the search index for {vectors.count():,} chunks…")
+            vectors.optimize()
+        knowledge.close()
+        os.replace(target, job_dir / READY)
+        shutil.rmtree(job_dir / INPUT, ignore_errors=True)
+        changed = sum(r.status in ("added", "updated") for r in results)
+        message = (f"{changed} of {len(results)} files indexed; switching them in…" if job.config["op"] == "upload"
+                   else "Re-indexed; switching it in…")
+        store.update(job_id, step=STEPS, elapsed_s=time.monotonic() - started)
+        store.finish(job_id, "done", message, {"kb": kb, "results": [asdict(r) for r in results], "switched_in": False})
+        return 0
+    except _Cancelled:
+        store.log(job_id, "cancelled")
+        store.finish(job_id, "cancelled", "Cancelled by the user; the knowledge base is unchanged.")
+        return 0
+    except Exception as exc:  # noqa: BLE001  (the record says why, the log has the traceback)
+        store.log(job_id, traceback.format_exc())
+        store.finish(job_id, "failed", f"failed: {exc} The knowledge base is unchanged."[:500])
+        return 1
+    finally:
+        snapshot.discard(knowledge, target)
+
+
+# --- 3. switch in (the process that owns the data folder) ---------------------------------------
+def switch_in_finished(knowledge, jobs: JobStore) -> list[str]:
+    """Switch in every finished background upload or re-index; returns the knowledge bases changed.
+    Cheap when there is none (one query of the job records)."""
+    changed = []
+    for job in jobs.list(KIND):
+        if job.status != "done" or (job.result or {}).get("switched_in"):
+            continue
+        ready = jobs.folder(job.id) / READY
+        if ready.is_dir() and _switch_in(knowledge, job, ready):
+            changed.append(job.config["kb"])
+        jobs.update(job.id, result={**(job.result or {}), "switched_in": True},
+                    message=job.message.replace("switching them in…", "added.").replace("switching it in…", "done."))
+    return changed
+
+
+def _switch_in(knowledge, job: Job, ready: Path) -> bool:
+    kb = job.config["kb"]
+    built_catalog = Catalog(ready / "catalog.db")
+    try:
+        built = built_catalog.kb(kb)
+        documents, version_rows = built_catalog.documents(kb), built_catalog.version_rows(kb)
+    finally:
+        built_catalog.close()
+    with knowledge._lock:
+        current = knowledge.catalog.kb(kb)
+        if current is None or built is None:  # deleted meanwhile: nothing to switch in
+            log.warning("background job %s: knowledge base %r is gone; its result is dropped", job.id, kb)
+            shutil.rmtree(ready, ignore_errors=True)
+            return False
+        collection = re.sub(re.escape(MARK) + r"\w+$", "", current.collection) + MARK + job.id.rsplit("-", 1)[-1]
+        if current.collection != collection:  # not already switched in before a kill
+            dest = knowledge.settings.kb_dir / collection
+            if not dest.exists():
+                os.replace(ready / "kbs" / built.collection, dest)
+            knowledge.catalog.adopt(replace(built, collection=collection), documents, version_rows,
+                                    RETIRED + current.collection)
+            log.info("background job %s: switched in %r (%d documents)", job.id, kb, len(documents))
+        sweep(knowledge)
+    shutil.rmtree(ready, ignore_errors=True)
+    return True
+
+
+def sweep(knowledge) -> int:
+    """Delete what a switch-in left behind: collections it retired, and built folders that no
+    knowledge base references (a kill before the catalog said so). Returns folders removed."""
+    removed = 0
+    referenced = {info.collection for info in knowledge.catalog.kbs()}
+    with knowledge._lock:
+        for key in knowledge.catalog.meta_keys(RETIRED):
+            collection = key.removeprefix(RETIRED)
+            if collection not in referenced:
+                knowledge.store.drop(collection)
+                shutil.rmtree(knowledge.settings.kb_dir / collection, ignore_errors=True)
+                removed += 1
+            knowledge.catalog.delete_meta(key)
+        for path in knowledge.settings.kb_dir.glob(f"*{MARK}*"):
+            if path.is_dir() and path.name not in referenced:
+                knowledge.store.drop(path.name)
+                shutil.rmtree(path, ignore_errors=True)
+                removed += 1
+    return removed

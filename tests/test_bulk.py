@@ -1,0 +1,196 @@
+"""Large uploads and re-indexes as background jobs (core.knowledge.bulk): built by the real job
+runner (a supervisor and a worker process) on a snapshot, switched in by the process that owns
+the data folder; nothing changes until then, and a kill at any step loses nothing."""
+
+import time
+
+import pytest
+
+from core.errors import KnowledgeBaseError
+from core.jobs.store import JobStore
+from core.knowledge import bulk
+from core.knowledge.retrieval import search
+from core.knowledge.service import KnowledgeService
+
+POLICY = b"Refunds.\nCustomers may return unopened products within 14 days of delivery for a full refund.\n"
+NEW = [
+    ("parking.md", b"Parking.\nStaff park in the north garage; the access code is Falcon-19.\n"),
+    ("badges.txt", b"Badges.\nLost badges are replaced at the front desk for a fee of 12 euros.\n"),
+]
+
+
+def _wait(jobs: JobStore, job_id: str, timeout: float = 300):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        job = jobs.get(job_id)
+        if job.status not in ("queued", "running"):
+            return job
+        time.sleep(0.3)
+    raise AssertionError(f"timed out: {jobs.get(job_id)}")
+
+
+@pytest.fixture
+def jobs(settings):
+    return JobStore(settings.data_dir)
+
+
+@pytest.fixture
+def filled(service, kb):
+    service.ingest_files(kb, [("policy.md", POLICY)])
+    return kb
+
+
+def _job_folders(settings) -> list[str]:
+    return sorted(p.name for p in settings.kb_dir.iterdir() if p.is_dir())
+
+
+def test_background_upload_changes_nothing_until_switched_in(service, filled, jobs, settings):
+    kb = filled
+    before_version, before_folders = service.version(kb), _job_folders(settings)
+    job = bulk.submit_upload(service, jobs, kb, NEW)
+    assert bulk.pending(jobs, kb).id == job.id
+    with pytest.raises(KnowledgeBaseError, match="being added to 'test' in the background"):
+        service.ingest_files(kb, [("other.md", b"Other.\nSomething else entirely.\n")])
+    with pytest.raises(KnowledgeBaseError, match="in the background"):
+        service.delete_kb(kb)
+
+    done = _wait(jobs, job.id)
+    assert done.status == "done", done.message
+    assert [r["status"] for r in done.result["results"]] == ["added", "added"] and done.step == done.total_steps
+    # Built, not yet switched in: the knowledge base the app serves is as it was.
+    assert [d.name for d in service.documents(kb)] == ["policy.md"] and service.version(kb) == before_version
+    assert "Falcon-19" not in " ".join(h.text for h in search(service, kb, "parking access code", top_k=3))
+    assert bulk.pending(jobs, kb) is not None  # still refused: the switch-in would overwrite a change
+
+    assert bulk.switch_in_finished(service, jobs) == [kb]
+    assert sorted(d.name for d in service.documents(kb)) == ["badges.txt", "parking.md", "policy.md"]
+    assert service.point_count(kb) == sum(d.chunks for d in service.documents(kb))
+    hits = search(service, kb, "What is the parking access code?", top_k=3)
+    assert "Falcon-19" in hits[0].text
+    assert service.version(kb) != before_version
+    assert service.version(kb) in [v.version for v in service.versions(kb)]
+    assert service.changes_since(kb, before_version) == ["badges.txt", "parking.md"]
+    collection = service.get_kb(kb).collection
+    assert collection.endswith(bulk.MARK + job.id.rsplit("-", 1)[-1])
+    assert _job_folders(settings) == [collection] and before_folders != [collection]  # the old one is gone
+    assert not (jobs.folder(job.id) / bulk.READY).exists()
+    assert bulk.pending(jobs, kb) is None and bulk.switch_in_finished(service, jobs) == []
+    assert "added" in jobs.get(job.id).message
+    service.ingest_files(kb, [("other.md", b"Other.\nSomething else entirely.\n")])  # writable again
+
+    # A restart opens the switched-in knowledge base as it is.
+    service.close()
+    again = KnowledgeService(settings, embedder=service.embedder)
+    try:
+        assert len(again.documents(kb)) == 4 and "Falcon-19" in search(again, kb, "parking access code", top_k=1)[0].text
+    finally:
+        again.close()
+
+
+def test_background_reindex_with_new_chunking_records_the_same_version_as_in_the_page(
+        service, filled, jobs, settings, embedder, tmp_path):
+    kb = filled
+    service.ingest_files(kb, NEW)
+    job = bulk.submit_reindex(service, jobs, kb, chunk_size=64, chunk_overlap=8)
+    assert _wait(jobs, job.id).status == "done"
+    bulk.switch_in_finished(service, jobs)
+    info = service.get_kb(kb)
+    assert (info.chunk_size, info.chunk_overlap) == (64, 8)
+    assert service.point_count(kb) == sum(d.chunks for d in service.documents(kb))
+
+    # The same change made in the page, in another workspace, gives the same version hash.
+    other = KnowledgeService(settings.model_copy(update={"data_dir": tmp_path / "other"}), embedder=embedder)
+    try:
+        other.create_kb(kb)
+        other.ingest_files(kb, [("policy.md", POLICY)])
+        other.ingest_files(kb, NEW)
+        other.update_chunking(kb, 64, 8)
+        assert other.version(kb) == service.version(kb)
+    finally:
+        other.close()
+    with pytest.raises(KnowledgeBaseError, match="Chunk size"):
+        bulk.submit_reindex(service, jobs, kb, chunk_size=8, chunk_overlap=0)
+
+
+def test_a_cancelled_upload_leaves_the_knowledge_base_unchanged(service, filled, jobs, settings, monkeypatch):
+    kb = filled
+    before = (service.version(kb), _job_folders(settings))
+    monkeypatch.setattr("core.jobs.supervisor.ensure_running", lambda store: True)  # this test runs the worker
+    job = bulk.submit_upload(service, jobs, kb, NEW)
+    jobs.claim(job.id, pid=1)
+    jobs.request_cancel(job.id)  # seen at the first progress report
+    assert bulk.run(jobs, job.id) == 0
+    done = jobs.get(job.id)
+    assert done.status == "cancelled" and "unchanged" in done.message
+    assert not bulk.pending(jobs, kb) and bulk.switch_in_finished(service, jobs) == []
+    assert not any(jobs.folder(job.id).glob("*knowledge*")) and not (jobs.folder(job.id) / bulk.READY).exists()
+    assert (service.version(kb), _job_folders(settings)) == before
+
+
+def test_a_kill_during_the_switch_in_is_finished_at_the_next_start(service, filled, jobs, settings, monkeypatch):
+    kb = filled
+    monkeypatch.setattr("core.jobs.supervisor.ensure_running", lambda store: True)
+    job = bulk.submit_upload(service, jobs, kb, NEW)
+    jobs.claim(job.id, pid=1)
+    assert bulk.run(jobs, job.id) == 0 and jobs.get(job.id).status == "done"
+    old = service.get_kb(kb).collection
+
+    # Killed after the built folder moved in, before the catalog said so: an unreferenced folder.
+    def killed(*args, **kwargs):
+        raise KeyboardInterrupt("killed")
+
+    monkeypatch.setattr(service.catalog, "adopt", killed)
+    with pytest.raises(KeyboardInterrupt):
+        bulk.switch_in_finished(service, jobs)
+    assert len(_job_folders(settings)) == 2 and service.get_kb(kb).collection == old
+    service.close()
+    monkeypatch.undo()
+
+    restarted = KnowledgeService(settings, embedder=service.embedder)  # the sweep removes the stray folder
+    try:
+        assert _job_folders(settings) == [old] and [d.name for d in restarted.documents(kb)] == ["policy.md"]
+        # The job is still waiting to be switched in; its built copy is intact, so it can be.
+        assert bulk.pending(jobs, kb) is not None
+    finally:
+        restarted.close()
+
+
+def test_a_kill_after_the_catalog_switched_drops_the_retired_collection_at_the_next_start(
+        service, filled, jobs, settings, monkeypatch):
+    kb = filled
+    monkeypatch.setattr("core.jobs.supervisor.ensure_running", lambda store: True)
+    job = bulk.submit_upload(service, jobs, kb, NEW)
+    jobs.claim(job.id, pid=1)
+    bulk.run(jobs, job.id)
+    old = service.get_kb(kb).collection
+    monkeypatch.setattr(bulk, "sweep", lambda knowledge: 0)  # killed before the old collection was deleted
+    bulk.switch_in_finished(service, jobs)
+    new = service.get_kb(kb).collection
+    assert sorted(_job_folders(settings)) == sorted([old, new])
+    service.close()
+    monkeypatch.undo()
+
+    restarted = KnowledgeService(settings, embedder=service.embedder)
+    try:
+        assert _job_folders(settings) == [new] and len(restarted.documents(kb)) == 3
+        assert restarted.catalog.meta_keys(bulk.RETIRED) == []
+        assert "Falcon-19" in search(restarted, kb, "parking access code", top_k=1)[0].text
+    finally:
+        restarted.close()
+
+
+def test_a_deleted_knowledge_base_drops_the_finished_result(service, filled, jobs, settings, monkeypatch):
+    kb = filled
+    monkeypatch.setattr("core.jobs.supervisor.ensure_running", lambda store: True)
+    job = bulk.submit_upload(service, jobs, kb, NEW)
+    jobs.claim(job.id, pid=1)
+    bulk.run(jobs, job.id)
+    service.catalog.delete_kb(kb)  # deleted by another path while the result waited
+    assert bulk.switch_in_finished(service, jobs) == []
+    assert not (jobs.folder(job.id) / bulk.READY).exists() and service.catalog.kb(kb) is None
+
+
+def test_large_uploads_go_to_the_background_small_ones_stay_in_the_page():
+    assert not bulk.large_upload(NEW)
+    assert bulk.large_upload([(f"f{i}.txt", b"x") for i in range(bulk.BACKGROUND_FILES)])
+    assert bulk.large_upload([("big.csv", b"x" * bulk.BACKGROUND_BYTES)])
