@@ -77,6 +77,11 @@ def test_headless_command_prints_the_metric_table_and_writes_the_run(tmp_path, m
     from core.eval.runs import RunStore
 
     assert len(RunStore(tmp_path / "data" / "evals").list()) == 1
+    from core.jobs.store import JobStore
+
+    (job,) = JobStore(tmp_path / "data").list("eval")  # a job record like a run queued from the page
+    assert job.status == "done" and job.result["run_id"] == RunStore(tmp_path / "data" / "evals").list()[0].id
+    assert job.step == job.total_steps == 2 and f"saved run {job.id} (job {job.id})" in printed
     assert main(["--adapter", "no such adapter", "--limit", "1"]) == 2
     assert main(["--kb-version", "zz", "--limit", "1"]) == 2
     assert "names no version" in capsys.readouterr().err

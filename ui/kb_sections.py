@@ -36,7 +36,7 @@ def background_section(service: KnowledgeService, kb: KBInfo) -> None:
     from ui.resources import job_store, switch_in_uploads
 
     jobs = job_store()
-    if switch_in_uploads():
+    if bulk.finished(jobs) and switch_in_uploads():
         st.rerun()
     job = bulk.pending(jobs, kb.name)
     if job is None:

@@ -158,10 +158,13 @@ def background_jobs(store) -> None:
     what waits, oldest first (the order they run in). Also switches in finished background uploads,
     so their documents appear within seconds on every page."""
     from core.jobs.kinds import KINDS
-    from ui.resources import switch_in_uploads
+    from core.knowledge import bulk
 
-    if switch_in_uploads():
-        st.rerun()  # the whole page: its counts and versions changed
+    if bulk.finished(store):
+        from ui.resources import switch_in_uploads
+
+        if switch_in_uploads():
+            st.rerun()  # the whole page: its counts and versions changed
 
     active = [j for j in reversed(store.list()) if j.status in ("queued", "running")]
     if not active:

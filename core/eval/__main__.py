@@ -3,12 +3,14 @@
 Runs the demo test set (or ``--test-set FILE``, JSONL with question, answer and optional
 source, key_facts, answerable) against the active knowledge base and prints per-arm metrics
 with bootstrap 95% intervals and the recommendation. ``--out FILE`` writes the whole run as
-JSON, ``--report FILE`` the self-contained HTML report; ``--save`` lists the run on the page.
+JSON, ``--report FILE`` the self-contained HTML report. The run is a job like one started on the
+Evaluate page (a job record, run in this process; the saved run is listed on the page).
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
@@ -31,12 +33,14 @@ def main(argv: list[str] | None = None) -> int:
                    help="withhold open-book answers no source sentence supports (default: the retrieval.require_support setting)")
     p.add_argument("--out", type=Path)
     p.add_argument("--report", type=Path, help="write the HTML decision report here")
-    p.add_argument("--save", action="store_true", help="save the run in the workspace (listed on the Evaluate page)")
+    p.add_argument("--name", default="command line", help="the run's name on the Evaluate page")
+    p.add_argument("--save", action="store_true", help="(always on: every run is saved and listed on the Evaluate page)")
     args = p.parse_args(argv)
 
     from core.compare.engine import CompareEngine
     from core.demo import DATASETS_DIR
-    from core.eval.run import load_test_items, run_eval
+    from core.eval.run import load_test_items
+    from core.eval.service import KIND, EvalService, EvalSpec
     from core.eval.summary import format_table, summarize
     from core.finetune.adapters import AdapterRegistry
     from core.knowledge.service import KnowledgeService
@@ -58,24 +62,28 @@ def main(argv: list[str] | None = None) -> int:
         adapters = AdapterRegistry(settings.adapters_dir)
         adapter_id = adapters.by_name(args.adapter).id if args.adapter else None
         items = load_test_items(args.test_set or DATASETS_DIR / "test.jsonl")[: args.limit]
-        read = kb
+        version = None
         if args.kb_version:
             matches = [v.version for v in knowledge.versions(kb) if v.version.startswith(args.kb_version)]
             if len(matches) != 1:
                 raise LabError(f"'{args.kb_version}' names {'no' if not matches else 'more than one'} version of '{kb}'.")
-            read = knowledge.version_copy(kb, matches[0])
+            version = matches[0]
         engine = CompareEngine(ModelRuntime(settings), knowledge, adapters, settings)
-        overrides = {"max_new_tokens": args.max_new_tokens} if args.max_new_tokens else {}
-        run = run_eval(engine, read, items, args.arms.split(","), adapter_id, engine.decoding(**overrides), args.top_k,
-                       progress=lambda i, n: print(f"\r{i}/{n} questions", end="", file=sys.stderr, flush=True),
-                       require_support=args.require_support)
+        spec = EvalSpec(name=args.name[:120] or "command line", kb=kb, kb_version=version, arms=args.arms.split(","),
+                        adapter_id=adapter_id, test_set_name=str(args.test_set or "Demo test set"), items=items,
+                        max_new_tokens=args.max_new_tokens, top_k=args.top_k, require_support=args.require_support)
+        # The same job record as a run queued from the page, run here (run_by: no runner claims it).
+        evals = EvalService(settings, lambda: engine, knowledge=knowledge)
+        job = evals.jobs.submit(KIND, spec.name, spec.model_dump(), run_by=os.getpid())
+        run = evals.run_job(job.id, echo=lambda i, n: print(f"\r{i}/{n} questions", end="", file=sys.stderr, flush=True))
+        if run is None:
+            raise LabError(evals.jobs.get(job.id).message.removeprefix("failed: "))
     except LabError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     finally:
         knowledge.close()
     print(file=sys.stderr)
-    run.kb = kb
     print(f"knowledge base {run.kb} v{run.kb_version} · model {run.model_fingerprint} · adapter "
           f"{run.adapter_fingerprint or '—'} · {len(items)} questions · {run.seconds:.0f} s")
     summary = summarize(run)
@@ -90,21 +98,12 @@ def main(argv: list[str] | None = None) -> int:
     print(f"\nrecommendation: {rec.choice} ({rec.basis})")
     for reason in rec.reasons:
         print(f"  - {reason}")
-    run.name, run.test_set_name = run.name or "command line", str(args.test_set or "Demo test set")
     if args.report:
         from core.eval.report import html_report
 
         args.report.write_text(html_report(run, summary, rec, econ, needs=Needs()), encoding="utf-8")
         print(f"wrote {args.report}")
-    if args.save:
-        from datetime import UTC, datetime
-        import uuid
-
-        from core.eval.runs import RunStore
-
-        run.id, run.created = f"cli-{uuid.uuid4().hex[:8]}", datetime.now(UTC).isoformat(timespec="seconds")
-        RunStore(settings.data_dir / "evals").save(run)
-        print(f"saved run {run.id}")
+    print(f"saved run {run.id} (job {job.id})")
     if args.out:
         args.out.write_text(run.model_dump_json(indent=2), encoding="utf-8")
         print(f"wrote {args.out}")

@@ -233,8 +233,9 @@ class EvalService:
             self.jobs.finish(job_id, "failed", f"failed: {exc}"[:500])
         return False, None
 
-    def run_job(self, job_id: str) -> EvalRun | None:
-        """Run one claimed evaluation job to the end, recording progress, the run and the outcome."""
+    def run_job(self, job_id: str, echo: Callable[[int, int], None] | None = None) -> EvalRun | None:
+        """Run one claimed evaluation job to the end, recording progress, the run and the outcome;
+        ``echo`` also sees the progress (the command line prints it)."""
         ok, spec = self._attempt(job_id, "evaluation", lambda: EvalSpec.model_validate(self.jobs.get(job_id).config))
         if not ok:
             return None
@@ -246,6 +247,8 @@ class EvalService:
 
             def progress(i: int, n: int) -> None:
                 self.jobs.update(job_id, step=i, total_steps=n, elapsed_s=(datetime.now(UTC) - started).total_seconds())
+                if echo:
+                    echo(i, n)
 
             kb = spec.kb
             if spec.kb_version and spec.kb_version != engine.knowledge.version(spec.kb):

@@ -183,13 +183,15 @@ def run(store: JobStore, job_id: str) -> int:
 
 
 # --- 3. switch in (the process that owns the data folder) ---------------------------------------
+def finished(jobs: JobStore) -> list[Job]:
+    """Background uploads and re-indexes done but not yet switched in (one query of the job records)."""
+    return [j for j in jobs.list(KIND) if j.status == "done" and not (j.result or {}).get("switched_in")]
+
+
 def switch_in_finished(knowledge, jobs: JobStore) -> list[str]:
-    """Switch in every finished background upload or re-index; returns the knowledge bases changed.
-    Cheap when there is none (one query of the job records)."""
+    """Switch in every finished background upload or re-index; returns the knowledge bases changed."""
     changed = []
-    for job in jobs.list(KIND):
-        if job.status != "done" or (job.result or {}).get("switched_in"):
-            continue
+    for job in finished(jobs):
         ready = jobs.folder(job.id) / READY
         if ready.is_dir() and _switch_in(knowledge, job, ready):
             changed.append(job.config["kb"])
