@@ -59,3 +59,30 @@ def test_headings_off_topic_sentences_and_echoed_questions_support_nothing(embed
     assert not restates("Yes.", question) and not restates("Yes, for one year.", question)
     assert supporting(embedder, "Is the robot vacuum battery covered by the warranty.",
                       ["Q: Is the robot vacuum battery covered by the warranty?"], question) == [None]
+
+
+def test_faq_questions_other_models_and_padded_echoes_support_nothing(embedder):
+    """Cases from the demo test set (README, Evaluation): the AeroPure 200's filter price shown as
+    support for an answer about the AeroPure 300's, a product-list line for what code E2 means,
+    "Yes. There is a sale…" echoing the question, and a Korean echo padded with a new question."""
+    from core.knowledge.support import answer_part, asserts, identifiers, restates
+
+    assert identifiers("What does the code E2 indicate on the AeroPure 300?") == {"e2", "300"}
+    assert identifiers("Is the AP-300B in stock?") == {"ap-300b"}
+    assert identifiers("My vacuum was delivered 20 days ago. Can I return it?") == set()  # a number, not a name
+    price = "What does a replacement filter for the AeroPure 300 cost?"
+    other = "product: AeroPure 200 Replacement Filter; category: Accessory; price_usd: 29.00"
+    own = "product: AeroPure 300 Replacement Filter; category: Accessory; price_usd: 39.00"
+    assert supporting(embedder, "AeroPure 300 Replacement Filter: 29.00", [other], price) == [None]
+    right = supporting(embedder, "The AeroPure 300 replacement filter costs 39.00.", [other, own], price)
+    assert right[0] is None and right[1] is not None and right[1] >= FLOOR
+    assert supporting(embedder, "The code E2 indicates that the AeroPure 300 is a high-end model.",
+                      ["AP-300B: AeroPure 300, black"], "What does the code E2 indicate on the AeroPure 300?") == [None]
+
+    assert not asserts("Q: 보증서를 잃어버렸는데 무상 수리가 가능한가요?") and not asserts("Can I return it?")
+    sale = "Is there a sale on air purifiers today?"
+    assert restates("Yes. There is a sale on air purifiers today.", sale) and not restates("Yes.", sale)
+    korean = "제품을 떨어뜨려서 고장 났는데 무상으로 고쳐 주나요?"
+    echo = "제품을 떨어뜨려서 고장 났는데 무상으로 고쳐 주나요.\n\nThe answer is:\n\nQ: 보증서를 잃어버"
+    assert answer_part(echo).strip().endswith("The answer is:") and restates(echo, korean)
+    assert not restates("유상 수리입니다.\nQ: 다른 질문?", korean)

@@ -14,7 +14,12 @@ A sentence supports a claim when all of these hold:
 4. with a question, it is about the question: its closeness to the question is at least
    ``ON_TOPIC`` (a sentence about annual leave does not support an answer about salary day);
 5. the claim says something the question does not: an answer that only restates the question
-   (the 135M reader echoes questions, Korean ones especially) has nothing to support.
+   (the 135M reader echoes questions, Korean ones especially), with or without a "Yes."/"No."
+   in front, has nothing to support;
+6. it asks nothing: a question line of a FAQ ("Q: Can I get a free repair?") states no fact;
+7. it names what the question names: a product code or model number in the question ("E2",
+   "AeroPure 300") must be in the sentence too, so the AeroPure 200's price cannot support an
+   answer about the AeroPure 300.
 Measured on the demo test set (README, Evaluation), these still let through wrong answers copied
 from an on-topic sentence that answers another question ("90 days" from the maternity-leave
 sentence for sick days): only a reader of the question could tell, which this check is not.
@@ -90,29 +95,58 @@ def closeness(embedder, claim: str, sentences: list[str]) -> list[float]:
 
 
 def asserts(sentence: str) -> bool:
-    """Whether ``sentence`` states something (rule 3): not a Markdown heading, and at least
-    ``MIN_WORDS`` words (for text without spaces, such as Korean, two keyword tokens a word)."""
+    """Whether ``sentence`` states something (rules 3 and 6): not a Markdown heading, not a
+    question, and at least ``MIN_WORDS`` words (for text without spaces, such as Korean, two
+    keyword tokens a word)."""
     text = sentence.strip()
-    if text.startswith("#"):
+    if text.startswith("#") or text.endswith(("?", "？")):
         return False
     words = len(_WORD.findall(text)) + len(_NUMBER.findall(text))
     return words >= MIN_WORDS or len(sparse.tokenize(text)) >= 2 * MIN_WORDS
 
 
+_NEXT_QUESTION = re.compile(r"\n\s*(?:Q|Question)\s*:", re.I)  # the reader starting a question-and-answer of its own
+_FILLER = {"yes", "no", "answer"}  # "Yes.", "The answer is:"
+
+
+def answer_part(claim: str) -> str:
+    """``claim`` up to where the reader starts writing a new question ("\nQ: …", "\nQuestion: …"):
+    what follows answers nothing that was asked."""
+    return _NEXT_QUESTION.split(claim, maxsplit=1)[0]
+
+
 def restates(claim: str, question: str) -> bool:
-    """Whether ``claim`` says nothing the question does not (rule 5): all its keywords are the
-    question's (a bare "Yes." or "No." is an answer, not a restatement)."""
-    own = set(sparse.tokenize(_LEAD.sub("", _CITATION.sub(" ", claim))))
+    """Whether ``claim`` says nothing the question does not (rule 5): all the keywords of its
+    answer part but "yes", "no" and "answer" are the question's (a bare "Yes." or "No." is an
+    answer, not a restatement)."""
+    own = set(sparse.tokenize(_LEAD.sub("", _CITATION.sub(" ", answer_part(claim))))) - _FILLER
     return bool(question) and bool(own) and own <= set(sparse.tokenize(question))
 
 
+_CODE = re.compile(r"\b(?=[A-Za-z-]*\d)(?=[\d-]*[A-Za-z])[A-Za-z\d-]{2,}\b")  # letters and digits: E2, AP-300B
+_MODEL = re.compile(r"\b[A-Z][A-Za-z]+[ -](\d+)\b")  # a name and its number: AeroPure 300
+
+
+def identifiers(question: str) -> set[str]:
+    """The product codes and model numbers ``question`` names (rule 7), lower-cased."""
+    return {c.lower() for c in _CODE.findall(question)} | set(_MODEL.findall(question))
+
+
+def names(sentence: str, wanted: set[str]) -> bool:
+    """Whether ``sentence`` names every identifier of ``wanted`` (as a word or number of its own)."""
+    if not wanted:
+        return True
+    have = {w.lower() for w in re.findall(r"[A-Za-z\d][A-Za-z\d-]*", sentence)} | _numbers(sentence)
+    return wanted <= have
+
+
 def supporting(embedder, claim: str, sentences: list[str], question: str = "") -> list[float | None]:
-    """For each sentence, its closeness to ``claim`` when rules 2-5 of the module hold, else None.
+    """For each sentence, its closeness to ``claim`` when rules 2-7 of the module hold, else None.
     A sentence supports the claim when its value is at least ``FLOOR``."""
     if restates(claim, question):
         return [None] * len(sentences)
-    facts = key_facts(claim, question)
+    facts, named = key_facts(claim, question), identifiers(question)
     scores = closeness(embedder, claim, sentences)
     topical = closeness(embedder, question, sentences) if question else [ON_TOPIC] * len(sentences)
-    return [sc if states(s, facts) and asserts(s) and on >= ON_TOPIC else None
+    return [sc if states(s, facts) and asserts(s) and names(s, named) and on >= ON_TOPIC else None
             for s, sc, on in zip(sentences, scores, topical)]
