@@ -10,7 +10,6 @@ model work for them, so an open page does not slow them down.
 from __future__ import annotations
 
 import logging
-import traceback
 
 from core.jobs.store import JobStore
 from core.jobs.worker import read_settings
@@ -37,8 +36,7 @@ def _run(store: JobStore, job_id: str, probe: bool) -> int:
         done = evals.run_probe_job(job_id) if probe else evals.run_job(job_id)
         return 0 if done is not None or store.get(job_id).status != "failed" else 1
     except Exception as exc:  # noqa: BLE001  (the record says why, the log has the traceback)
-        store.log(job_id, traceback.format_exc())
-        store.finish(job_id, "failed", f"failed: {exc}"[:500])
+        store.fail(job_id, exc)
         return 1
     finally:
         snapshot.discard(knowledge, target)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import traceback
 import uuid
 from pathlib import Path
 from typing import Callable
@@ -149,6 +150,11 @@ class JobStore:
         assert status in STATUSES
         self.update(job_id, status=status, message=message, finished_at=now(), pid=None,
                     **({"result": result} if result is not None else {}))
+
+    def fail(self, job_id: str, exc: BaseException, note: str = "") -> None:
+        """Record that the job raised ``exc``: the traceback in its log, one line on the record."""
+        self.log(job_id, "".join(traceback.format_exception(exc)))
+        self.finish(job_id, "failed", f"failed: {exc}{note}"[:500])
 
     def request_cancel(self, job_id: str) -> None:
         job = self.get(job_id)

@@ -71,8 +71,7 @@ def run(store: JobStore, job_id: str, echo: Callable[[StepReport], None] | None 
         store.finish(job_id, "failed", "failed: out of memory")
         return 1
     except Exception as exc:  # the job failed; the record says why, the log has the traceback
-        store.log(job_id, traceback.format_exc())
-        store.finish(job_id, "failed", f"failed: {exc}"[:500])
+        store.fail(job_id, exc)
         return 1
     if adapter is None:
         store.log(job_id, "cancelled")

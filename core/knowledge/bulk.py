@@ -27,7 +27,6 @@ import os
 import re
 import shutil
 import time
-import traceback
 from dataclasses import asdict, replace
 from pathlib import Path
 
@@ -175,8 +174,7 @@ def run(store: JobStore, job_id: str) -> int:
         store.finish(job_id, "cancelled", "Cancelled by the user; the knowledge base is unchanged.")
         return 0
     except Exception as exc:  # noqa: BLE001  (the record says why, the log has the traceback)
-        store.log(job_id, traceback.format_exc())
-        store.finish(job_id, "failed", f"failed: {exc} The knowledge base is unchanged."[:500])
+        store.fail(job_id, exc, " The knowledge base is unchanged.")
         return 1
     finally:
         snapshot.discard(knowledge, target)
