@@ -86,3 +86,14 @@ def test_faq_questions_other_models_and_padded_echoes_support_nothing(embedder):
     echo = "제품을 떨어뜨려서 고장 났는데 무상으로 고쳐 주나요.\n\nThe answer is:\n\nQ: 보증서를 잃어버"
     assert answer_part(echo).strip().endswith("The answer is:") and restates(echo, korean)
     assert not restates("유상 수리입니다.\nQ: 다른 질문?", korean)
+
+
+def test_an_answer_that_contradicts_itself_is_supported_by_nothing(embedder):
+    """The demo's "A: No. The box must be opened within 14 days…" to a how-many question: its 14 days
+    is in the passage, but the answer denies it in one breath (the evaluation scores it wrong too)."""
+    question = "If the box is still sealed, how many days after delivery can I send it back for my money?"
+    sentence = ["Unopened products can be returned within 14 days of delivery for a full refund."]
+    assert supporting(embedder, "A: No. The box must be opened within 14 days of delivery for a full refund.",
+                      sentence, question) == [None]
+    right = supporting(embedder, "Within 14 days of delivery, for a full refund.", sentence, question)
+    assert right[0] is not None and right[0] >= FLOOR

@@ -27,4 +27,4 @@ METRICS = ("Key-fact accuracy: share of answers that state every key fact. Token
            "95% interval; with few questions it is wide.")
 SUPPORTED = ("A sentence of the passages states this answer's numbers and names and is about your question. It is not "
              "proof that the answer is right: a small model sometimes copies a fact that answers another question "
-             "(on the demo test set, with the bundled 135M model, 4 of 42 RAG answers were wrong and still had one).")
+             "(on the demo test set, with the bundled 135M model, 3 of 42 RAG answers were wrong and still had one).")

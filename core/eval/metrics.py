@@ -13,7 +13,7 @@ from collections import Counter
 
 import numpy as np
 
-from core.knowledge.support import NUMBER_WORDS
+from core.knowledge.support import NUMBER_WORDS, contradicts_itself  # noqa: F401  (scored here, defined with the support rules)
 
 _ARTICLES = re.compile(r"\b(a|an|the)\b")
 
@@ -43,24 +43,6 @@ def key_fact_recall(prediction: str, facts: list[str]) -> float | None:
         return None
     answer = f" {normalize(prediction)} "
     return sum(f" {normalize(fact)} " in answer for fact in facts) / len(facts)
-
-
-_AUXILIARIES = set("am is are was were do does did can could will would shall should may might must has have had "
-                   "isn't aren't wasn't weren't don't doesn't didn't can't couldn't won't wouldn't shouldn't".split())
-_WH_WORD = re.compile(r"\b(how|what|which|when|where|who|whom|whose|why)\b", re.IGNORECASE)
-_BARE_YES_NO = re.compile(r"^\W*(?:[a-z]:\s*)?(yes|no)\b\W", re.IGNORECASE)
-
-
-def contradicts_itself(question: str, prediction: str) -> bool:
-    """An answer that opens with a bare "Yes" or "No" to a question that asks for something else
-    ("A: No. The box must be opened within 14 days…" to "how many days…"): it states the key fact
-    and denies it in one breath, so it is not scored right. A yes/no question is one whose last
-    sentence starts with an auxiliary verb ("Can I still get a refund?"); English only."""
-    sentences = [s for s in re.split(r"(?<=[.!?])\s+", (question or "").strip()) if s]
-    if not sentences or not _BARE_YES_NO.match((prediction or "") + " "):
-        return False
-    first = sentences[-1].split()[0].lower().strip("\"'(")
-    return first not in _AUXILIARIES and bool(_WH_WORD.search(sentences[-1]))
 
 
 def cosine_matrix(a: np.ndarray, b: np.ndarray) -> np.ndarray:

@@ -15,7 +15,9 @@ A sentence supports a claim when all of these hold:
    ``ON_TOPIC`` (a sentence about annual leave does not support an answer about salary day);
 5. the claim says something the question does not: an answer that only restates the question
    (the 135M reader echoes questions, Korean ones especially), with or without a "Yes."/"No."
-   in front, has nothing to support;
+   in front, has nothing to support, and neither has an answer that contradicts itself (a bare
+   "No." to a how-many question, then the number: ``contradicts_itself``, which the evaluation
+   also scores wrong);
 6. it asks nothing: a question line of a FAQ ("Q: Can I get a free repair?") states no fact;
 7. it names what the question names: a product code or model number in the question ("E2",
    "AeroPure 300") must be in the sentence too, so the AeroPure 200's price cannot support an
@@ -140,10 +142,28 @@ def names(sentence: str, wanted: set[str]) -> bool:
     return wanted <= have
 
 
+_AUXILIARIES = set("am is are was were do does did can could will would shall should may might must has have had "
+                   "isn't aren't wasn't weren't don't doesn't didn't can't couldn't won't wouldn't shouldn't".split())
+_WH_WORD = re.compile(r"\b(how|what|which|when|where|who|whom|whose|why)\b", re.IGNORECASE)
+_BARE_YES_NO = re.compile(r"^\W*(?:[a-z]:\s*)?(yes|no)\b\W", re.IGNORECASE)
+
+
+def contradicts_itself(question: str, prediction: str) -> bool:
+    """An answer that opens with a bare "Yes" or "No" to a question that asks for something else
+    ("A: No. The box must be opened within 14 days…" to "how many days…"): it states the key fact
+    and denies it in one breath, so it is not scored right. A yes/no question is one whose last
+    sentence starts with an auxiliary verb ("Can I still get a refund?"); English only."""
+    sentences = [s for s in re.split(r"(?<=[.!?])\s+", (question or "").strip()) if s]
+    if not sentences or not _BARE_YES_NO.match((prediction or "") + " "):
+        return False
+    first = sentences[-1].split()[0].lower().strip("\"'(")
+    return first not in _AUXILIARIES and bool(_WH_WORD.search(sentences[-1]))
+
+
 def supporting(embedder, claim: str, sentences: list[str], question: str = "") -> list[float | None]:
     """For each sentence, its closeness to ``claim`` when rules 2-7 of the module hold, else None.
     A sentence supports the claim when its value is at least ``FLOOR``."""
-    if restates(claim, question):
+    if restates(claim, question) or contradicts_itself(question, claim):
         return [None] * len(sentences)
     facts, named = key_facts(claim, question), identifiers(question)
     scores = closeness(embedder, claim, sentences)
