@@ -68,6 +68,10 @@ class IngestSettings(BaseModel):
     parse_timeout_s: float = Field(60, gt=0, description="Time limit for parsing one file.")
     parse_memory_mb: int = Field(1536, ge=256, description="Memory limit of the parsing subprocess.")
     max_unpacked_mb: int = Field(200, ge=1, description="Largest total unpacked size of a DOCX (zip-bomb guard).")
+    background_mb: float = Field(8, gt=0, description="An upload of this many MB or more runs as a background job.")
+    background_files: int = Field(50, ge=1, description="An upload of this many files or more runs as a background job.")
+    background_reindex_chunks: int = Field(
+        2000, ge=1, description="Re-indexing a knowledge base of this many chunks or more runs as a background job.")
 
 
 class RetrievalSettings(BaseModel):

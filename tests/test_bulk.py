@@ -190,7 +190,11 @@ def test_a_deleted_knowledge_base_drops_the_finished_result(service, filled, job
     assert not (jobs.folder(job.id) / bulk.READY).exists() and service.catalog.kb(kb) is None
 
 
-def test_large_uploads_go_to_the_background_small_ones_stay_in_the_page():
-    assert not bulk.large_upload(NEW)
-    assert bulk.large_upload([(f"f{i}.txt", b"x") for i in range(bulk.BACKGROUND_FILES)])
-    assert bulk.large_upload([("big.csv", b"x" * bulk.BACKGROUND_BYTES)])
+def test_large_uploads_and_reindexes_go_to_the_background_small_ones_stay_in_the_page(service, filled, monkeypatch):
+    limits = service.settings.ingest
+    assert not bulk.upload_in_background(service, filled, NEW)
+    assert bulk.upload_in_background(service, filled, [(f"f{i}.txt", b"x") for i in range(limits.background_files)])
+    assert bulk.upload_in_background(service, filled, [("big.csv", b"x" * int(limits.background_mb * 1024 * 1024))])
+    assert not bulk.reindex_in_background(service, filled)
+    monkeypatch.setattr(service, "point_count", lambda name: bulk.OPTIMIZE_AT)  # a knowledge base that large
+    assert bulk.upload_in_background(service, filled, NEW) and bulk.reindex_in_background(service, filled)

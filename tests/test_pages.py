@@ -340,17 +340,18 @@ def test_cancel_button_turns_into_cancelling_and_a_job_is_not_offered_cancel_twi
 def test_a_large_upload_runs_in_the_background_and_its_results_appear_when_switched_in(app_env):
     import time
 
-    from core.knowledge import bulk
     from ui.resources import knowledge
     from ui.widgets import SESSION_KB
 
     knowledge().create_kb("Bulk upload")
+    limits = knowledge().settings.ingest
     at = open_page("pages/knowledge_base.py")
     try:
+        limits.background_files = 20  # as LAB_INGEST__BACKGROUND_FILES=20 would: the app's settings are cached
         at.session_state[SESSION_KB] = "Bulk upload"
         at.run()
         files = [(f"note_{i:02d}.txt", f"Note {i}.\nRoom {100 + i} holds archive box {i}.".encode(), "text/plain")
-                 for i in range(bulk.BACKGROUND_FILES)]
+                 for i in range(20)]
         at.file_uploader[0].set_value(files)
         at.button[0].click().run()
         assert not at.exception and not at.error, [e.value for e in at.error]
@@ -364,4 +365,5 @@ def test_a_large_upload_runs_in_the_background_and_its_results_appear_when_switc
         assert len(results) == 20 and set(results["result"]) == {"✅ added"}
         assert any(m.label == "Documents" and m.value == "20" for m in at.metric)
     finally:
+        limits.background_files = type(limits)().background_files
         knowledge().delete_kb("Bulk upload")

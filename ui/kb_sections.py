@@ -80,7 +80,7 @@ def upload_section(service: KnowledgeService, kb: KBInfo) -> None:
     if submitted and files:
         payload = [(f.name, f.getvalue()) for f in files]
         try:
-            if bulk.available(service) and (bulk.large_upload(payload) or service.point_count(kb.name) >= bulk.OPTIMIZE_AT):
+            if bulk.upload_in_background(service, kb.name, payload):
                 _in_background(lambda jobs: bulk.submit_upload(service, jobs, kb.name, payload))
             else:
                 bar = st.progress(0.0, text="Starting…")
@@ -214,7 +214,7 @@ def settings_section(service: KnowledgeService, kb: KBInfo) -> None:
 def _reindex(service: KnowledgeService, kb: KBInfo, size: int | None = None, overlap: int | None = None) -> None:
     """Re-index in the page, or as a background job when the knowledge base is large."""
     try:
-        if bulk.available(service) and service.point_count(kb.name) >= bulk.BACKGROUND_CHUNKS:
+        if bulk.reindex_in_background(service, kb.name):
             _in_background(lambda jobs: bulk.submit_reindex(service, jobs, kb.name, size, overlap))
         bar = st.progress(0.0)
         if size is None:

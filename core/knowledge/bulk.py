@@ -41,9 +41,6 @@ INPUT = "input"  # the uploaded files, named by their position; their names are 
 READY = "ready"  # the built knowledge base, waiting to be switched in
 MARK = "__j"  # collection names built by a job end in __j<job>
 RETIRED = "retired:"  # catalog meta key prefix: a collection replaced by a switch, to delete
-BACKGROUND_BYTES = 8 * 1024 * 1024  # an upload this large (or with this many files) runs as a job
-BACKGROUND_FILES = 20
-BACKGROUND_CHUNKS = 2_000  # a re-index of a knowledge base with this many chunks runs as a job
 OPTIMIZE_AT = 20_000  # chunks from which the worker builds the HNSW index (exhaustive search is fine below)
 STEPS = 1000  # progress is recorded as step / STEPS
 
@@ -61,8 +58,16 @@ def available(knowledge) -> bool:
     return isinstance(knowledge.store, EdgeStore) and knowledge.settings.knowledge_dir is None
 
 
-def large_upload(files: list[tuple[str, bytes]]) -> bool:
-    return len(files) >= BACKGROUND_FILES or sum(len(data) for _, data in files) >= BACKGROUND_BYTES
+def upload_in_background(knowledge, kb: str, files: list[tuple[str, bytes]]) -> bool:
+    """Whether an upload runs as a job: a large one (``ingest.background_mb`` / ``background_files``),
+    or any upload to a knowledge base large enough for the HNSW index (the job rebuilds it)."""
+    limits = knowledge.settings.ingest
+    large = len(files) >= limits.background_files or sum(len(d) for _, d in files) >= limits.background_mb * 1024 * 1024
+    return available(knowledge) and (large or knowledge.point_count(kb) >= OPTIMIZE_AT)
+
+
+def reindex_in_background(knowledge, kb: str) -> bool:
+    return available(knowledge) and knowledge.point_count(kb) >= knowledge.settings.ingest.background_reindex_chunks
 
 
 def pending(jobs: JobStore, kb: str) -> Job | None:

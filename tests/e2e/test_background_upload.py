@@ -20,7 +20,7 @@ expect.set_options(timeout=LONG)
 
 @pytest.fixture(scope="module")
 def app_url(tmp_path_factory):
-    with running_app(tmp_path_factory.mktemp("e2e-bulk"), "streamlit-bulk.log") as url:
+    with running_app(tmp_path_factory.mktemp("e2e-bulk"), "streamlit-bulk.log", LAB_INGEST__BACKGROUND_FILES="20") as url:
         yield url
 
 
