@@ -179,6 +179,29 @@ def test_a_kill_after_the_catalog_switched_drops_the_retired_collection_at_the_n
         restarted.close()
 
 
+def test_an_upload_in_the_page_that_crosses_the_index_line_queues_the_index_build(
+        service, filled, jobs, settings, monkeypatch):
+    kb = filled
+    monkeypatch.setattr("core.jobs.supervisor.ensure_running", lambda store: True)
+    before, version = service.point_count(kb), service.version(kb)
+    assert bulk.index_after_upload(service, jobs, kb, before) is None  # below the line: nothing to do
+    monkeypatch.setattr(bulk, "OPTIMIZE_AT", before + 1)  # the demo-sized line: this upload crosses it
+    service.ingest_files(kb, NEW)
+    job = bulk.index_after_upload(service, jobs, kb, before)
+    assert job is not None and job.config["op"] == "index"
+    with pytest.raises(KnowledgeBaseError, match="search index of 'test' is being built"):
+        service.ingest_files(kb, [("other.md", b"Other.\nSomething else entirely.\n")])
+    optimized = []
+    monkeypatch.setattr("core.knowledge.edge_store.EdgeVectorStore.optimize", lambda self: optimized.append(self))
+    jobs.claim(job.id, pid=1)
+    assert bulk.run(jobs, job.id) == 0 and len(optimized) == 1
+    changed_version = service.version(kb)
+    assert bulk.switch_in_finished(service, jobs) == [kb] and "built" in jobs.get(job.id).message
+    assert service.version(kb) == changed_version != version  # the upload changed it, the index did not
+    assert "Falcon-19" in search(service, kb, "parking access code", top_k=1)[0].text
+    assert bulk.index_after_upload(service, jobs, kb, service.point_count(kb)) is None  # already past the line
+
+
 def test_a_deleted_knowledge_base_drops_the_finished_result(service, filled, jobs, settings, monkeypatch):
     kb = filled
     monkeypatch.setattr("core.jobs.supervisor.ensure_running", lambda store: True)

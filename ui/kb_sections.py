@@ -83,10 +83,14 @@ def upload_section(service: KnowledgeService, kb: KBInfo) -> None:
             if bulk.upload_in_background(service, kb.name, payload):
                 _in_background(lambda jobs: bulk.submit_upload(service, jobs, kb.name, payload))
             else:
+                from ui.resources import job_store
+
                 bar = st.progress(0.0, text="Starting…")
+                before = service.point_count(kb.name)
                 results = service.ingest_files(kb.name, payload, lambda frac, msg: bar.progress(frac, text=msg))
                 bar.empty()
                 st.session_state["last_upload"] = results
+                bulk.index_after_upload(service, job_store(), kb.name, before)  # past 20,000 chunks: build the index
                 if any(r.status in ("added", "updated") for r in results):
                     st.rerun()  # so the counts and the version above the tabs include the new documents
         except LabError as exc:

@@ -15,6 +15,9 @@ write into the knowledge base the app serves. It builds the new state beside it 
    the old collection is then deleted. A kill between two steps is finished at the next start
    (``sweep``): an unreferenced built folder is removed, a retired collection is dropped.
 
+An upload in the page that takes a knowledge base past ``OPTIMIZE_AT`` chunks queues a job of the
+same kind that only builds the index (``index_after_upload``).
+
 Until the switch, searches, comparisons and evaluations read the knowledge base as it was, and
 writes to it are refused with a sentence (``pending``), so nothing done meanwhile is lost.
 With a Qdrant server (reachable from every process) uploads stay in the page.
@@ -82,9 +85,9 @@ def pending(jobs: JobStore, kb: str) -> Job | None:
 
 
 def busy_message(job: Job) -> str:
-    kb = job.config.get("kb", "")
-    doing = (f"{len(job.config.get('files', []))} files are being added to '{kb}'" if job.config.get("op") == "upload"
-             else f"'{kb}' is being re-indexed")
+    kb, op = job.config.get("kb", ""), job.config.get("op")
+    doing = {"upload": f"{len(job.config.get('files', []))} files are being added to '{kb}'",
+             "index": f"The search index of '{kb}' is being built"}.get(op, f"'{kb}' is being re-indexed")
     return f"{doing} in the background: wait until that finishes (or cancel it) before changing it again."
 
 
@@ -110,6 +113,14 @@ def submit_reindex(knowledge, jobs: JobStore, kb: str, chunk_size: int | None = 
         knowledge._check_chunking(chunk_size, chunk_overlap)
     config = {"op": "reindex", "kb": kb, "chunk_size": chunk_size, "chunk_overlap": chunk_overlap}
     return _submit(knowledge, jobs, kb, f"Re-index {kb}", config, lambda folder: None)
+
+
+def index_after_upload(knowledge, jobs: JobStore, kb: str, chunks_before: int) -> Job | None:
+    """After an upload in the page: if it took ``kb`` past ``OPTIMIZE_AT`` chunks, queue a job that
+    builds its HNSW index (on a snapshot, switched in like an upload); None when nothing is needed."""
+    if not available(knowledge) or not chunks_before < OPTIMIZE_AT <= knowledge.point_count(kb):
+        return None
+    return _submit(knowledge, jobs, kb, f"Build the search index of {kb}", {"op": "index", "kb": kb}, lambda folder: None)
 
 
 def _submit(knowledge, jobs: JobStore, kb: str, name: str, config: dict, write_input) -> Job:
@@ -157,6 +168,8 @@ def run(store: JobStore, job_id: str) -> int:
         if job.config["op"] == "upload":
             files = [(name, (job_dir / INPUT / f"{i:05d}").read_bytes()) for i, name in enumerate(job.config["files"])]
             results = knowledge.ingest_files(kb, files, progress)
+        elif job.config["op"] == "index":
+            pass  # only the index below
         elif job.config.get("chunk_size"):
             knowledge.update_chunking(kb, job.config["chunk_size"], job.config["chunk_overlap"], progress)
         else:
@@ -169,8 +182,8 @@ def run(store: JobStore, job_id: str) -> int:
         os.replace(target, job_dir / READY)
         shutil.rmtree(job_dir / INPUT, ignore_errors=True)
         changed = sum(r.status in ("added", "updated") for r in results)
-        message = (f"{changed} of {len(results)} files indexed; switching them in…" if job.config["op"] == "upload"
-                   else "Re-indexed; switching it in…")
+        message = {"upload": f"{changed} of {len(results)} files indexed; switching them in…",
+                   "index": "Search index built; switching it in…"}.get(job.config["op"], "Re-indexed; switching it in…")
         store.update(job_id, step=STEPS, elapsed_s=time.monotonic() - started)
         store.finish(job_id, "done", message, {"kb": kb, "results": [asdict(r) for r in results], "switched_in": False})
         return 0
