@@ -45,6 +45,19 @@ def wait_for(ft, job_id, condition, timeout=600):  # generous: CI machines are s
     raise AssertionError(f"timed out; job is {ft.jobs.get(job_id)}")
 
 
+def test_uploads_go_before_queued_training_and_evaluations_never_before_a_running_job(tmp_path):
+    store = JobStore(tmp_path)
+    training = store.submit("finetune", "demo adapter", {})
+    evaluation = store.submit("eval", "demo evaluation", {})
+    assert store.claim_next(pid=1).id == training.id  # the oldest
+    upload = store.submit("ingest", "Add 60 files to Lumora demo", {})
+    later = store.submit("ingest", "Add 80 files to Policies", {})
+    assert store.running().id == training.id  # the running job is not preempted
+    store.finish(training.id, "done")
+    assert [store.claim_next(pid=1).id for _ in range(3)] == [upload.id, later.id, evaluation.id]
+    assert store.claim_next(pid=1) is None
+
+
 def test_store_lifecycle_and_plain_errors(tmp_path):
     store = JobStore(tmp_path)
     a, b = store.submit("finetune", "a", {"x": 1}), store.submit("finetune", "b", {"x": 2})

@@ -18,6 +18,7 @@ class Kind:
     cancel_grace_s: float  # after a cancel request, time for the worker to stop on its own before SIGTERM
     run: str  # "module:function" called in the worker process with (store, job_id); returns an exit code
     uses: str = "the model"  # what a job waiting behind this one is told it is using
+    first: bool = False  # runs before queued jobs of other kinds (someone is waiting for it on a page)
 
     @property
     def process(self) -> str:
@@ -36,12 +37,19 @@ KINDS: dict[str, Kind] = {k.name: k for k in (
     Kind("eval", "evaluation", False, 90.0, "core.eval.worker:run"),
     Kind("freshness", "freshness probe", False, 90.0, "core.eval.worker:run_probe"),
     # A large upload or re-index builds a copy of the knowledge base, switched in when done (core.knowledge.bulk).
-    Kind("ingest", "upload job", False, 30.0, "core.knowledge.bulk:run", uses="the embedder"),
+    # An upload is what someone waits for on the knowledge-base page, and takes minutes: it goes before
+    # queued training and evaluations (the demo adapter's, at first start), never before a running job.
+    Kind("ingest", "upload job", False, 30.0, "core.knowledge.bulk:run", uses="the embedder", first=True),
 )}
 
 
 def kind(name: str) -> Kind:
     return KINDS[name]
+
+
+def first_kinds() -> list[str]:
+    """Kinds that run before queued jobs of other kinds (``Kind.first``)."""
+    return [k.name for k in KINDS.values() if k.first]
 
 
 def waiting_reason(queued, running) -> str:

@@ -136,10 +136,16 @@ class JobStore:
             c.execute(f"UPDATE jobs SET {cols} WHERE id = ?", (*fields.values(), job_id))
 
     def claim_next(self, pid: int, kind: str | None = None) -> Job | None:
-        """Atomically move the oldest queued job (of ``kind``, or of any kind) to running (one runner wins)."""
+        """Atomically move the next queued job (of ``kind``, or of any kind) to running (one runner
+        wins): the oldest, kinds marked ``first`` (uploads) before the others."""
+        from core.jobs.kinds import first_kinds
+
         where, args = ("status = 'queued' AND kind = ?", (kind,)) if kind else ("status = 'queued'", ())
+        first = first_kinds()
+        order = f"CASE WHEN kind IN ({','.join('?' * len(first))}) THEN 0 ELSE 1 END, " if first else ""
         with self.db.write() as c:
-            row = c.execute(f"SELECT id FROM jobs WHERE {where} ORDER BY created_at, rowid LIMIT 1", args).fetchone()
+            row = c.execute(f"SELECT id FROM jobs WHERE {where} ORDER BY {order}created_at, rowid LIMIT 1",
+                            (*args, *first)).fetchone()
             if row is None:
                 return None
             c.execute("UPDATE jobs SET status = 'running', pid = ?, started_at = COALESCE(started_at, ?), message = '' "
