@@ -3,9 +3,9 @@
 At first start (``core.seed.seed_demo_adapter``) one training job is queued through the job
 supervisor: the product's own recipe on the shipped demo pairs. The compare page shows its
 progress where the fine-tuned and hybrid answers will be, and selects the adapter once it is
-saved. ``follow`` (a thread of the app process) then queues a saved evaluation of the demo test
-set over every arm with that adapter, in the app's evaluation runner, so the Evaluate page has
-results before anyone asks for them. The two job ids are kept in the job store's metadata, so
+saved. ``follow`` (a thread of the app process that only reads job records) then queues a saved
+evaluation of the demo test set over every arm with that adapter, a job like any other for the job
+runner, so the Evaluate page has results before anyone asks for them. The two job ids are kept in the job store's metadata, so
 each is queued once per workspace, and a restarted app picks up where it left off.
 """
 
