@@ -356,6 +356,8 @@ def test_a_large_upload_runs_in_the_background_and_its_results_appear_when_switc
         at.button[0].click().run()
         assert not at.exception and not at.error, [e.value for e in at.error]
         assert any("20 files are being added to 'Bulk upload'" in i.value for i in at.info)
+        assert any("20 files are being added to 'Bulk upload' in the background: answers" in c.value
+                   for c in at.sidebar.caption)  # every page with the picker says so
         deadline = time.time() + TIMEOUT
         while any("being added" in i.value for i in at.info) and time.time() < deadline:
             time.sleep(1)

@@ -77,6 +77,12 @@ def active_kb_picker(service: KnowledgeService, key: str = "kb_picker") -> KBInf
                          help="For this browser tab only: other people using the lab keep their own choice.")
     info = service.get_kb(name)
     st.sidebar.caption(f"Version `{service.version(name)}` · {info.mode} retrieval", help=glossary.VERSION)
+    from core.knowledge import bulk
+    from ui.resources import job_store
+
+    if (job := bulk.pending(job_store(), name)) is not None:
+        st.sidebar.caption(f"⏳ {md_escape(bulk.busy_message(job).split(':')[0])}: answers, searches and evaluations "
+                           "use this version until it is switched in.")
     sidebar_jobs()
     return info
 
