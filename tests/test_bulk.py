@@ -146,11 +146,13 @@ def test_a_kill_during_the_switch_in_is_finished_at_the_next_start(service, fill
     service.close()
     monkeypatch.undo()
 
-    restarted = KnowledgeService(settings, embedder=service.embedder)  # the sweep removes the stray folder
+    # The next start removes the stray folder, then switches the job in: its built copy is intact.
+    restarted = KnowledgeService(settings, embedder=service.embedder)
     try:
-        assert _job_folders(settings) == [old] and [d.name for d in restarted.documents(kb)] == ["policy.md"]
-        # The job is still waiting to be switched in; its built copy is intact, so it can be.
-        assert bulk.pending(jobs, kb) is not None
+        new = restarted.get_kb(kb).collection
+        assert new != old and _job_folders(settings) == [new]
+        assert sorted(d.name for d in restarted.documents(kb)) == ["badges.txt", "parking.md", "policy.md"]
+        assert bulk.pending(jobs, kb) is None and jobs.get(job.id).result["switched_in"]
     finally:
         restarted.close()
 

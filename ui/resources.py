@@ -25,8 +25,7 @@ def _knowledge() -> KnowledgeService:
     from core import demo_adapter
     from core.finetune.service import FinetuneService
 
-    service = KnowledgeService(settings())
-    bulk.switch_in_finished(service, JobStore(settings().data_dir))  # uploads finished while the app was down
+    service = KnowledgeService(settings())  # it switches in uploads that finished while the app was down
     if settings().demo_seed and seed_demo(service):  # a fresh workspace: the demo adapter trains in the background
         seed_demo_adapter(FinetuneService(settings()), service)
     demo_adapter.follow(settings(), evals)  # once it is saved, its evaluation is queued in this process

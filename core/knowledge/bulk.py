@@ -9,11 +9,12 @@ write into the knowledge base the app serves. It builds the new state beside it 
    code as an upload in the page runs on it (``KnowledgeService.ingest_files`` / ``reindex``,
    crash-safe per document); a large result gets its HNSW index built; the finished folder is
    renamed ``ready/``. Cancelling or killing the worker loses only the copy.
-3. **Switch in** (the process that owns the data folder: the app, at start and every few
-   seconds in the sidebar): the built shard, texts and archive move under a new collection name
-   and one catalog transaction makes them the knowledge base's, with its documents and versions;
-   the old collection is then deleted. A kill between two steps is finished at the next start
-   (``sweep``): an unreferenced built folder is removed, a retired collection is dropped.
+3. **Switch in** (the process that owns the data folder: ``KnowledgeService`` at every start, and
+   the app every few seconds in the sidebar): the built shard, texts and archive move under a new
+   collection name and one catalog transaction makes them the knowledge base's, with its documents
+   and versions; the old collection is then deleted. A kill between two steps is finished at the
+   next start: a built folder already moved in is used where it lies, a retired collection is
+   dropped, and a folder no knowledge base or waiting job claims is removed (``sweep``).
 
 An upload in the page that takes a knowledge base past ``OPTIMIZE_AT`` chunks queues a job of the
 same kind that only builds the index (``index_after_upload``).
@@ -245,9 +246,14 @@ def _switch_in(knowledge, job: Job, ready: Path) -> bool:
 
 def sweep(knowledge) -> int:
     """Delete what a switch-in left behind: collections it retired, and built folders that no
-    knowledge base references (a kill before the catalog said so). Returns folders removed."""
+    knowledge base references and no job still waits to switch in (a kill after the folder moved
+    in but before the catalog said so is finished by the switch-in, which finds it in place).
+    Returns folders removed."""
     removed = 0
     referenced = {info.collection for info in knowledge.catalog.kbs()}
+    if knowledge.settings.knowledge_dir is None and (knowledge.settings.data_dir / "jobs.db").is_file():
+        referenced |= {path.name for job in finished(knowledge.job_store())
+                       for path in knowledge.settings.kb_dir.glob(f"*{MARK}{job.id.rsplit('-', 1)[-1]}")}
     with knowledge._lock:
         for key in knowledge.catalog.meta_keys(RETIRED):
             collection = key.removeprefix(RETIRED)

@@ -57,9 +57,11 @@ class KnowledgeService:
             self.store.close()
             raise
         self._lock = threading.RLock()
-        self._jobs = None  # the job records, opened on the first write (check_writable)
+        self._jobs = None  # the job records, opened on first use (job_store)
         recover(self)  # finish or roll back what a killed process left half-written
         bulk.sweep(self)  # and what a background job's switch-in left behind
+        if settings.knowledge_dir is None and (settings.data_dir / "jobs.db").is_file():
+            bulk.switch_in_finished(self, self.job_store())  # uploads that finished while no process owned the folder
 
     def close(self) -> None:
         """Release the vector store (and its folder lock) for another process."""
@@ -220,16 +222,20 @@ class KnowledgeService:
         self.check_writable(name)
         return uploads.ingest_files(self, name, files, progress)
 
+    def job_store(self):
+        """The workspace's job records (background uploads are jobs), opened on first use."""
+        from core.jobs.store import JobStore
+
+        if self._jobs is None:
+            self._jobs = JobStore(self.settings.data_dir)
+        return self._jobs
+
     def check_writable(self, name: str) -> None:
         """Refuse a change to a knowledge base that a background upload or re-index is rebuilding
         (``core.knowledge.bulk``): its result replaces the knowledge base, so the change would be lost."""
         if self.settings.knowledge_dir is not None:  # a job's own snapshot: the job is the writer
             return
-        from core.jobs.store import JobStore
-
-        if self._jobs is None:
-            self._jobs = JobStore(self.settings.data_dir)
-        job = bulk.pending(self._jobs, name)
+        job = bulk.pending(self.job_store(), name)
         if job is not None:
             raise KnowledgeBaseError(bulk.busy_message(job))
 
