@@ -36,7 +36,9 @@ def test_a_large_upload_is_added_in_the_background_and_switched_in(app_url, tmp_
         expect(page.get_by_test_id("stFileChipName").filter(has_text="note_24.txt")).to_be_attached()
         expect(page.get_by_test_id("stFileChipIconSpinner")).to_have_count(0)
         page.get_by_role("button", name="Add to knowledge base").click()
-        expect(page.get_by_text("25 files are being added to 'Lumora demo' in the background")).to_be_visible()
+        busy = page.get_by_text("25 files are being added to 'Lumora demo' in the background")
+        expect(busy.first).to_be_visible()
+        expect(busy).to_have_count(2)  # the page's notice, and the sidebar's (every page with the picker shows it)
         expect(page.get_by_role("button", name="Cancel")).to_be_visible()
         expect(page.get_by_test_id("stMetricValue").first).to_have_text("7")  # unchanged until switched in
         shot(page, "bulk_1_running")
