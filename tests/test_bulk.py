@@ -3,6 +3,7 @@ runner (a supervisor and a worker process) on a snapshot, switched in by the pro
 the data folder; nothing changes until then, and a kill at any step loses nothing."""
 
 import time
+from contextlib import contextmanager
 
 import pytest
 
@@ -38,6 +39,17 @@ def jobs(settings):
 def filled(service, kb):
     service.ingest_files(kb, [("policy.md", POLICY)])
     return kb
+
+
+@contextmanager
+def restarted(settings, service):
+    """The data folder opened again, as at the next start (``service`` closed first)."""
+    service.close()
+    again = KnowledgeService(settings, embedder=service.embedder)
+    try:
+        yield again
+    finally:
+        again.close()
 
 
 def _job_folders(settings) -> list[str]:
@@ -79,12 +91,8 @@ def test_background_upload_changes_nothing_until_switched_in(service, filled, jo
     service.ingest_files(kb, [("other.md", b"Other.\nSomething else entirely.\n")])  # writable again
 
     # A restart opens the switched-in knowledge base as it is.
-    service.close()
-    again = KnowledgeService(settings, embedder=service.embedder)
-    try:
+    with restarted(settings, service) as again:
         assert len(again.documents(kb)) == 4 and "Falcon-19" in search(again, kb, "parking access code", top_k=1)[0].text
-    finally:
-        again.close()
 
 
 def test_background_reindex_with_new_chunking_records_the_same_version_as_in_the_page(
@@ -143,18 +151,14 @@ def test_a_kill_during_the_switch_in_is_finished_at_the_next_start(service, fill
     with pytest.raises(KeyboardInterrupt):
         bulk.switch_in_finished(service, jobs)
     assert len(_job_folders(settings)) == 2 and service.get_kb(kb).collection == old
-    service.close()
     monkeypatch.undo()
 
-    # The next start removes the stray folder, then switches the job in: its built copy is intact.
-    restarted = KnowledgeService(settings, embedder=service.embedder)
-    try:
-        new = restarted.get_kb(kb).collection
+    # The next start uses the folder where it lies and commits the switch.
+    with restarted(settings, service) as again:
+        new = again.get_kb(kb).collection
         assert new != old and _job_folders(settings) == [new]
-        assert sorted(d.name for d in restarted.documents(kb)) == ["badges.txt", "parking.md", "policy.md"]
+        assert sorted(d.name for d in again.documents(kb)) == ["badges.txt", "parking.md", "policy.md"]
         assert bulk.pending(jobs, kb) is None and jobs.get(job.id).result["switched_in"]
-    finally:
-        restarted.close()
 
 
 def test_a_kill_after_the_catalog_switched_drops_the_retired_collection_at_the_next_start(
@@ -169,16 +173,12 @@ def test_a_kill_after_the_catalog_switched_drops_the_retired_collection_at_the_n
     bulk.switch_in_finished(service, jobs)
     new = service.get_kb(kb).collection
     assert sorted(_job_folders(settings)) == sorted([old, new])
-    service.close()
     monkeypatch.undo()
 
-    restarted = KnowledgeService(settings, embedder=service.embedder)
-    try:
-        assert _job_folders(settings) == [new] and len(restarted.documents(kb)) == 3
-        assert restarted.catalog.meta_keys(bulk.RETIRED) == []
-        assert "Falcon-19" in search(restarted, kb, "parking access code", top_k=1)[0].text
-    finally:
-        restarted.close()
+    with restarted(settings, service) as again:
+        assert _job_folders(settings) == [new] and len(again.documents(kb)) == 3
+        assert again.catalog.meta_keys(bulk.RETIRED) == []
+        assert "Falcon-19" in search(again, kb, "parking access code", top_k=1)[0].text
 
 
 def test_an_upload_in_the_page_that_crosses_the_index_line_queues_the_index_build(
