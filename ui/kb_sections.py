@@ -58,7 +58,7 @@ def background_section(service: KnowledgeService, kb: KBInfo) -> None:
         return
     eta = f", about {job.eta_s / 60:.0f} min left" if job.eta_s and job.eta_s > 60 else ""
     text = (jobs.waiting_reason(job) or "").capitalize() if job.status == "queued" else (job.message or "Working…")
-    st.info(bulk.busy_message(job).split(":")[0] + ". Searches, comparisons and evaluations use the knowledge base "
+    st.info(md_escape(bulk.under_way(job)) + ". Searches, comparisons and evaluations use the knowledge base "
             "as it was until it finishes.", icon="⏳")
     left, right = st.columns([4, 1])
     left.progress(job.progress, text=f"{md_escape(text)} ({job.progress:.0%}{eta})")

@@ -81,7 +81,7 @@ def active_kb_picker(service: KnowledgeService, key: str = "kb_picker") -> KBInf
     from ui.resources import job_store
 
     if (job := bulk.pending(job_store(), name)) is not None:
-        st.sidebar.caption(f"⏳ {md_escape(bulk.busy_message(job).split(':')[0])}: answers, searches and evaluations "
+        st.sidebar.caption(f"⏳ {md_escape(bulk.under_way(job))}: answers, searches and evaluations "
                            "use this version until it is switched in.")
     sidebar_jobs()
     return info

@@ -85,11 +85,18 @@ def pending(jobs: JobStore, kb: str) -> Job | None:
     return None
 
 
-def busy_message(job: Job) -> str:
+def under_way(job: Job) -> str:
+    """What the job is doing to its knowledge base, as the pages say it: "20 files are being added
+    to 'Policies' in the background"."""
     kb, op = job.config.get("kb", ""), job.config.get("op")
     doing = {"upload": f"{len(job.config.get('files', []))} files are being added to '{kb}'",
              "index": f"The search index of '{kb}' is being built"}.get(op, f"'{kb}' is being re-indexed")
-    return f"{doing} in the background: wait until that finishes (or cancel it) before changing it again."
+    return f"{doing} in the background"
+
+
+def busy_message(job: Job) -> str:
+    """Why a change to the job's knowledge base is refused meanwhile."""
+    return f"{under_way(job)}: wait until that finishes (or cancel it) before changing it again."
 
 
 # --- 1. queue (the app) --------------------------------------------------------------------
