@@ -12,7 +12,7 @@ from core.errors import LabError
 from core.eval.run import TestItem
 from core.eval.runs import diff_runs
 from core.eval.service import EvalService, EvalSpec
-from core.eval.testsets import parse_test_set
+from core.eval.items import parse_test_set
 from core.finetune.adapters import AdapterRegistry
 from tests.test_eval_run import ITEMS, POLICY
 

@@ -16,7 +16,8 @@ from core.eval.run import EvalRun
 from core.eval.summary import COST, METRIC_LABELS, summarize
 from core.eval.runs import diff_runs
 from core.eval.service import EvalService, EvalSpec
-from core.eval.testsets import TestSet, dataset_set, demo_set, parse_test_set
+from core.eval.items import parse_test_set
+from core.eval.testsets import TestSet, dataset_set, demo_set
 from core.seed import DEMO_KB
 from ui import glossary
 from ui.compare_view import answer_html, sources_list, support_line

@@ -39,7 +39,7 @@ def main(argv: list[str] | None = None) -> int:
 
     from core.compare.engine import CompareEngine
     from core.demo import DATASETS_DIR
-    from core.eval.run import load_test_items
+    from core.eval.items import load_test_items
     from core.eval.service import KIND, EvalService, EvalSpec
     from core.eval.summary import format_table, summarize
     from core.finetune.adapters import AdapterRegistry

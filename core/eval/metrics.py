@@ -10,10 +10,14 @@ from __future__ import annotations
 import re
 import string
 from collections import Counter
+from typing import Literal
 
 import numpy as np
 
 from core.knowledge.support import NUMBER_WORDS, contradicts_itself  # noqa: F401  (scored here, defined with the support rules)
+from core.models.abstention import is_abstention
+
+Verdict = Literal["right", "wrong", "abstained"]
 
 _ARTICLES = re.compile(r"\b(a|an|the)\b")
 
@@ -36,13 +40,54 @@ def token_f1(prediction: str, reference: str) -> float:
     return 2 * precision * recall / (precision + recall)
 
 
-def key_fact_recall(prediction: str, facts: list[str]) -> float | None:
-    """Share of the key facts found in the answer (word-boundary match after normalisation);
-    None when the question has no key facts."""
+def states_fact(prediction: str, phrasings: str | list[str]) -> bool:
+    """Whether the answer states one key fact: any of its acceptable phrasings, word-boundary match
+    after normalisation."""
+    answer = f" {normalize(prediction)} "
+    return any(f" {normalize(p)} " in answer for p in ([phrasings] if isinstance(phrasings, str) else phrasings))
+
+
+def key_fact_recall(prediction: str, facts: list[str | list[str]]) -> float | None:
+    """Share of the key facts the answer states (a fact given as a list counts when any of its
+    phrasings is stated); None when the question has no key facts."""
     if not facts:
         return None
-    answer = f" {normalize(prediction)} "
-    return sum(f" {normalize(fact)} " in answer for fact in facts) / len(facts)
+    return sum(states_fact(prediction, fact) for fact in facts) / len(facts)
+
+
+def judge(question: str, answerable: bool, facts: list[str | list[str]], answer: str) -> Verdict | None:
+    """The scorer's reading of one answer, as a person labels it: "abstained" when it says it does
+    not know, "right" when it states every key fact without denying it ("No. … 14 days" to a
+    how-many question), else "wrong" (any claim to an unanswerable question is wrong). None for an
+    answerable question without key facts (scored by F1 only)."""
+    if is_abstention(answer):
+        return "abstained"
+    if not answerable:
+        return "wrong"
+    recall = key_fact_recall(answer, facts)
+    if recall is None:
+        return None
+    return "right" if recall == 1.0 and not contradicts_itself(question, answer) else "wrong"
+
+
+_ECHO_FILLER = re.compile(r"\b(the|answer|answers|is|are|to|this|question|passage|passages|reference|source|sources|"
+                          r"according|based|on|in|ref)\b|\[\d{1,2}\]|<[^>]*>|\S+\.(?:md|txt|csv|html?|pdf|docx|json|rst)\b",
+                          re.IGNORECASE)
+
+
+def is_format_echo(answer: str, doc_names: list[str] = ()) -> bool:
+    """Whether the answer is only the prompt's format copied back: "The answer is:" with nothing
+    after it, or passage labels and file names ("The answer is: [1] policy.md [2] faq.html").
+    An abstention is not an echo."""
+    if not answer or not answer.strip():
+        return True
+    if is_abstention(answer):
+        return False
+    text = answer
+    for name in doc_names:
+        text = text.replace(name, " ")
+    text = _ECHO_FILLER.sub(" ", text)
+    return not re.search(r"\w", text)
 
 
 def cosine_matrix(a: np.ndarray, b: np.ndarray) -> np.ndarray:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import hashlib
 import json
 import time
-from pathlib import Path
 from typing import Callable
 
 import numpy as np
@@ -14,19 +13,12 @@ from pydantic import BaseModel, Field
 from core.compare.arms import ARMS_BY_NAME, known
 from core.compare.engine import CompareEngine
 from core.compare.results import Source
+from core.eval.items import TestItem
 from core.eval import metrics as m
 from core.knowledge import support
 from core.knowledge.retrieval import search, split_sentences
 from core.models.abstention import is_abstention
 from core.models.generation import Decoding
-
-class TestItem(BaseModel):
-    question: str
-    answer: str
-    source: str | None = None
-    key_facts: list[str] = Field(default_factory=list)
-    answerable: bool = True
-
 
 class ArmScore(BaseModel):
     text: str
@@ -94,15 +86,6 @@ def prompt_hash() -> str:
     return hashlib.sha256(blob.encode("utf-8")).hexdigest()[:12]
 
 
-def load_test_items(path: Path) -> list[TestItem]:
-    items = []
-    for line in Path(path).read_text(encoding="utf-8").splitlines():
-        if line.strip():
-            row = json.loads(line)
-            items.append(TestItem(**{k: row[k] for k in TestItem.model_fields if k in row}))
-    return items
-
-
 def _grounded(embedder, answer: str, passages: list[str], question: str = "") -> float | None:
     """Share of the answer's sentences that some passage sentence supports (the one support
     check of ``core.knowledge.support``, as on the compare page)."""
@@ -128,8 +111,8 @@ def score(engine: CompareEngine, kb: str, item: TestItem, arm, top_k: int) -> Ar
         s.key_fact_recall = m.key_fact_recall(arm.text, item.key_facts)
         s.contradicts_itself = m.contradicts_itself(item.question, arm.text)
         # Right = every key fact stated, without denying it ("No. … 14 days") or saying it does not know.
-        s.key_fact_hit = None if s.key_fact_recall is None else float(
-            s.key_fact_recall == 1.0 and not s.contradicts_itself and not s.abstained)
+        verdict = m.judge(item.question, True, item.key_facts, arm.text)
+        s.key_fact_hit = None if verdict is None else float(verdict == "right" and not s.abstained)
         ref, ans = np.array(embedder.get_text_embedding_batch([item.answer, arm.text or " "]))
         s.similarity = float(m.cosine_matrix(ref[None], ans[None])[0, 0])
         s.wrong_refusal = float(s.abstained)
