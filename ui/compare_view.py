@@ -128,6 +128,10 @@ def sources_list(sources) -> None:
             st.html(passage_html(s.sentences or [(s.text, False)]))
 
 
+NOT_FOUND = ("Not found in the sources: no sentence of the passages supports this answer. It is the model's own "
+             "answer, shown as it is; check it before trusting it.")
+
+
 def support_line(answer: ArmAnswer) -> None:
     """Under an open-book answer: the source sentence it rests on, or a plain warning that none does,
     so a wrong answer is visibly unsupported."""
@@ -139,9 +143,11 @@ def support_line(answer: ArmAnswer) -> None:
         return
     if is_abstention(answer.text):
         return
+    if answer.unsupported:
+        st.warning(NOT_FOUND, icon="🚩")
+        return
     found = next(((s, text) for s in answer.sources for text, marked in s.sentences if marked), None)
     if found is None:
-        st.caption("⚠️ No sentence of the sources supports this answer: check it before trusting it.")
         return
     source, sentence = found
     st.caption(f"📌 Supported by [{source.rank}] {md_escape(source.doc_name)}: “{md_escape(sentence.strip()[:300])}”",

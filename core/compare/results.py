@@ -9,6 +9,7 @@ from pydantic import BaseModel, Field
 
 from core.compare.arms import ARM_TABLE
 from core.markdown import md_escape
+from core.models.abstention import is_abstention
 
 # Derived from the one table of arms (core.compare.arms), for the modules that want plain names.
 EVAL_ARMS = tuple(a.name for a in ARM_TABLE)
@@ -61,6 +62,13 @@ class ArmAnswer(BaseModel):
     sources: list[Source] = Field(default_factory=list)
     citations: list[int] = Field(default_factory=list)
     warnings: list[str] = Field(default_factory=list)
+
+    @property
+    def unsupported(self) -> bool:
+        """An open-book answer shown as the model gave it although no sentence of its sources supports
+        it (withholding off): the pane flags it "not found in the sources"."""
+        return (bool(self.sources) and self.withheld is None and not self.abstained and bool(self.text.strip())
+                and not is_abstention(self.text) and not any(s.supporting for s in self.sources))
 
 
 class Fairness(BaseModel):
@@ -116,6 +124,8 @@ def history_markdown(history: list[Comparison]) -> str:
                       f"completion {a.completion_tokens} tokens"]
             if a.withheld:
                 lines.append(f"- withheld answer (no sentence of the sources supports it): \"{e(a.withheld)}\"")
+            elif a.unsupported:
+                lines.append("- not found in the sources: no sentence of the passages supports this answer")
             for s in a.sources:
                 support = "; ".join(s.supporting)
                 lines.append(f"- source [{s.rank}] {e(s.doc_name)} chunk {s.chunk_index} · {s.relevance_text}"

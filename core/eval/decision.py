@@ -125,6 +125,22 @@ def _accuracy(summary: dict[str, ArmSummary], points: dict, reasons: list, cavea
                        f"{pct(acc['rag'][0])} for RAG: better retrieval would close much of that gap.")
 
 
+def _selective(summary: dict[str, ArmSummary], caveats: list) -> None:
+    """The selective-answering trade-off: an arm that withholds or abstains answers fewer questions,
+    and what it does show may be right more often. Said when some candidate arm leaves questions
+    unanswered, so a low accuracy is read next to how much was answered."""
+    shown = {a: (summary[a].answered, summary[a].right_when_answered) for a in CHOICE_ARM.values()
+             if a in summary and summary[a].answered}
+    if not shown or all(v[0][0] >= 0.999 for v in shown.values()):
+        return
+    parts = [f"{NAMES[a]} answered {pct(answered[0])} of the questions"
+             + (f" and was right on {pct(right[0])} of what it answered" if right else "")
+             for a, (answered, right) in shown.items()]
+    caveats.append("Answers shown against questions answered (an arm that says \"I don't know\" or withholds an "
+                   "unsupported answer answers fewer, and may be right more often when it does): "
+                   + "; ".join(parts) + ".")
+
+
 def no_reliable_arm(summary: dict[str, ArmSummary], caveats: list | None = None) -> str | None:
     """The verdict when no arm answers well: every scored arm's key-fact accuracy interval (oracle and base
     included) lies below ``RELIABLE``, so more questions would not change it. None otherwise; when the best
@@ -158,6 +174,7 @@ def recommend(needs: Needs, summary: dict[str, ArmSummary], econ: Economics | No
         reasons.append(reason)
 
     _accuracy(summary, points, reasons, caveats)
+    _selective(summary, caveats)
     missing = [NAMES[a] for a in CHOICE_ARM.values() if a not in summary]
     if missing:
         caveats.append(f"Not evaluated: {', '.join(missing)}. Their case rests on the article's claims alone.")

@@ -11,7 +11,7 @@ import numpy as np
 from pydantic import BaseModel
 
 from core.eval import metrics as m
-from core.eval.run import EvalRun
+from core.eval.run import EvalRun, QuestionResult
 
 CI = tuple[float, float, float]  # mean, 95% low, 95% high (bootstrap over questions)
 
@@ -26,9 +26,13 @@ QUALITY = {  # ArmScore field -> label; each is a mean over the questions that h
     "hit": "retrieval hit rate",
     "reciprocal_rank": "retrieval MRR",
 }
+SELECTIVE = {  # the selective-answering trade-off, derived from the saved answers (``selective_values``)
+    "answered": "answers shown",
+    "right_when_answered": "accuracy of answers shown",
+}
 COST = {"latency_p50_s": "latency p50 (s)", "latency_p95_s": "latency p95 (s)",
         "prompt_tokens": "prompt tokens", "completion_tokens": "completion tokens"}
-METRIC_LABELS = {**QUALITY, **COST}
+METRIC_LABELS = {**QUALITY, **SELECTIVE, **COST}
 
 
 class ArmSummary(BaseModel):
@@ -44,6 +48,8 @@ class ArmSummary(BaseModel):
     wrong_refusal: CI | None = None
     hit: CI | None = None
     reciprocal_rank: CI | None = None
+    answered: CI | None = None  # share of all questions answered (not an abstention or a withheld answer)
+    right_when_answered: CI | None = None  # of the answers shown, the share right (a claim to an unanswerable question is wrong)
     latency_p50_s: float = 0.0
     latency_p95_s: float = 0.0
     prompt_tokens: float = 0.0
@@ -59,6 +65,16 @@ class ArmSummary(BaseModel):
         return [(f, label, getattr(self, f)) for f, label in METRIC_LABELS.items()]
 
 
+def selective_values(r: QuestionResult, arm: str) -> dict[str, float | None]:
+    """One answer's share in the selective-answering figures: whether it was shown, and if shown
+    whether it was right (None when it cannot be told: an answerable question without key facts)."""
+    s = r.arms[arm]
+    if s.abstained:
+        return {"answered": 0.0, "right_when_answered": None}
+    right = s.key_fact_hit if r.item.answerable else 0.0
+    return {"answered": 1.0, "right_when_answered": right}
+
+
 def summarize(run: EvalRun, seed: int = 0) -> dict[str, ArmSummary]:
     """Per arm name: each metric as (mean, 95% low, 95% high) by bootstrap over questions, plus
     latency p50/p95 and mean tokens."""
@@ -70,6 +86,10 @@ def summarize(run: EvalRun, seed: int = 0) -> dict[str, ArmSummary]:
         quality = {}
         for field in QUALITY:
             values = [getattr(s, field) for s in scores if getattr(s, field) is not None]
+            quality[field] = m.bootstrap_ci(values, seed=seed) if values else None
+        chosen = [selective_values(r, arm) for r in run.results if arm in r.arms]
+        for field in SELECTIVE:
+            values = [v[field] for v in chosen if v[field] is not None]
             quality[field] = m.bootstrap_ci(values, seed=seed) if values else None
         walls = [s.wall_s for s in scores]
         out[arm] = ArmSummary(**quality, latency_p50_s=float(np.percentile(walls, 50)),
