@@ -24,6 +24,7 @@ the answers read by hand (``bench/devset/labels.jsonl``, ``core.eval.agreement``
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 import tempfile
 import time
@@ -141,6 +142,30 @@ def print_table(runs: dict[str, EvalRun]) -> None:
         print(f"{s} ratio={ratio:.2f}  (wrong withheld per right withheld)")
 
 
+def withholding_pays(tallies: dict[str, Tally]) -> bool:
+    """Issue 24's rule: withholding is on by default only where, on the development set, it takes
+    away at least three wrong answers for every right one (open-book arms together)."""
+    open_book = [t for a, t in tallies.items() if ARMS_BY_NAME[a].open_book]
+    right, wrong = sum(t.right_withheld for t in open_book), sum(t.wrong_withheld for t in open_book)
+    return wrong > 0 and wrong >= 3 * right
+
+
+def record(runs: dict[str, EvalRun], path: Path) -> None:
+    """The measurement the defaults follow (tests/test_verdict_defaults.py reads it)."""
+    from dataclasses import asdict
+    from datetime import date
+
+    from core.eval.run import prompt_hash
+
+    tallies = {name: tally(run) for name, run in runs.items()}
+    data = {"date": date.today().isoformat(), "prompt_hash": prompt_hash(),
+            "model": next(iter(runs.values())).model_fingerprint,
+            "tallies": {name: {arm: asdict(t) for arm, t in by_arm.items()} for name, by_arm in tallies.items()},
+            "withholding_pays": withholding_pays(tallies["dev"]) if "dev" in tallies else None}
+    path.write_text(json.dumps(data, indent=1) + "\n", encoding="utf-8")
+    print(f"wrote {path}")
+
+
 def print_agreement() -> None:
     for a in agreements():
         kappa = "—" if a.kappa is None else f"{a.kappa:.2f}"
@@ -205,7 +230,14 @@ def main() -> int:
     p.add_argument("--out", type=Path, default=ROOT / "data" / "verdict", help="where the runs are saved")
     p.add_argument("--rescore", type=Path, help="score the runs saved in this folder again instead of running")
     p.add_argument("--smoke", action="store_true", help="two questions a set, base and RAG")
+    p.add_argument("--record", action="store_true",
+                   help="write the measurement the defaults follow to bench/devset/measured.json")
+    p.add_argument("--rag-instruction", help="try another open-book instruction (core.models.prompts.RAG_INSTRUCTION)")
     args = p.parse_args()
+    if args.rag_instruction:
+        from core.models import prompts
+
+        prompts.RAG_INSTRUCTION = args.rag_instruction
     if args.smoke:
         args.limit, args.arms = 2, "base,rag"
         args.out = None
@@ -217,6 +249,8 @@ def main() -> int:
     print_table(runs)
     if not args.smoke:
         print_agreement()
+    if args.record:
+        record(runs, DEVSET_DIR / "measured.json")
     return 0
 
 

@@ -16,6 +16,7 @@ from core.eval.run import EvalRun
 from core.eval.summary import COST, METRIC_LABELS, summarize
 from core.eval.runs import diff_runs
 from core.eval.service import EvalService, EvalSpec
+from core.eval.agreement import scorer_check
 from core.eval.items import parse_test_set
 from core.eval.testsets import TestSet, dataset_set, demo_set
 from core.seed import DEMO_KB
@@ -320,6 +321,7 @@ def results_section(evals: EvalService) -> None:
     st.subheader("Metrics (95% bootstrap intervals)", help=glossary.METRICS)
     st.dataframe(metrics_frame(summary), width="stretch")
     st.caption(" · ".join(f"**{charts.ARM_NAMES.get(a, a)}**: {ARM_HELP.get(a, '')}" for a in run.arms))
+    st.caption("🧪 " + scorer_check())
     c1, c2 = st.columns(2)
     c1.plotly_chart(charts.metric_bars(summary), width="stretch")
     c2.plotly_chart(charts.quality_vs_cost(summary), width="stretch")

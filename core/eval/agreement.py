@@ -101,3 +101,12 @@ def latest_agreement(devset: Path = DEVSET_DIR) -> Agreement | None:
     """The newest labelling round's agreement: answers the scorer was not fitted to."""
     found = agreements(devset)
     return found[-1] if found else None
+
+
+def scorer_check(devset: Path = DEVSET_DIR) -> str:
+    """One sentence for the Evaluate page and the report: how far the key-fact scoring agrees with
+    a person's reading, measured on the development set."""
+    found = latest_agreement(devset)
+    if found is None:
+        return "Key-fact scoring has not been checked against answers read by hand yet."
+    return found.sentence()

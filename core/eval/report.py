@@ -16,6 +16,7 @@ from core.eval import charts, triage
 from core.eval.decision import CHOICE_ARM, NEED_QUESTIONS, Needs, Recommendation, pct, usd
 from core.eval.economics import Economics
 from core.eval.run import EvalRun, QuestionResult
+from core.eval.agreement import scorer_check
 from core.eval.summary import METRIC_LABELS
 
 CSS = """
@@ -99,7 +100,8 @@ def _metrics_table(summary: dict) -> str:
     rows = "".join(f"<tr><td>{_e(label)}</td>" + "".join(f"<td>{_cell(label, getattr(summary[a], field))}</td>" for a in arms)
                    + "</tr>" for field, label in METRIC_LABELS.items())
     return (f"<table><tr><th>metric (95% interval)</th>{head}</tr>{rows}</table>"
-            "<p class='muted'>Intervals are bootstrap 95% intervals over the questions.</p>")
+            "<p class='muted'>Intervals are bootstrap 95% intervals over the questions.</p>"
+            f"<p class='muted'>{_e(scorer_check())}</p>")
 
 
 def _figure(fig: go.Figure) -> str:
