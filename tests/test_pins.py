@@ -20,11 +20,20 @@ def pinned(package: str) -> str:
     return match.group(1)
 
 
-@pytest.mark.parametrize("package", ["transformers", "peft"])
+@pytest.mark.parametrize("package", ["transformers", "peft", "streamlit"])
 def test_installed_version_is_the_pinned_one(package):
     assert version(package) == pinned(package), (
         f"{package} {version(package)} is installed but {pinned(package)} is pinned; see README "
         "'Moving the pinned transformers and peft'")
+
+
+def test_streamlit_pages_manager_still_has_the_routing_switch_ui_turns_off():
+    # ui/__init__.py sets PagesManager.uses_pages_directory to False so that a deep link on a fresh
+    # server goes through app.py's st.navigation; if the attribute moves, that line does nothing.
+    from streamlit.runtime.pages_manager import PagesManager
+
+    assert "uses_pages_directory" in vars(PagesManager), (
+        "streamlit moved PagesManager.uses_pages_directory: ui/__init__.py's deep-link fix no longer applies")
 
 
 @pytest.fixture(scope="module")
