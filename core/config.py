@@ -186,6 +186,11 @@ class Settings(BaseSettings):
     def model_choice_path(self) -> Path:
         return self.data_dir / MODEL_CHOICE_FILE
 
+    @property
+    def votes_path(self) -> Path:
+        """The stakeholders' blind votes (core.votes.store)."""
+        return self.data_dir / "votes.db"
+
 
 def load_settings(**overrides) -> Settings:
     """Settings from env, settings file and defaults; keyword overrides win (used by tests)."""

@@ -7,8 +7,8 @@ import streamlit as st
 from core import demo_adapter
 from core.compare.results import ARM_LABELS, ARMS, history_json, history_markdown
 from core.errors import LabError
-from ui import compare_view
-from ui.resources import adapters, compare_engine, finetune, knowledge, settings
+from ui import blind_view, compare_view, votes_section
+from ui.resources import adapters, compare_engine, finetune, knowledge, settings, votes
 from ui.widgets import active_kb_picker, adapter_labels, report_error
 
 HISTORY = "compare_history"
@@ -43,27 +43,35 @@ with st.sidebar:
         "Withhold unsupported answers", value=settings().retrieval.require_support, key="compare_require_support",
         help="RAG and hybrid answer \"I don't know.\" when no sentence of their passages supports what the model "
              "wrote (the model's answer is still shown, as withheld). Off: every answer as the model wrote it.")
+    blind = blind_view.switch()
 
 engine = compare_engine()
 decoding = engine.decoding(max_new_tokens=max_new, temperature=temperature)
 finetune_page = "pages/finetune.py"
-try:
-    compare_view.fairness_strip(engine.fairness(kb.name, adapter_id, decoding, top_k, require_support), arms)
-except LabError as exc:
-    report_error(exc)
+if blind:  # the set-up strip would name the arms
+    blind_view.notice()
+else:
+    try:
+        compare_view.fairness_strip(engine.fairness(kb.name, adapter_id, decoding, top_k, require_support), arms)
+    except LabError as exc:
+        report_error(exc)
 
 history = st.session_state.setdefault(HISTORY, [])
 with st.sidebar:
     st.markdown("**Conversation**")
-    if history:
+    if not history:
+        st.caption("Questions you ask appear here for download.")
+    elif blind_view.unvoted(history):  # the exports name the arms
+        st.caption("The conversation can be downloaded once every blind question has its vote.")
+    else:
         c1, c2 = st.columns(2)
         c1.download_button("JSON", history_json(history), "comparisons.json", "application/json", icon="⬇️")
         c2.download_button("Markdown", history_markdown(history), "comparisons.md", "text/markdown", icon="⬇️")
-        if st.button("Clear conversation", icon="🧹"):
-            history.clear()
-            st.rerun()
-    else:
-        st.caption("Questions you ask appear here for download.")
+    if history and st.button("Clear conversation", icon="🧹"):
+        history.clear()
+        st.rerun()
+    st.markdown("**Stakeholder votes**")
+    votes_section.downloads(votes())
 
 if demo_selected and adapter_id:
     try:
@@ -73,15 +81,16 @@ if demo_selected and adapter_id:
         report_error(exc)
 
 records = compare_view.arm_records(kb.name, adapter_id)
-if arms and not any(a in records for a in arms):
+if not blind and arms and not any(a in records for a in arms):
     st.caption("📊 How often is each arm right? This knowledge base has no evaluation yet: run one on the "
                "Evaluate page, and each answer below shows its arm's measured record.")
 for past in history:  # each answer with the record of the set-up that gave it
-    compare_view.comparison(past, arms, finetune_page,
-                            compare_view.arm_records(past.fairness.kb, past.fairness.adapter_id), demo_wait)
+    blind_view.show(past, arms, finetune_page, compare_view.arm_records(past.fairness.kb, past.fairness.adapter_id),
+                    demo_wait, blind)
 
 if not history and demo_wait is not None and adapter_id is None:
-    compare_view.demo_adapter_progress(demo_wait, "The fine-tuned and hybrid panes answer as soon as it is ready; "
+    compare_view.demo_adapter_progress(demo_wait, "Until it is ready, blind questions are answered without it." if blind
+                                       else "The fine-tuned and hybrid panes answer as soon as it is ready; "
                                        "base and RAG answer now.")
 if not history and (suggested := compare_view.suggested_questions(kb.name, service.version(kb.name))):
     st.markdown("**Try one of these:**")
@@ -89,7 +98,8 @@ if not history and (suggested := compare_view.suggested_questions(kb.name, servi
         if col.button(s.question, width="stretch", key=f"suggest-{s.question}"):
             st.session_state[PENDING] = s.question
             st.rerun()
-        col.caption(s.shows)
+        if not blind:  # what a question shows names the arms
+            col.caption(s.shows)
 
 question = st.chat_input("Ask a question about your documents") or st.session_state.pop(PENDING, None)
 if question and not arms:
@@ -97,14 +107,8 @@ if question and not arms:
 elif question:
     with st.chat_message("user"):
         st.text(question)
-    slots = dict(zip(arms, st.columns(len(arms))))
-    boxes = {}
-    for arm, col in slots.items():
-        with col:
-            st.markdown(f"**{compare_view.ARM_ICONS[arm]} {ARM_LABELS[arm]}**")
-            compare_view.record_line(records.get(arm), "")
-            boxes[arm] = st.empty()
-            boxes[arm].caption("waiting for the model…")
+    order = blind_view.draw_order(arms) if blind else None  # a new random order for every question
+    boxes = blind_view.answer_boxes(order) if blind else compare_view.answer_boxes(arms, records)
     last = [0.0]
 
     def show_partial(partial: dict[str, str]) -> None:
@@ -112,7 +116,7 @@ elif question:
             return
         last[0] = time.perf_counter()
         for arm, text in partial.items():
-            boxes[arm].html(compare_view.answer_html(text, cursor=True))
+            boxes[arm].html(blind_view.partial_html(text) if blind else compare_view.answer_html(text, cursor=True))
 
     try:
         with st.spinner("Retrieving passages and generating…"):
@@ -121,5 +125,7 @@ elif question:
     except LabError as exc:
         report_error(exc)
     else:
+        if blind:
+            blind_view.remember(result, order)
         history.append(result)
         st.rerun()

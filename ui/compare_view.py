@@ -82,11 +82,12 @@ def fairness_strip(f: Fairness, arms: list[str]) -> None:
 
 
 def pane(answer: ArmAnswer, finetune_page: str | None, record: ArmRecord | None = None, kb_version: str = "",
-         demo_wait: Callable | None = None) -> None:
+         demo_wait: Callable | None = None, heading: str | None = None) -> None:
     """One arm's finished answer with its record, numbers, prompt and sources. ``demo_wait`` (see
-    demo_adapter_progress) stands in for a missing adapter while the demo adapter trains."""
+    demo_adapter_progress) stands in for a missing adapter while the demo adapter trains; ``heading``
+    replaces the arm's icon and label (the reveal after a blind vote adds the letter and the vote)."""
     arm = answer.arm
-    st.markdown(f"**{ARM_ICONS[arm]} {ARM_LABELS[arm]}**", help=ARM_HELP[arm])
+    st.markdown(heading or f"**{ARM_ICONS[arm]} {ARM_LABELS[arm]}**", help=ARM_HELP[arm])
     if answer.unavailable and demo_wait is not None and ARMS_BY_NAME[arm].uses_adapter:
         demo_adapter_progress(demo_wait, "This pane answers your question as soon as it is ready.")
         return
@@ -152,6 +153,18 @@ def support_line(answer: ArmAnswer) -> None:
     source, sentence = found
     st.caption(f"📌 Supported by [{source.rank}] {md_escape(source.doc_name)}: “{md_escape(sentence.strip()[:300])}”",
                help=glossary.SUPPORTED)
+
+
+def answer_boxes(arms: list[str], records: dict[str, ArmRecord]) -> dict:
+    """The empty panes, one per arm with its name and record, that the answers stream into."""
+    boxes = {}
+    for arm, col in zip(arms, st.columns(len(arms))):
+        with col:
+            st.markdown(f"**{ARM_ICONS[arm]} {ARM_LABELS[arm]}**")
+            record_line(records.get(arm), "")
+            boxes[arm] = st.empty()
+            boxes[arm].caption("waiting for the model…")
+    return boxes
 
 
 def comparison(c: Comparison, arms: list[str], finetune_page: str | None,

@@ -19,9 +19,12 @@ from core.eval.service import EvalService, EvalSpec
 from core.eval.agreement import scorer_check
 from core.eval.items import parse_test_set
 from core.eval.testsets import TestSet, dataset_set, demo_set
+from core.votes.summary import summarize_votes
 from core.seed import DEMO_KB
 from ui import glossary
 from ui.compare_view import answer_html, sources_list, support_line
+from ui.resources import votes as vote_store
+from ui.votes_section import votes_section
 from ui.widgets import STATUS_ICONS, kb_adapter_choices, cancel_button, md_escape, newly_finished, report_error
 
 RUN_KEY = "eval_run"
@@ -295,14 +298,15 @@ def results_section(evals: EvalService) -> None:
         st.warning(f"**{md_escape(verdict)}**", icon="🛑")  # st.error is kept for what went wrong
     needs, prices = _needs(), _prices()
     econ = price_run(summary, prices, run.training_seconds)
-    rec = recommend(needs, summary, econ)
+    votes = summarize_votes(vote_store().list(kb=run.kb), runs, kb=run.kb)  # what the room thinks, beside the metrics
+    rec = recommend(needs, summary, econ, votes=votes)
     _recommendation(rec)
 
     c1, c2, c3, c4 = st.columns(4)
     # The files are built before the click, not on it: a file built on click is stored with no element referring to
     # it, and the page's 2-second refreshes delete such files, so a slow first fetch got a 404 (issue 19, item 7).
-    report = _cached((run.id, "html", needs.model_dump_json(), prices.model_dump_json()),
-                     lambda: html_report(run, summary, rec, econ, needs=needs))
+    report = _cached((run.id, "html", needs.model_dump_json(), prices.model_dump_json(), votes.model_dump_json()),
+                     lambda: html_report(run, summary, rec, econ, needs=needs, votes=votes))
     c1.download_button("HTML report", report, f"evaluation-{run.id}.html", "text/html", icon="📄", on_click="ignore",
                        help="Self-contained: charts embedded, opens offline.")
     c2.download_button("Run as JSON", _cached((run.id, "json"), lambda: run.model_dump_json(indent=2)),
@@ -327,6 +331,8 @@ def results_section(evals: EvalService) -> None:
     c2.plotly_chart(charts.quality_vs_cost(summary), width="stretch")
     c1.plotly_chart(charts.latency_distribution(run), width="stretch")
     c2.plotly_chart(charts.token_distribution(run), width="stretch")
+
+    votes_section(votes, vote_store())
 
     st.subheader("Why answers were wrong")
     counts = triage.counts(run)

@@ -104,6 +104,14 @@ def evals():
 
 
 @st.cache_resource(show_spinner=False)
+def votes():
+    """The stakeholders' votes: one store shared by every viewer's session (it owns its lock)."""
+    from core.votes.store import VoteStore
+
+    return VoteStore(settings().votes_path)
+
+
+@st.cache_resource(show_spinner=False)
 def job_store():
     """The job records of every kind (training, evaluation, freshness probe, upload), read by the sidebar."""
     return JobStore(settings().data_dir)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import uuid
 from datetime import datetime, timezone
 
 from pydantic import BaseModel, Field
@@ -90,6 +91,7 @@ class Fairness(BaseModel):
 
 
 class Comparison(BaseModel):
+    id: str = Field(default_factory=lambda: uuid.uuid4().hex[:12])  # names the question's widgets and its vote
     question: str
     fairness: Fairness
     arms: dict[str, ArmAnswer] = Field(default_factory=dict)

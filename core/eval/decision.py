@@ -15,6 +15,7 @@ from pydantic import BaseModel, Field
 
 from core.eval.economics import Economics
 from core.eval.summary import ArmSummary
+from core.votes.summary import MIN_VOTES, VoteSummary
 
 Choice = Literal["RAG", "Fine-tuning", "Hybrid"]
 CHOICES: tuple[Choice, ...] = ("RAG", "Hybrid", "Fine-tuning")  # on a tie the simplest to run first
@@ -161,8 +162,11 @@ def no_reliable_arm(summary: dict[str, ArmSummary], caveats: list | None = None)
     return None
 
 
-def recommend(needs: Needs, summary: dict[str, ArmSummary], econ: Economics | None = None) -> Recommendation:
-    """Score the three choices on the answered needs and the measured summary (see ``core.eval.summary.summarize``)."""
+def recommend(needs: Needs, summary: dict[str, ArmSummary], econ: Economics | None = None,
+              votes: VoteSummary | None = None) -> Recommendation:
+    """Score the three choices on the answered needs and the measured summary (see ``core.eval.summary.summarize``).
+    With ``votes`` (the stakeholders' blind votes) the text also says what the room preferred, or that
+    the votes are too few; the votes give no points, so the choice is the same with or without them."""
     points = dict.fromkeys(CHOICES, 0.0)
     reasons: list[str] = []
     caveats: list[str] = []
@@ -211,8 +215,31 @@ def recommend(needs: Needs, summary: dict[str, ArmSummary], econ: Economics | No
     if needs.tight_budget:
         _budget(needs, econ, give, caveats)
     choice = max(CHOICES, key=lambda c: points[c])
+    if votes is not None:
+        _room(votes, choice, reasons, caveats)
     return Recommendation(choice=choice, points=points, reasons=reasons, caveats=caveats, verdict=verdict,
                           rests_on=needs.answers(), unanswered=needs.unanswered())
+
+
+def _room(votes: VoteSummary, choice: Choice, reasons: list, caveats: list) -> None:
+    """What the stakeholders' blind votes say next to the choice: a reason when the room preferred the
+    chosen arm, a caveat when it preferred another or when the votes are too few to read."""
+    top = votes.preferred
+    if not votes.enough or top is None:
+        caveats.append(f"Only {votes.votes} stakeholder vote{'s' * (votes.votes != 1)} so far: at least {MIN_VOTES} "
+                       "are needed to say which answers the room preferred (blind mode on the Compare page).")
+        return
+    who = f"{votes.votes} blind votes from {votes.voters} voter{'s' * (votes.voters != 1)}"
+    rate = f"preferred to another set-up {pct(top.win_rate)} of the time, 95% interval {pct(top.low)}–{pct(top.high)}"
+    if votes.clear:
+        text = f"In {who}, the room preferred {NAMES.get(top.arm, top.arm)} ({rate})"
+    else:
+        text = (f"In {who}, the room leaned towards {NAMES.get(top.arm, top.arm)} ({rate}), but the intervals "
+                "overlap: more votes are needed to tell the set-ups apart")
+    if top.arm == CHOICE_ARM[choice]:
+        reasons.append(text + ".")
+    else:
+        caveats.append(f"{text}; not {choice}, the choice the numbers and your answers give.")
 
 
 def _budget(needs: Needs, econ: Economics | None, give, caveats: list) -> None:

@@ -18,6 +18,7 @@ from core.eval.economics import Economics
 from core.eval.run import EvalRun, QuestionResult
 from core.eval.agreement import scorer_check
 from core.eval.summary import METRIC_LABELS
+from core.votes.summary import MIN_VOTES, VoteSummary
 
 CSS = """
 body{font-family:system-ui,-apple-system,Segoe UI,sans-serif;color:#111827;max-width:1100px;margin:2rem auto;
@@ -156,9 +157,45 @@ def _costs(econ: Economics) -> str:
             "per training hour.</p>")
 
 
+def _arm_names(arms: list[str]) -> str:
+    return ", ".join(_e(charts.ARM_NAMES.get(a, a)) for a in arms)
+
+
+def votes_html(votes: VoteSummary) -> str:
+    """The "Stakeholder votes" section: win rate per arm with its interval, the counts, and where
+    the room and the key-fact scorer disagree."""
+    if not votes.votes:
+        return ("<h2>Stakeholder votes</h2><p class='muted'>No blind votes on this knowledge base yet: "
+                "blind mode on the Compare page records them.</p>")
+    rows = "".join(f"<tr><td>{_arm_names([s.arm])}</td><td>{_cell('', (s.win_rate, s.low, s.high))}</td>"
+                   f"<td>{s.strength:.2f}</td><td>{s.best} of {s.shown}</td></tr>" for s in votes.standings)
+    counts = (f"{votes.votes} vote{'s' * (votes.votes != 1)} from {votes.voters} voter{'s' * (votes.voters != 1)}"
+              f"; {votes.all_bad} marked every answer bad"
+              + (f"; cast on {votes.setups} different set-ups (model or adapter)" if votes.setups > 1 else "") + "."
+              + ("" if votes.enough else f" Fewer than {MIN_VOTES} votes: read the ranking as a first impression."))
+    a = votes.agreement
+    if a.covered:
+        agree = (f"<p>On the {a.covered} voted question{'s' * (a.covered != 1)} that an evaluation also scored, the "
+                 f"room agreed with the key-fact scores {a.agreed} time{'s' * (a.agreed != 1)} ({pct(a.rate)}).</p>")
+        items = "".join(f"<li>{_e(d.question)}: voted best {_arm_names(d.voted_best) or 'none (all bad)'}; scored "
+                        f"right {_arm_names(d.scored_right) or 'none'} <span class='muted'>({_e(d.run)})</span></li>"
+                        for d in a.disagreements)
+        agree += f"<p>Where they disagree:</p><ul>{items}</ul>" if items else ""
+    else:
+        agree = ("<p class='muted'>No voted question is in a saved evaluation of this knowledge base, so the votes "
+                 "and the key-fact scores cannot be set side by side.</p>")
+    return (f"<h2>Stakeholder votes</h2><p>{_e(counts)}</p>"
+            "<table><tr><th>arm</th><th>win rate (95% interval)</th><th>strength</th><th>voted best</th></tr>"
+            f"{rows}</table><p class='muted'>Win rate: the chance to be preferred to another set-up drawn at random, "
+            "from a Bradley-Terry fit to the pairwise outcomes the votes imply (a tie counts as half a win each way); "
+            f"intervals are bootstrap 95% intervals over the votes.</p>{agree}")
+
+
 def html_report(run: EvalRun, summary: dict, recommendation: Recommendation, econ: Economics | None = None,
-                title: str = "RAG vs fine-tuning: evaluation report", needs: Needs | None = None) -> str:
-    """The whole report as one HTML string (a few MB: plotly.js is inside)."""
+                title: str = "RAG vs fine-tuning: evaluation report", needs: Needs | None = None,
+                votes: VoteSummary | None = None) -> str:
+    """The whole report as one HTML string (a few MB: plotly.js is inside); with ``votes``, a
+    "Stakeholder votes" section after the metrics."""
     figures = [charts.metric_bars(summary), charts.quality_vs_cost(summary), charts.question_grid(run),
                charts.triage_bars(triage.counts(run)), charts.latency_distribution(run), charts.token_distribution(run)]
     if econ is not None:
@@ -166,7 +203,7 @@ def html_report(run: EvalRun, summary: dict, recommendation: Recommendation, eco
     help_items = "".join(f"<li><b>{_e(k)}</b>: {_e(v)}</li>" for k, v in triage.TRIAGE_HELP.items())
     body = "".join([
         f"<h1>{_e(title)}</h1>", _pins(run), _headline(recommendation, needs),
-        "<h2>Metrics</h2>", _metrics_table(summary),
+        "<h2>Metrics</h2>", _metrics_table(summary), votes_html(votes) if votes is not None else "",
         "<h2>Charts</h2>", "".join(_figure(f) for f in figures),
         f"<p class='muted'>Why answers went wrong:</p><ul class='muted'>{help_items}</ul>",
         _examples(run, recommendation), _costs(econ) if econ is not None else "",

@@ -109,6 +109,12 @@ def strip_markers(answer: str) -> str:
 
 
 _CITATION = re.compile(r"\[(\d{1,2})\]")
+_CITED = re.compile(r"[ \t]*" + _CITATION.pattern)  # a marker with the space before it
+
+
+def strip_citations(answer: str) -> str:
+    """The answer without its [n] passage markers (blind voting: a marker says the answer read passages)."""
+    return _CITED.sub("", answer).strip()
 
 
 def citations(answer: str, n_passages: int) -> list[int]:
