@@ -17,9 +17,8 @@ from typing import Callable
 
 from pydantic import BaseModel
 
-from core.db import Database
+from core.db import Database, now
 from core.errors import LabError
-from core.knowledge.catalog import now
 
 STATUSES = ("queued", "running", "done", "failed", "cancelled", "interrupted")
 ACTIVE = ("queued", "running")
