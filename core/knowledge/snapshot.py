@@ -24,13 +24,13 @@ from pathlib import Path
 
 from core.config import Settings
 from core.db import connect
+from core.jobs.store import SNAPSHOT
 
-FOLDER = "knowledge"
 SNAPSHOT_KEY = "snapshot_of"  # in the copied catalog: the knowledge bases copied from the app's
 
 
 def folder(job_dir: Path) -> Path:
-    return Path(job_dir) / FOLDER
+    return Path(job_dir) / SNAPSHOT
 
 
 def take(knowledge, names: list[str], target: Path) -> Path:
