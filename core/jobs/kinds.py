@@ -31,8 +31,10 @@ class Kind:
                 else "Interrupted: its process stopped. Run it again to redo it.")
 
 
+# Each runner is named, not imported: the supervisor and the job store read this table without
+# loading the packages above core.jobs (nor torch); only a worker process imports its job's runner.
 KINDS: dict[str, Kind] = {k.name: k for k in (
-    Kind("finetune", "training job", True, 5.0, "core.jobs.worker:run"),
+    Kind("finetune", "training job", True, 5.0, "core.finetune.worker:run"),
     # An evaluation checks the cancel flag between questions; one question of five arms can take a minute.
     Kind("eval", "evaluation", False, 90.0, "core.eval.worker:run"),
     Kind("freshness", "freshness probe", False, 90.0, "core.eval.worker:run_probe"),
