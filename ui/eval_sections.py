@@ -7,6 +7,7 @@ import streamlit as st
 
 from core.compare.arms import ARM_TABLE, using_adapter
 from core.compare.results import ARM_HELP, EVAL_ARMS, ArmAnswer
+from core.demo import DEMO_KB
 from core.errors import LabError
 from core.eval import charts, triage
 from core.eval.decision import NEED_QUESTIONS, Needs, no_reliable_arm, recommend
@@ -17,7 +18,6 @@ from core.eval.summary import COST, METRIC_LABELS, summarize
 from core.eval.runs import diff_runs
 from core.eval.service import EvalService, EvalSpec
 from core.eval.testsets import TestSet, dataset_set, demo_set, parse_test_set
-from core.seed import DEMO_KB
 from ui import glossary
 from ui.compare_view import answer_html, sources_list, support_line
 from ui.widgets import STATUS_ICONS, kb_adapter_choices, cancel_button, md_escape, newly_finished, report_error
