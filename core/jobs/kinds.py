@@ -41,7 +41,7 @@ KINDS: dict[str, Kind] = {k.name: k for k in (
     # A large upload or re-index builds a copy of the knowledge base, switched in when done (core.knowledge.bulk).
     # An upload is what someone waits for on the knowledge-base page, and takes minutes: it goes before
     # queued training and evaluations (the demo adapter's, at first start), never before a running job.
-    Kind("ingest", "upload job", False, 30.0, "core.knowledge.bulk:run", uses="the embedder", first=True),
+    Kind("ingest", "upload job", False, 30.0, "core.knowledge.bulk_worker:run", uses="the embedder", first=True),
 )}
 
 

@@ -55,12 +55,6 @@ def settings_for(settings: Settings, target: Path) -> Settings:
     return settings.model_copy(update={"knowledge_dir": Path(target)})
 
 
-def open_knowledge(settings: Settings, target: Path):
-    from core.knowledge.service import KnowledgeService
-
-    return KnowledgeService(settings_for(settings, target))
-
-
 def discard(knowledge, target: Path) -> None:
     """Close the job's knowledge service and delete the snapshot; with a Qdrant server, also drop
     the collections the job created there (its version copies and probe copies)."""
