@@ -13,8 +13,7 @@ from dataclasses import asdict
 
 from core.jobs.store import JobStore
 from core.jobs.worker import read_settings
-from core.knowledge import snapshot
-from core.knowledge.bulk import INPUT, OPTIMIZE_AT, READY
+from core.knowledge import bulk, snapshot
 from core.knowledge.service import KnowledgeService
 
 STEPS = 1000  # progress is recorded as step / STEPS
@@ -45,7 +44,7 @@ def run(store: JobStore, job_id: str) -> int:
         knowledge = KnowledgeService(snapshot.settings_for(settings, target))
         results = []
         if job.config["op"] == "upload":
-            files = [(name, (job_dir / INPUT / f"{i:05d}").read_bytes()) for i, name in enumerate(job.config["files"])]
+            files = [(name, (job_dir / bulk.INPUT / f"{i:05d}").read_bytes()) for i, name in enumerate(job.config["files"])]
             results = knowledge.ingest_files(kb, files, progress)
         elif job.config["op"] == "index":
             pass  # only the index below
@@ -54,12 +53,12 @@ def run(store: JobStore, job_id: str) -> int:
         else:
             knowledge.reindex(kb, progress)
         vectors = knowledge.vector_store(knowledge.get_kb(kb))
-        if vectors.count() >= OPTIMIZE_AT:
+        if vectors.count() >= bulk.OPTIMIZE_AT:
             progress(1.0, f"Building the search index for {vectors.count():,} chunks…")
             vectors.optimize()
         knowledge.close()
-        os.replace(target, job_dir / READY)
-        shutil.rmtree(job_dir / INPUT, ignore_errors=True)
+        os.replace(target, job_dir / bulk.READY)
+        shutil.rmtree(job_dir / bulk.INPUT, ignore_errors=True)
         changed = sum(r.status in ("added", "updated") for r in results)
         message = {"upload": f"{changed} of {len(results)} files indexed; switching them in…",
                    "index": "Search index built; switching it in…"}.get(job.config["op"], "Re-indexed; switching it in…")
