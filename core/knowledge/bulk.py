@@ -35,7 +35,9 @@ from dataclasses import replace
 from pathlib import Path
 
 from core.errors import KnowledgeBaseError
+from core.jobs import supervisor
 from core.jobs.store import ACTIVE, Job, JobStore
+from core.jobs.worker import write_settings
 from core.knowledge import snapshot
 from core.knowledge.catalog import Catalog
 
@@ -126,9 +128,6 @@ def index_after_upload(knowledge, jobs: JobStore, kb: str, chunks_before: int) -
 
 
 def _submit(knowledge, jobs: JobStore, kb: str, name: str, config: dict, write_input) -> Job:
-    from core.jobs import supervisor
-    from core.jobs.worker import write_settings
-
     if not available(knowledge):
         raise KnowledgeBaseError("Background uploads need the embedded store; with a Qdrant server, "
                                  "add the files here in smaller batches.")
