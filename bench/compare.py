@@ -65,13 +65,14 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=2)
     args = parser.parse_args()
 
+    from core.demo import DEMO_KB
     from core.finetune.adapters import AdapterRegistry
     from core.knowledge.retrieval import search
     from core.knowledge.service import KnowledgeService
     from core.models.generation import Decoding, Request, generate_batch, generate_sequential
     from core.models.prompts import Passage, build
     from core.models.runtime import ModelRuntime
-    from core.seed import DEMO_KB, seed_demo
+    from core.seed import seed_demo
 
     with tempfile.TemporaryDirectory() as tmp:
         settings = load_settings(data_dir=Path(tmp) / "data")

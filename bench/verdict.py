@@ -187,7 +187,8 @@ def run_sets(args) -> dict[str, EvalRun]:
     from core.finetune.adapters import AdapterRegistry
     from core.knowledge.service import KnowledgeService
     from core.models.runtime import ModelRuntime
-    from core.seed import DEMO_KB, demo_files
+    from core.demo import DEMO_KB
+    from core.seed import demo_files
 
     workspace = Path(args.workspace or tempfile.mkdtemp(prefix="verdict-"))
     settings = load_settings(data_dir=workspace, demo_seed=False, demo_adapter={"enabled": False})

@@ -15,9 +15,15 @@ import sqlite3
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import datetime, timezone
 from pathlib import Path
 
 BUSY_TIMEOUT_S = 30
+
+
+def now() -> str:
+    """The time a store records (created, started, finished): UTC, ISO 8601, to the second."""
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
 
 
 def connect(path: Path) -> sqlite3.Connection:

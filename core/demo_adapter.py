@@ -1,6 +1,6 @@
 """The demo adapter: trained in the background on a fresh demo workspace, then evaluated.
 
-At first start (``core.seed.seed_demo_adapter``) one training job is queued through the job
+At first start (``seed_demo_adapter``) one training job is queued through the job
 supervisor: the product's own recipe on the shipped demo pairs. The compare page shows its
 progress where the fine-tuned and hybrid answers will be, and selects the adapter once it is
 saved. ``follow`` (a thread of the app process that only reads job records) then queues a saved
@@ -20,10 +20,15 @@ from pydantic import BaseModel
 
 from core.compare.results import EVAL_ARMS
 from core.config import Settings
+from core.demo import DEMO_KB
 from core.errors import LabError
+from core.eval.service import EvalSpec
+from core.eval.testsets import demo_test_set
 from core.finetune.recipe import TrainingConfig
 from core.finetune.run import FinetuneSpec
 from core.jobs.store import ACTIVE, Job, JobError, JobStore
+from core.knowledge.service import KnowledgeService
+from core.seed import seed_demo_dataset
 
 log = logging.getLogger(__name__)
 
@@ -49,6 +54,14 @@ def queue_training(ft, dataset_id: str) -> Job | None:
     job = ft.start(training_spec(ft.settings, dataset_id))
     ft.jobs.set_meta(JOB_KEY, job.id)
     return job
+
+
+def seed_demo_adapter(ft, knowledge: KnowledgeService) -> Job | None:
+    """On a fresh demo workspace (no dataset yet): save the demo dataset and queue the demo
+    adapter's training in the background (``ft`` is a FinetuneService). Returns the training job,
+    or None when the workspace was not fresh or the setting is off."""
+    dataset = seed_demo_dataset(ft.datasets, knowledge)
+    return None if dataset is None else queue_training(ft, dataset.id)
 
 
 def _about(seconds: float) -> str:
@@ -115,10 +128,6 @@ def status(ft) -> DemoStatus | None:
 def queue_evaluation(settings: Settings, evals, adapter_id: str) -> Job | None:
     """Queue the demo evaluation (``evals`` is the app's EvalService): the demo test set, every
     arm, this adapter, the default settings; once per workspace. None when already queued."""
-    from core.eval.service import EvalSpec
-    from core.eval.testsets import demo_test_set
-    from core.seed import DEMO_KB
-
     jobs = JobStore(settings.data_dir)  # its own connection: the evaluation runner's thread writes through evals.jobs
     if jobs.get_meta(EVAL_KEY):
         return None

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-from core.demo import CORPUS_DIR
+from core.demo import CORPUS_DIR, DEMO_KB
 from core.knowledge.service import FileResult, KnowledgeService, Progress, _quiet
-
-DEMO_KB = "Lumora demo"
 
 
 def demo_files() -> list[tuple[str, bytes]]:
@@ -50,13 +48,3 @@ def seed_demo_dataset(datasets, knowledge: KnowledgeService):
     if datasets.list() or not knowledge.catalog.kb(DEMO_KB):
         return None
     return datasets.save(DEMO_DATASET, demo_pairs("train"), demo_pairs("test"), DEMO_KB, knowledge.version(DEMO_KB), "demo")
-
-
-def seed_demo_adapter(ft, knowledge: KnowledgeService):
-    """On a fresh demo workspace (no dataset yet): save the demo dataset and queue the demo
-    adapter's training in the background (``ft`` is a FinetuneService; core.demo_adapter). Returns
-    the training job, or None when the workspace was not fresh or the setting is off."""
-    from core import demo_adapter
-
-    dataset = seed_demo_dataset(ft.datasets, knowledge)
-    return None if dataset is None else demo_adapter.queue_training(ft, dataset.id)

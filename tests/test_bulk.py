@@ -9,7 +9,7 @@ import pytest
 
 from core.errors import KnowledgeBaseError
 from core.jobs.store import JobStore
-from core.knowledge import bulk
+from core.knowledge import bulk, bulk_worker
 from core.knowledge.retrieval import search
 from core.knowledge.service import KnowledgeService
 
@@ -127,7 +127,7 @@ def test_a_cancelled_upload_leaves_the_knowledge_base_unchanged(service, filled,
     job = bulk.submit_upload(service, jobs, kb, NEW)
     jobs.claim(job.id, pid=1)
     jobs.request_cancel(job.id)  # seen at the first progress report
-    assert bulk.run(jobs, job.id) == 0
+    assert bulk_worker.run(jobs, job.id) == 0
     done = jobs.get(job.id)
     assert done.status == "cancelled" and "unchanged" in done.message
     assert not bulk.pending(jobs, kb) and bulk.switch_in_finished(service, jobs) == []
@@ -140,7 +140,7 @@ def test_a_kill_during_the_switch_in_is_finished_at_the_next_start(service, fill
     monkeypatch.setattr("core.jobs.supervisor.ensure_running", lambda store: True)
     job = bulk.submit_upload(service, jobs, kb, NEW)
     jobs.claim(job.id, pid=1)
-    assert bulk.run(jobs, job.id) == 0 and jobs.get(job.id).status == "done"
+    assert bulk_worker.run(jobs, job.id) == 0 and jobs.get(job.id).status == "done"
     old = service.get_kb(kb).collection
 
     # Killed after the built folder moved in, before the catalog said so: an unreferenced folder.
@@ -167,7 +167,7 @@ def test_a_kill_after_the_catalog_switched_drops_the_retired_collection_at_the_n
     monkeypatch.setattr("core.jobs.supervisor.ensure_running", lambda store: True)
     job = bulk.submit_upload(service, jobs, kb, NEW)
     jobs.claim(job.id, pid=1)
-    bulk.run(jobs, job.id)
+    bulk_worker.run(jobs, job.id)
     old = service.get_kb(kb).collection
     monkeypatch.setattr(bulk, "sweep", lambda knowledge: 0)  # killed before the old collection was deleted
     bulk.switch_in_finished(service, jobs)
@@ -196,7 +196,7 @@ def test_an_upload_in_the_page_that_crosses_the_index_line_queues_the_index_buil
     optimized = []
     monkeypatch.setattr("core.knowledge.edge_store.EdgeVectorStore.optimize", lambda self: optimized.append(self))
     jobs.claim(job.id, pid=1)
-    assert bulk.run(jobs, job.id) == 0 and len(optimized) == 1
+    assert bulk_worker.run(jobs, job.id) == 0 and len(optimized) == 1
     changed_version = service.version(kb)
     assert bulk.switch_in_finished(service, jobs) == [kb] and "built" in jobs.get(job.id).message
     assert service.version(kb) == changed_version != version  # the upload changed it, the index did not
@@ -209,7 +209,7 @@ def test_a_deleted_knowledge_base_drops_the_finished_result(service, filled, job
     monkeypatch.setattr("core.jobs.supervisor.ensure_running", lambda store: True)
     job = bulk.submit_upload(service, jobs, kb, NEW)
     jobs.claim(job.id, pid=1)
-    bulk.run(jobs, job.id)
+    bulk_worker.run(jobs, job.id)
     service.catalog.delete_kb(kb)  # deleted by another path while the result waited
     assert bulk.switch_in_finished(service, jobs) == []
     assert not (jobs.folder(job.id) / bulk.READY).exists() and service.catalog.kb(kb) is None

@@ -139,7 +139,7 @@ def test_whole_csv_file_problems_raise_a_dataset_error():
 
 # --- the generator -----------------------------------------------------------------------------
 def test_generator_turns_the_demo_policy_into_a_pair_about_the_refund_window():
-    pairs = ds.generate_pairs(list(demo_docs()))
+    pairs = dataset_gen.generate_pairs(list(demo_docs()))
     refund = [p for p in pairs if p.source == "customer_service_policy.md" and "14 days" in p.answer]
     assert refund, "no pair carries the 14-day refund window"
     assert {p.source for p in pairs} == {name for name, _ in demo_docs()}
@@ -149,15 +149,15 @@ def test_generator_turns_the_demo_policy_into_a_pair_about_the_refund_window():
 def test_generator_makes_one_pair_per_price_list_row_from_raw_or_extracted_csv():
     raw = (CORPUS_DIR / "price_list.csv").read_text(encoding="utf-8")
     extracted = dict(demo_docs())["price_list.csv"]
-    from_raw = ds.generate_pairs([("price_list.csv", raw)])
-    assert from_raw == ds.generate_pairs([("price_list.csv", extracted)])
+    from_raw = dataset_gen.generate_pairs([("price_list.csv", raw)])
+    assert from_raw == dataset_gen.generate_pairs([("price_list.csv", extracted)])
     assert len(from_raw) == len(raw.strip().splitlines()) - 1
     kettle = next(p for p in from_raw if "LK-100" in p.question)
     assert kettle.answer == "product: BrewSense Kettle 1.7L; category: Kettle; price_usd: 49.00; warranty_years: 2"
 
 
 def test_generator_is_deterministic_and_asks_each_question_once():
-    first, second = ds.generate_pairs(list(demo_docs())), ds.generate_pairs(list(demo_docs()))
+    first, second = dataset_gen.generate_pairs(list(demo_docs())), dataset_gen.generate_pairs(list(demo_docs()))
     assert first == second and len(first) > 100
     questions = [ds.normalize(p.question) for p in first]
     assert len(questions) == len(set(questions))
@@ -165,7 +165,7 @@ def test_generator_is_deterministic_and_asks_each_question_once():
 
 def test_generator_heading_rule_answers_with_the_first_two_sentences():
     doc = "# Travel Policy\n\n## Hotels\n\nBook through the portal. Rooms are capped at $150. Suites are not allowed.\n"
-    [pair] = [p for p in ds.generate_pairs([("travel.md", doc)]) if "say about" in p.question]
+    [pair] = [p for p in dataset_gen.generate_pairs([("travel.md", doc)]) if "say about" in p.question]
     assert pair.question == "What does Travel Policy say about hotels?"
     assert pair.answer == "Book through the portal. Rooms are capped at $150."
 
@@ -174,7 +174,7 @@ def test_generator_faq_rule_reads_inline_two_line_and_question_mark_forms():
     doc = ("Q: Is parking free? A: Yes, for visitors.\n\n"
            "Q: Where is the office?\n\nA: At 1 Main Street.\n\n"
            "Can I bring a dog?\nOnly guide dogs are allowed.\n")
-    pairs = [(p.question, p.answer) for p in ds.generate_pairs([("faq.txt", doc)])]
+    pairs = [(p.question, p.answer) for p in dataset_gen.generate_pairs([("faq.txt", doc)])]
     assert ("Is parking free?", "Yes, for visitors.") in pairs
     assert ("Where is the office?", "At 1 Main Street.") in pairs
     assert ("Can I bring a dog?", "Only guide dogs are allowed.") in pairs
@@ -182,7 +182,7 @@ def test_generator_faq_rule_reads_inline_two_line_and_question_mark_forms():
 
 def test_generator_key_value_rule_accepts_colon_dash_and_equals():
     doc = "Support email: help@example.com\nResponse time — 2 business days\nMax upload = 50 MB\n"
-    pairs = [(p.question, p.answer) for p in ds.generate_pairs([("it.md", doc)])]
+    pairs = [(p.question, p.answer) for p in dataset_gen.generate_pairs([("it.md", doc)])]
     assert pairs == [
         ("What is the support email (in it.md)?", "The support email is help@example.com."),
         ("What is the response time (in it.md)?", "The response time is 2 business days."),
@@ -204,7 +204,7 @@ def test_generator_asks_about_each_sentence_and_counts_the_sentences_that_yielde
 
 def test_generator_tries_the_next_question_when_the_first_was_already_asked():
     doc = "Salaries are paid on the 25th of each month. Salaries are paid on the last day of each month.\n"
-    questions = [p.question for p in ds.generate_pairs([("pay.md", doc)])]
+    questions = [p.question for p in dataset_gen.generate_pairs([("pay.md", doc)])]
     assert questions == ["When are salaries paid?", "What is paid on the last day of each month?"]
 
 
@@ -230,24 +230,18 @@ def test_a_dataset_built_from_a_knowledge_base_keeps_how_many_sentences_yielded_
 
 def test_cpt_chunks_stay_under_the_limit_and_keep_every_word_of_each_document():
     docs = [*demo_docs(), ("long.txt", "word " * 700 + ". " + "Short tail.")]
-    chunks = ds.raw_chunks_for_cpt(docs)
+    chunks = dataset_gen.raw_chunks_for_cpt(docs)
     assert all(0 < len(c) <= 1200 for c in chunks)
     assert " ".join(chunks).split() == " ".join(text for _, text in docs).split()
-    assert len(ds.raw_chunks_for_cpt([("a.md", "One.\n\nTwo.")])) == 1
+    assert len(dataset_gen.raw_chunks_for_cpt([("a.md", "One.\n\nTwo.")])) == 1
 
 
 def test_unanswerable_pairs_teach_abstention_and_depend_only_on_the_seed():
-    pairs = ds.unanswerable_pairs(12, seed=3)
+    pairs = dataset_gen.unanswerable_pairs(12, seed=3)
     assert len(pairs) == len({p.question for p in pairs}) == 12
     assert all(p.answer == IDK and not p.answerable and p.source is None for p in pairs)
-    assert pairs == ds.unanswerable_pairs(12, seed=3) != ds.unanswerable_pairs(12, seed=4)
-    assert len(ds.unanswerable_pairs(10_000, seed=0)) == len(dataset_gen.ABSENT_TOPICS) * len(dataset_gen.ABSENT_FRAMES)
-
-
-def test_generator_functions_are_reachable_from_the_datasets_module():
-    assert ds.generate_pairs is dataset_gen.generate_pairs
-    with pytest.raises(AttributeError):
-        ds.no_such_function  # noqa: B018
+    assert pairs == dataset_gen.unanswerable_pairs(12, seed=3) != dataset_gen.unanswerable_pairs(12, seed=4)
+    assert len(dataset_gen.unanswerable_pairs(10_000, seed=0)) == len(dataset_gen.ABSENT_TOPICS) * len(dataset_gen.ABSENT_FRAMES)
 
 
 # --- splitting and leakage ---------------------------------------------------------------------
@@ -264,7 +258,7 @@ def test_split_keeps_each_document_whole_and_is_deterministic():
 def test_split_spreads_unanswerable_and_sourceless_pairs_by_proportion():
     sourced = [QAPair(question=f"q{d}-{i}", answer="a", source=f"doc{d}") for d in range(5) for i in range(4)]
     loose = [QAPair(question=f"loose {i}", answer="a") for i in range(10)]
-    _, test = ds.split_by_document(sourced + loose + ds.unanswerable_pairs(10, 0), 0.2, seed=7)
+    _, test = ds.split_by_document(sourced + loose + dataset_gen.unanswerable_pairs(10, 0), 0.2, seed=7)
     assert sum(not p.answerable for p in test) == 2
     assert sum(p.answerable and p.source is None for p in test) == 2
     assert sum(p.source is not None for p in test) == 4  # one whole document of four
@@ -341,7 +335,7 @@ def test_dataset_names_need_1_to_80_characters(tmp_path, name):
 
 def test_cpt_texts_round_trip_and_are_not_mistaken_for_pairs(tmp_path):
     store = DatasetStore(tmp_path)
-    texts = ds.raw_chunks_for_cpt(list(demo_docs()))
+    texts = dataset_gen.raw_chunks_for_cpt(list(demo_docs()))
     info = store.save_texts("corpus text", texts, "lumora", "v1")
     assert (info.origin, info.train_count, info.test_count) == ("cpt", len(texts), 0)
     first_row = json.loads((tmp_path / info.id / "train.jsonl").read_text(encoding="utf-8").splitlines()[0])

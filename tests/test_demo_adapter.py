@@ -9,10 +9,12 @@ import pytest
 from core import demo_adapter
 from core.compare.results import EVAL_ARMS
 from core.config import BUNDLED_LLM
+from core.demo import DEMO_KB
+from core.demo_adapter import seed_demo_adapter
 from core.finetune.datasets import DatasetStore
 from core.finetune.service import FinetuneService
 from core.jobs.store import Job, JobStore
-from core.seed import DEMO_DATASET, DEMO_KB, demo_pairs, seed_demo_adapter
+from core.seed import DEMO_DATASET, demo_pairs
 
 STEPS = 2
 

@@ -5,8 +5,8 @@ import json
 
 import pytest
 
+from core.demo import DEMO_KB
 from core.eval.testsets import TestSet, demo_set
-from core.seed import DEMO_KB
 from tests.apptest import create_kb, own_workspace, pick_kb, session
 
 LICENSES = "Open-source licenses"

@@ -89,9 +89,10 @@ def test_headless_command_prints_the_metric_table_and_writes_the_run(tmp_path, m
 
 def test_headless_command_runs_on_an_older_knowledge_base_version(tmp_path, monkeypatch, capsys):
     from core.config import load_settings
+    from core.demo import DEMO_KB
     from core.eval.__main__ import main
     from core.knowledge.service import KnowledgeService
-    from core.seed import DEMO_KB, seed_demo
+    from core.seed import seed_demo
 
     monkeypatch.setenv("LAB_DATA_DIR", str(tmp_path / "data"))
     knowledge = KnowledgeService(load_settings())

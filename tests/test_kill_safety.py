@@ -28,7 +28,8 @@ def version_matches(service, kb) -> bool:
 def prepared(service, kb, name, data):
     """A document embedded but not yet written, as ``ingest_files`` holds it just before writing."""
     info = service.get_kb(kb)
-    from core.knowledge.catalog import DocumentInfo, now
+    from core.db import now
+    from core.knowledge.catalog import DocumentInfo
     from core.knowledge.ingest import document_id
 
     doc_id = document_id(kb, name)

@@ -13,8 +13,8 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from core.config import REPO_ROOT as ROOT
-from core.seed import DEMO_KB
 from tests.apptest import session
+from core.demo import DEMO_KB
 
 TIMEOUT = 180
 

@@ -1,5 +1,5 @@
-from core.demo import CORPUS_DIR
-from core.seed import DEMO_KB, reset_demo, seed_demo
+from core.demo import CORPUS_DIR, DEMO_KB
+from core.seed import reset_demo, seed_demo
 
 
 def test_first_start_seeds_every_demo_document(service):

@@ -3,8 +3,8 @@ creating a knowledge base switches this session to it, and a new session starts 
 
 import pytest
 
-from core.seed import DEMO_KB
 from tests.apptest import create_kb as create, own_workspace, picked_kb as picked, session
+from core.demo import DEMO_KB
 
 
 @pytest.fixture(scope="module")

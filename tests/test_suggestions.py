@@ -1,7 +1,7 @@
 """The compare page's suggested questions fit the active knowledge base."""
 
 from core.compare.suggestions import demo_suggestions, suggestions
-from core.seed import DEMO_KB
+from core.demo import DEMO_KB
 
 LICENSE = ("# Widget license\n\nThis license covers the Widget library.\n\n"
            "## Warranty\n\nThe software is provided as is, without warranty of any kind.\n\n"

@@ -9,7 +9,7 @@ from core.eval.report import html_report
 from core.eval.summary import summarize
 from core.votes.pairwise import Outcome, bradley_terry, outcomes, score_matrices, standings, win_rates
 from core.votes.record import Vote
-from core.votes.summary import MIN_VOTES, summarize_votes
+from core.eval.votes import MIN_VOTES, summarize_votes
 from tests.test_eval_report import ARTICLE, PHONE, RAG_CLEARLY_BEST, RETURNS, TagBalance, make_run
 
 FOUR = ("base", "rag", "finetuned", "hybrid")

@@ -11,11 +11,11 @@ import streamlit as st
 from core.compare.arms import ARM_TABLE, ARMS_BY_NAME
 from core.compare.results import ARM_HELP, ARM_LABELS, ArmAnswer, Comparison, Fairness
 from core.compare.suggestions import Suggestion, suggestions
+from core.demo import DEMO_KB
 from core.eval.records import ArmRecord, records_for
 from core.eval.runs import RunStore
 from core.models.abstention import is_abstention
 from core.models.runtime import NOT_USABLE
-from core.seed import DEMO_KB
 from ui import glossary
 from ui.resources import knowledge
 from ui.widgets import md_escape, passage_html

@@ -7,6 +7,7 @@ import streamlit as st
 
 from core.compare.arms import ARM_TABLE, using_adapter
 from core.compare.results import ARM_HELP, EVAL_ARMS, ArmAnswer
+from core.demo import DEMO_KB
 from core.errors import LabError
 from core.eval import charts, triage
 from core.eval.decision import NEED_QUESTIONS, Needs, no_reliable_arm, recommend
@@ -19,8 +20,7 @@ from core.eval.service import EvalService, EvalSpec
 from core.eval.agreement import scorer_check
 from core.eval.items import parse_test_set
 from core.eval.testsets import TestSet, dataset_set, demo_set
-from core.votes.summary import summarize_votes
-from core.seed import DEMO_KB
+from core.eval.votes import summarize_votes
 from ui import glossary
 from ui.compare_view import answer_html, sources_list, support_line
 from ui.resources import votes as vote_store

@@ -5,13 +5,14 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
+from core.demo import DEMO_KB
 from core.errors import LabError
 from core.jobs.store import JobError
 from core.knowledge import bulk
 from core.knowledge.catalog import KBInfo
 from core.knowledge.retrieval import search
 from core.knowledge.service import KnowledgeService
-from core.seed import DEMO_KB, reset_demo
+from core.seed import reset_demo
 from ui.widgets import md_escape, report_error, show_passage, switch_session_kb
 
 BULK_JOB = "kb_bulk_job"  # this session's background upload or re-index, whose results it shows

@@ -11,7 +11,7 @@ from core.errors import LabError
 from core.jobs.store import JobStore
 from core.knowledge import bulk
 from core.knowledge.service import KnowledgeService
-from core.seed import seed_demo, seed_demo_adapter
+from core.seed import seed_demo
 
 
 @st.cache_resource(show_spinner=False)
@@ -27,7 +27,7 @@ def _knowledge() -> KnowledgeService:
 
     service = KnowledgeService(settings())  # it switches in uploads that finished while the app was down
     if settings().demo_seed and seed_demo(service):  # a fresh workspace: the demo adapter trains in the background
-        seed_demo_adapter(FinetuneService(settings()), service)
+        demo_adapter.seed_demo_adapter(FinetuneService(settings()), service)
     demo_adapter.follow(settings(), evals)  # once it is saved, its evaluation is queued in this process
     return service
 

@@ -8,7 +8,7 @@ import streamlit as st
 from core.compare.results import ARM_LABELS
 from core.votes.export import votes_csv, votes_json
 from core.votes.store import VoteStore
-from core.votes.summary import MIN_VOTES, VoteSummary
+from core.eval.votes import MIN_VOTES, VoteSummary
 
 HELP = ("Win rate: the chance that the room prefers this set-up's answer to another set-up's, from a Bradley-Terry "
         "fit to the pairwise outcomes the blind votes imply (the best beats the rest; equally good answers, or "

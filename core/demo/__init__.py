@@ -11,3 +11,4 @@ CORPUS_DIR = Path(__file__).parent / "corpus"
 CORPUS_V2_DIR = Path(__file__).parent / "corpus_v2"
 DATASETS_DIR = Path(__file__).parent / "datasets"
 DEMO_SUGGESTIONS_PATH = Path(__file__).parent / "suggestions.json"  # the compare page's curated questions
+DEMO_KB = "Lumora demo"  # the knowledge base that holds CORPUS_DIR (core.seed fills it)

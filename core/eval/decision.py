@@ -15,7 +15,7 @@ from pydantic import BaseModel, Field
 
 from core.eval.economics import Economics
 from core.eval.summary import ArmSummary
-from core.votes.summary import MIN_VOTES, VoteSummary
+from core.eval.votes import MIN_VOTES, VoteSummary
 
 Choice = Literal["RAG", "Fine-tuning", "Hybrid"]
 CHOICES: tuple[Choice, ...] = ("RAG", "Hybrid", "Fine-tuning")  # on a tie the simplest to run first

@@ -18,7 +18,7 @@ from core.eval.economics import Economics
 from core.eval.run import EvalRun, QuestionResult
 from core.eval.agreement import scorer_check
 from core.eval.summary import METRIC_LABELS
-from core.votes.summary import MIN_VOTES, VoteSummary
+from core.eval.votes import MIN_VOTES, VoteSummary
 
 CSS = """
 body{font-family:system-ui,-apple-system,Segoe UI,sans-serif;color:#111827;max-width:1100px;margin:2rem auto;

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from core.demo import DATASETS_DIR, DEMO_KB
 from core.errors import LabError
 from core.eval.items import TestItem, load_test_items
 
@@ -29,15 +30,11 @@ class TestSet:
 
 
 def demo_test_set() -> list[TestItem]:
-    from core.demo import DATASETS_DIR
-
     return load_test_items(DATASETS_DIR / "test.jsonl")
 
 
 def demo_set() -> TestSet:
     """The shipped demo test set: questions about the demo knowledge base."""
-    from core.seed import DEMO_KB
-
     return TestSet("Demo test set", demo_test_set(), DEMO_KB)
 
 

@@ -20,6 +20,7 @@ def _run(store: JobStore, job_id: str, probe: bool) -> int:
     from core.compare.engine import CompareEngine
     from core.eval.service import EvalService
     from core.finetune.adapters import AdapterRegistry
+    from core.knowledge.service import KnowledgeService
     from core.models.runtime import ModelRuntime
 
     job_dir = store.folder(job_id)
@@ -28,7 +29,7 @@ def _run(store: JobStore, job_id: str, probe: bool) -> int:
     try:
         settings = read_settings(job_dir)
         store.update(job_id, message="Loading the model…")
-        knowledge = snapshot.open_knowledge(settings, target)
+        knowledge = KnowledgeService(snapshot.settings_for(settings, target))
         runtime = ModelRuntime(settings)
         engine = CompareEngine(runtime, knowledge, AdapterRegistry(settings.adapters_dir), settings)
         evals = EvalService(settings, lambda: engine, knowledge=knowledge)

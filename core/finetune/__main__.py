@@ -57,9 +57,8 @@ def main(argv: list[str] | None = None) -> int:
     p, defaults = _parser()
     args = p.parse_args(argv)
 
-    from core.finetune import distributed
+    from core.finetune import distributed, worker
     from core.finetune.service import FinetuneService
-    from core.jobs import worker
 
     settings = apply_model_choice(load_settings())  # the model picked on the Models page, if any
     ft = FinetuneService(settings)

@@ -18,8 +18,8 @@ from pathlib import Path
 
 from pydantic import BaseModel, Field
 
+from core.db import now
 from core.errors import LabError
-from core.knowledge.catalog import now
 
 WEIGHTS_FILE = "adapter_model.safetensors"
 LINEAGE_FILE = "lineage.json"

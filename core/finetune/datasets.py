@@ -381,13 +381,3 @@ class DatasetStore:
 
     def delete(self, dataset_id: str) -> None:
         shutil.rmtree(self.root / self.get(dataset_id).id)
-
-
-def __getattr__(name: str):
-    # The generator lives in dataset_gen, which imports this module; load it on first use so
-    # callers can still write ``datasets.generate_pairs``.
-    if name in {"generate_pairs", "raw_chunks_for_cpt", "unanswerable_pairs"}:
-        from core.finetune import dataset_gen
-
-        return getattr(dataset_gen, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

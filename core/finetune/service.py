@@ -84,25 +84,24 @@ class FinetuneService:
         """A dataset built from the knowledge base's own documents (no LLM needed), split by
         document into train and held-out test, with leaked test answers removed; its info says how
         many prose sentences yielded a question."""
-        from core.finetune import datasets as ds
-        from core.finetune.dataset_gen import generate
+        from core.finetune.dataset_gen import generate, raw_chunks_for_cpt, unanswerable_pairs
 
         docs = [(d.name, knowledge.document_text(kb, d.doc_id)) for d in knowledge.documents(kb)]
         if not docs:
             raise LabError(f"Knowledge base '{kb}' has no documents to build a dataset from.")
         version = knowledge.version(kb)
         if mode == "cpt":
-            return self.datasets.save_texts(name, ds.raw_chunks_for_cpt(docs), kb, version)
+            return self.datasets.save_texts(name, raw_chunks_for_cpt(docs), kb, version)
         generated = generate(docs)
         if not generated.pairs:
             raise LabError("No question/answer pairs could be generated from these documents.")
-        return self.save_pairs(name, generated.pairs + ds.unanswerable_pairs(unanswerable, seed), kb, version,
+        return self.save_pairs(name, generated.pairs + unanswerable_pairs(unanswerable, seed), kb, version,
                                "generated", test_fraction, seed, (generated.sentences, len(generated.written)))
 
     def build_with_llm(self, runtime, knowledge, kb: str, name: str, test_fraction: float = 0.2,
                        unanswerable: int = 10, seed: int = 0, max_chunks: int = 200, progress=None):
         """Like build_from_kb, with the configured LLM writing one question per chunk."""
-        from core.finetune import datasets as ds
+        from core.finetune.dataset_gen import unanswerable_pairs
         from core.finetune.llm_questions import write_pairs
 
         chunks = [(d.name, c["text"]) for d in knowledge.documents(kb) for c in knowledge.chunks(kb, d.doc_id)]
@@ -111,7 +110,7 @@ class FinetuneService:
         pairs = write_pairs(runtime, chunks[:max_chunks], progress=progress)
         if not pairs:
             raise LabError("The language model wrote no usable question/answer pair; try the deterministic generator.")
-        return self.save_pairs(name, pairs + ds.unanswerable_pairs(unanswerable, seed), kb, knowledge.version(kb),
+        return self.save_pairs(name, pairs + unanswerable_pairs(unanswerable, seed), kb, knowledge.version(kb),
                                "llm", test_fraction, seed)
 
     def build_raft(self, knowledge, kb: str, dataset_id: str, name: str, config=None):

@@ -31,15 +31,17 @@ class Kind:
                 else "Interrupted: its process stopped. Run it again to redo it.")
 
 
+# Each runner is named, not imported: the supervisor and the job store read this table without
+# loading the packages above core.jobs (nor torch); only a worker process imports its job's runner.
 KINDS: dict[str, Kind] = {k.name: k for k in (
-    Kind("finetune", "training job", True, 5.0, "core.jobs.worker:run"),
+    Kind("finetune", "training job", True, 5.0, "core.finetune.worker:run"),
     # An evaluation checks the cancel flag between questions; one question of five arms can take a minute.
     Kind("eval", "evaluation", False, 90.0, "core.eval.worker:run"),
     Kind("freshness", "freshness probe", False, 90.0, "core.eval.worker:run_probe"),
     # A large upload or re-index builds a copy of the knowledge base, switched in when done (core.knowledge.bulk).
     # An upload is what someone waits for on the knowledge-base page, and takes minutes: it goes before
     # queued training and evaluations (the demo adapter's, at first start), never before a running job.
-    Kind("ingest", "upload job", False, 30.0, "core.knowledge.bulk:run", uses="the embedder", first=True),
+    Kind("ingest", "upload job", False, 30.0, "core.knowledge.bulk_worker:run", uses="the embedder", first=True),
 )}
 
 

@@ -1,8 +1,10 @@
 """Job records in SQLite (``core.db.Database``: safe from any thread and process) plus each job's folder.
 
 A job's folder ``<data>/jobs/<id>/`` holds ``config.json``, ``metrics.jsonl`` (one line per
-step), ``log.txt`` and ``checkpoints/step-N/`` (complete or absent: written as ``.partial``
-and renamed).
+step), ``log.txt``, ``checkpoints/step-N/`` (complete or absent: written as ``.partial``
+and renamed) and, while the job is queued or running, ``knowledge/``: the private copy of the
+knowledge bases it reads (``SNAPSHOT``; taken by ``core.knowledge.snapshot``, removed by the
+supervisor when the job ends).
 """
 
 from __future__ import annotations
@@ -17,12 +19,12 @@ from typing import Callable
 
 from pydantic import BaseModel
 
-from core.db import Database
+from core.db import Database, now
 from core.errors import LabError
-from core.knowledge.catalog import now
 
 STATUSES = ("queued", "running", "done", "failed", "cancelled", "interrupted")
 ACTIVE = ("queued", "running")
+SNAPSHOT = "knowledge"  # in a job's folder: what the job reads, copied for it; gone once the job ends
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS jobs (

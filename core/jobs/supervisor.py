@@ -27,8 +27,7 @@ from pathlib import Path
 from core.config import REPO_ROOT
 from core.jobs.exits import exit_message, oom_kills
 from core.jobs.kinds import KINDS
-from core.jobs.store import JobStore, pid_alive
-from core.knowledge.snapshot import folder as snapshot_folder
+from core.jobs.store import SNAPSHOT, JobStore, pid_alive
 
 TERM_GRACE_S = 3.0  # after SIGTERM, before SIGKILL (the time before SIGTERM is the kind's cancel_grace_s)
 POLL_S = 0.5
@@ -51,7 +50,7 @@ def reconcile(store: JobStore) -> None:
         if job.kind in KINDS and job.status == "running" and not pid_alive(job.pid) and job.id != watched:
             store.finish(job.id, "interrupted", KINDS[job.kind].interrupted_message)
         if job.status not in ("queued", "running"):  # a knowledge-base snapshot left by a killed supervisor
-            shutil.rmtree(snapshot_folder(store.folder(job.id)), ignore_errors=True)
+            shutil.rmtree(store.folder(job.id) / SNAPSHOT, ignore_errors=True)
 
 
 def ensure_running(store: JobStore) -> bool:
@@ -103,7 +102,7 @@ def _run_one(store: JobStore, job_id: str, data_dir: Path) -> None:
         elif waited > grace:
             child.send_signal(signal.SIGTERM)
             killed_by_us = True
-    shutil.rmtree(snapshot_folder(store.folder(job_id)), ignore_errors=True)  # what a killed job left
+    shutil.rmtree(store.folder(job_id) / SNAPSHOT, ignore_errors=True)  # what a killed job left
     job = store.get(job_id)
     if job.status != "running":
         return  # the worker wrote its own final status

@@ -5,10 +5,11 @@ write into the knowledge base the app serves. It builds the new state beside it 
 
 1. **Queue** (the app): the uploaded files go into the job's folder (``input/``) with the
    settings in use, and a snapshot of the knowledge base (``core.knowledge.snapshot``).
-2. **Build** (the worker): the snapshot is opened as the worker's own data folder and the same
-   code as an upload in the page runs on it (``KnowledgeService.ingest_files`` / ``reindex``,
-   crash-safe per document); a large result gets its HNSW index built; the finished folder is
-   renamed ``ready/``. Cancelling or killing the worker loses only the copy.
+2. **Build** (the worker, ``core.knowledge.bulk_worker``): the snapshot is opened as the
+   worker's own data folder and the same code as an upload in the page runs on it
+   (``KnowledgeService.ingest_files`` / ``reindex``, crash-safe per document); a large result gets
+   its HNSW index built; the finished folder is renamed ``ready/``. Cancelling or killing the
+   worker loses only the copy.
 3. **Switch in** (the process that owns the data folder: ``KnowledgeService`` at every start, and
    the app every few seconds in the sidebar): the built shard, texts and archive move under a new
    collection name and one catalog transaction makes them the knowledge base's, with its documents
@@ -30,12 +31,13 @@ import logging
 import os
 import re
 import shutil
-import time
-from dataclasses import asdict, replace
+from dataclasses import replace
 from pathlib import Path
 
 from core.errors import KnowledgeBaseError
+from core.jobs import supervisor
 from core.jobs.store import ACTIVE, Job, JobStore
+from core.jobs.worker import write_settings
 from core.knowledge import snapshot
 from core.knowledge.catalog import Catalog
 
@@ -46,12 +48,6 @@ READY = "ready"  # the built knowledge base, waiting to be switched in
 MARK = "__j"  # collection names built by a job end in __j<job>
 RETIRED = "retired:"  # catalog meta key prefix: a collection replaced by a switch, to delete
 OPTIMIZE_AT = 20_000  # chunks from which the worker builds the HNSW index (exhaustive search is fine below)
-STEPS = 1000  # progress is recorded as step / STEPS
-
-
-class _Cancelled(BaseException):
-    """Raised from the progress callback when the job is cancelled; a BaseException so that the
-    upload's per-file error handling (``except Exception``) does not swallow it."""
 
 
 def available(knowledge) -> bool:
@@ -132,9 +128,6 @@ def index_after_upload(knowledge, jobs: JobStore, kb: str, chunks_before: int) -
 
 
 def _submit(knowledge, jobs: JobStore, kb: str, name: str, config: dict, write_input) -> Job:
-    from core.jobs import supervisor
-    from core.jobs.worker import write_settings
-
     if not available(knowledge):
         raise KnowledgeBaseError("Background uploads need the embedded store; with a Qdrant server, "
                                  "add the files here in smaller batches.")
@@ -149,61 +142,6 @@ def _submit(knowledge, jobs: JobStore, kb: str, name: str, config: dict, write_i
     job = jobs.submit(KIND, name[:120], config, prepare=prepare)
     supervisor.ensure_running(jobs)
     return job
-
-
-# --- 2. build (the worker) -----------------------------------------------------------------
-def run(store: JobStore, job_id: str) -> int:
-    """The job worker's entry point (``core.jobs.kinds``)."""
-    from core.jobs.worker import read_settings
-
-    job = store.get(job_id)
-    job_dir = store.folder(job_id)
-    target = snapshot.folder(job_dir)
-    kb, started = job.config["kb"], time.monotonic()
-    knowledge = None
-
-    def progress(fraction: float, message: str) -> None:
-        if store.get(job_id).cancel_requested:
-            raise _Cancelled
-        store.update(job_id, step=int(STEPS * 0.95 * fraction), total_steps=STEPS, message=message,
-                     elapsed_s=time.monotonic() - started)
-
-    try:
-        settings = read_settings(job_dir)
-        store.update(job_id, message="Loading the embedder…", total_steps=STEPS)
-        knowledge = snapshot.open_knowledge(settings, target)
-        results = []
-        if job.config["op"] == "upload":
-            files = [(name, (job_dir / INPUT / f"{i:05d}").read_bytes()) for i, name in enumerate(job.config["files"])]
-            results = knowledge.ingest_files(kb, files, progress)
-        elif job.config["op"] == "index":
-            pass  # only the index below
-        elif job.config.get("chunk_size"):
-            knowledge.update_chunking(kb, job.config["chunk_size"], job.config["chunk_overlap"], progress)
-        else:
-            knowledge.reindex(kb, progress)
-        vectors = knowledge.vector_store(knowledge.get_kb(kb))
-        if vectors.count() >= OPTIMIZE_AT:
-            progress(1.0, f"Building the search index for {vectors.count():,} chunks…")
-            vectors.optimize()
-        knowledge.close()
-        os.replace(target, job_dir / READY)
-        shutil.rmtree(job_dir / INPUT, ignore_errors=True)
-        changed = sum(r.status in ("added", "updated") for r in results)
-        message = {"upload": f"{changed} of {len(results)} files indexed; switching them in…",
-                   "index": "Search index built; switching it in…"}.get(job.config["op"], "Re-indexed; switching it in…")
-        store.update(job_id, step=STEPS, elapsed_s=time.monotonic() - started)
-        store.finish(job_id, "done", message, {"kb": kb, "results": [asdict(r) for r in results], "switched_in": False})
-        return 0
-    except _Cancelled:
-        store.log(job_id, "cancelled")
-        store.finish(job_id, "cancelled", "Cancelled by the user; the knowledge base is unchanged.")
-        return 0
-    except Exception as exc:  # noqa: BLE001  (the record says why, the log has the traceback)
-        store.fail(job_id, exc, " The knowledge base is unchanged.")
-        return 1
-    finally:
-        snapshot.discard(knowledge, target)
 
 
 # --- 3. switch in (the process that owns the data folder) ---------------------------------------

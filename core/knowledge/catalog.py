@@ -10,10 +10,9 @@ import hashlib
 import json
 import sqlite3
 from dataclasses import dataclass
-from datetime import datetime, timezone
 from pathlib import Path
 
-from core.db import Database
+from core.db import Database, now
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS kbs (
@@ -28,10 +27,6 @@ CREATE TABLE IF NOT EXISTS kb_versions (
     created_at TEXT NOT NULL, snapshot TEXT NOT NULL, PRIMARY KEY (kb, version));
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 """
-
-
-def now() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="seconds")
 
 
 @dataclass(frozen=True)

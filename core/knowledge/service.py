@@ -17,9 +17,10 @@ from collections.abc import Callable
 from pathlib import Path
 
 from core.config import Settings
+from core.db import now
 from core.errors import KnowledgeBaseError
 from core.knowledge import store
-from core.knowledge.catalog import Catalog, DocumentInfo, KBInfo, now
+from core.knowledge.catalog import Catalog, DocumentInfo, KBInfo
 from core.knowledge.embeddings import embedder_identity, load_embedder
 from core.knowledge.ingest import build_nodes, chunk_id, chunk_key
 from core.knowledge.migrate import migrate_local_mode

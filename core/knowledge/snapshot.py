@@ -24,13 +24,13 @@ from pathlib import Path
 
 from core.config import Settings
 from core.db import connect
+from core.jobs.store import SNAPSHOT
 
-FOLDER = "knowledge"
 SNAPSHOT_KEY = "snapshot_of"  # in the copied catalog: the knowledge bases copied from the app's
 
 
 def folder(job_dir: Path) -> Path:
-    return Path(job_dir) / FOLDER
+    return Path(job_dir) / SNAPSHOT
 
 
 def take(knowledge, names: list[str], target: Path) -> Path:
@@ -53,12 +53,6 @@ def take(knowledge, names: list[str], target: Path) -> Path:
 def settings_for(settings: Settings, target: Path) -> Settings:
     """The job's settings: everything as queued, the knowledge bases read from the snapshot."""
     return settings.model_copy(update={"knowledge_dir": Path(target)})
-
-
-def open_knowledge(settings: Settings, target: Path):
-    from core.knowledge.service import KnowledgeService
-
-    return KnowledgeService(settings_for(settings, target))
 
 
 def discard(knowledge, target: Path) -> None:

@@ -13,7 +13,8 @@ from dataclasses import dataclass
 from typing import Literal
 
 from core.errors import RejectedFile
-from core.knowledge.catalog import DocumentInfo, KBInfo, now
+from core.db import now
+from core.knowledge.catalog import DocumentInfo, KBInfo
 from core.knowledge.filenames import safe_display_name
 from core.knowledge.ingest import document_id, embed_nodes, split_document
 from core.knowledge.sandbox import Parser

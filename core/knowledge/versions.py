@@ -15,7 +15,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from core.errors import KnowledgeBaseError
-from core.knowledge.catalog import DocumentInfo, now
+from core.db import now
+from core.knowledge.catalog import DocumentInfo
 from core.knowledge.embeddings import parse_identity
 from core.knowledge.ingest import build_nodes, document_id
 

@@ -5,5 +5,5 @@ record.py    one vote (``Vote``) and the rules a vote must follow
 store.py     the votes in ``<data>/votes.db``
 export.py    all votes as CSV or JSON bytes, and read back
 pairwise.py  the pairwise outcomes a vote implies and the Bradley-Terry fit with bootstrap intervals
-summary.py   what the room thinks (``VoteSummary``), beside the key-fact scores of saved evaluations
+What the room thinks beside the key-fact scores of saved evaluations is ``core.eval.votes``.
 """

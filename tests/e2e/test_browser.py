@@ -113,3 +113,25 @@ def test_5_evaluate_two_questions_and_read_the_recommendation(page, app_url):
     expect(page.get_by_text("Recommendation:").or_(page.get_by_text("by your answers:")).first).to_be_visible()
     expect(page.get_by_text("Metrics (95% bootstrap intervals)")).to_be_visible()
     shot(page, "5_evaluate_results")
+
+
+def test_6_vote_blind_on_one_question_and_see_the_reveal(page, app_url):
+    page.goto(f"{app_url}/compare")
+    page.get_by_text("Blind voting", exact=True).click()
+    expect(page.get_by_text("Each answer appears under a letter", exact=False)).to_be_visible()
+    box = page.get_by_placeholder("Ask a question about your documents")
+    box.fill("How many euros is the daily meal allowance?")
+    box.press("Enter")
+    form = page.get_by_test_id("stForm")
+    expect(form.get_by_role("button", name="Vote and reveal")).to_be_visible()
+    expect(page.get_by_text("Answer A", exact=True)).to_be_visible()
+    main = page.get_by_test_id("stMain")
+    for label in ("RAG", "Hybrid", "Fine-tuned", "travel_policy.md"):  # nothing names an arm before the vote
+        expect(main.get_by_text(label, exact=True)).to_have_count(0)
+    shot(page, "6_blind_before_vote")
+    form.get_by_role("button", name="A", exact=True).click()
+    form.get_by_role("button", name="Vote and reveal").click()
+    expect(page.get_by_text("Your vote: A (", exact=False)).to_be_visible()
+    expect(page.get_by_text("voted best", exact=False)).to_be_visible()
+    expect(main.get_by_text("first token", exact=False).first).to_be_visible()  # the panes, with their numbers
+    shot(page, "6_blind_revealed")

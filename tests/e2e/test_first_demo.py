@@ -63,10 +63,11 @@ def test_each_curated_suggestion_behaves_as_its_label_says(shown):
 def test_a_second_fresh_workspace_gives_byte_identical_answers(shown, tmp_path, runtime, monkeypatch):
     from core.compare.engine import CompareEngine
     from core.config import load_settings
+    from core.demo import DEMO_KB
     from core.finetune.adapters import AdapterRegistry
     from core.knowledge.embeddings import load_embedder
     from core.knowledge.service import KnowledgeService
-    from core.seed import DEMO_KB, seed_demo
+    from core.seed import seed_demo
 
     monkeypatch.setenv("LAB_MODELS__EMBEDDER_BACKEND", "auto")  # as the app above: a fresh install's default
     settings = load_settings(data_dir=tmp_path / "second")
