@@ -97,7 +97,7 @@ def main() -> None:
         for q in QUESTIONS:
             hits = search(service, DEMO_KB, q)
             closed = build(runtime, q, None, budget).ids
-            opened = build(runtime, q, [Passage(i + 1, h.doc_name, h.text) for i, h in enumerate(hits)], budget, "benchtag").ids
+            opened = build(runtime, q, [Passage(i + 1, h.doc_name, h.text) for i, h in enumerate(hits)], budget).ids
             requests = [Request(closed), Request(opened), Request(closed, key), Request(opened, key)]
             best_naive = best_engine = float("inf")
             for _ in range(args.repeats):  # alternate, keep the best of each: the machine is shared
