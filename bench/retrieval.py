@@ -10,7 +10,7 @@ highlighting). The two stores are measured alternately, query by query, best of 
 
 Run: .venv/bin/python bench/retrieval.py [--small 20000] [--large 100000] [--repeats 3] [--questions 40]
 The defaults are the sizes of the README's figures (the 20k ratio of the idle re-run and the 100k rows).
-``--smoke`` runs the same steps on a few hundred chunks and 2 questions, without the LLM (for tests).
+``--smoke`` runs the same steps on 100 and 150 chunks and 2 questions, without the LLM (for tests).
 Last line: ratio=<local-mode end-to-end p95 at 20k divided by Edge end-to-end p95 at 20k>
 """
 
@@ -45,7 +45,7 @@ from core.knowledge.store import ServerStore  # noqa: E402
 from core.seed import DEMO_KB, seed_demo  # noqa: E402
 
 
-SMOKE = {"small": 300, "large": 400, "repeats": 1, "questions": 2, "llm": False}
+SMOKE = {"small": 100, "large": 150, "repeats": 1, "questions": 2, "llm": False}
 
 
 def pct(values, q):
