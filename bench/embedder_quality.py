@@ -1,6 +1,6 @@
 """Retrieval quality of the int8 ONNX embedder against fp32 torch on the demo test set.
 
-Run: .venv/bin/python bench/embedder_quality.py [--questions N]   (``--smoke``: 2 questions, for tests)
+Run: .venv/bin/python bench/embedder_quality.py [--questions N]   (``--smoke``: 1 question, for tests)
 Builds the demo knowledge base twice (once per embedder, each in its own scratch data folder),
 asks every test question that names its source document, and prints retrieval hit rate and MRR
 (as ``python -m core.eval`` scores them: the rank of the first passage from the gold document)
@@ -30,7 +30,7 @@ from core.knowledge.retrieval import search  # noqa: E402
 from core.knowledge.service import KnowledgeService  # noqa: E402
 from core.seed import DEMO_KB, reset_demo  # noqa: E402
 
-SMOKE = {"questions": 2}
+SMOKE = {"questions": 1}
 
 
 def scores(service: KnowledgeService, items, mode: str) -> tuple[float, float]:

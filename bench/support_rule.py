@@ -3,7 +3,7 @@ the fact rule (core.knowledge.support): on a saved evaluation run made with the 
 (`python -m core.eval --no-require-support --out run.json`), so every answer is the model's own.
 
     .venv/bin/python bench/support_rule.py run.json
-    .venv/bin/python bench/support_rule.py --smoke   # makes its own 2-question RAG run first (for tests)
+    .venv/bin/python bench/support_rule.py --smoke   # makes its own 1-question RAG run first (for tests)
 
 Per open-book arm it counts, under each rule:
 - wrong but supported: the answer states no key fact (or answers an unanswerable question) and
@@ -33,7 +33,7 @@ from core.knowledge.embeddings import load_embedder  # noqa: E402
 from core.knowledge.retrieval import split_sentences  # noqa: E402
 
 # The README's command with the fewest questions and one open-book arm: a run to score in seconds.
-SMOKE_EVAL = ["--arms", "rag", "--limit", "2", "--top-k", "1", "--max-new-tokens", "8", "--no-require-support"]
+SMOKE_EVAL = ["--arms", "rag", "--limit", "1", "--top-k", "1", "--max-new-tokens", "8", "--no-require-support"]
 
 
 def smoke_run() -> str:
