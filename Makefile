@@ -11,7 +11,7 @@ QUIET := 2>&1 | { grep -v "is ignored: it is neither a file nor a directory" || 
 OFFLINE_ENV := HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: install run test bench clean-data lock
+.PHONY: install run test bench bench-smoke clean-data lock
 
 # Installs come from the lock file: the exact versions the suite passed on. requirements*.txt say what
 # works (ranges); `make lock` resolves them again into requirements.lock (commit both).
@@ -40,6 +40,15 @@ bench: install
 	$(OFFLINE_ENV) $(PY) bench/ingest.py
 	$(OFFLINE_ENV) $(PY) bench/compare.py
 	$(OFFLINE_ENV) $(PY) bench/train.py
+
+# Every benchmark at its --smoke size (seconds each after imports; eval_page.py about two minutes: a
+# server, a browser and two evaluation workers). tests/test_bench_smoke.py runs the same, eval_page.py
+# only with BENCH_SMOKE_ALL=1. verdict.py and shapes.py join once they take --smoke (as in that test).
+# Passive OpenMP threads: a smoke run's figures mean nothing, and on a shared machine spinning threads
+# made them several times slower (that test says by how much).
+SMOKE_BENCHES := $(filter-out bench/verdict.py bench/shapes.py,$(sort $(wildcard bench/*.py)))
+bench-smoke: install
+	for b in $(SMOKE_BENCHES); do echo "== $$b --smoke"; $(OFFLINE_ENV) OMP_WAIT_POLICY=PASSIVE $(PY) $$b --smoke; done
 
 clean-data:
 	rm -rf data

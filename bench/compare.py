@@ -1,6 +1,8 @@
 """Four answers per question: the batched engine against plain sequential ``generate``.
 
-Run: make bench   (or .venv/bin/python bench/compare.py [--tokens 64] [--repeats 2])
+Run: make bench   (or .venv/bin/python bench/compare.py [--tokens 64] [--repeats 2] [--questions 3])
+``--smoke``: the same steps at a size that takes seconds after loading (one question, one passage,
+4 tokens, one run each, the adapter made in this process); tests/test_bench_smoke.py runs it.
 Both paths get the same four prompts per question (base and fine-tuned: the bare question;
 RAG and hybrid: passages retrieved from the demo knowledge base), the same adapter and greedy
 decoding with exactly --tokens new tokens each (end-of-sequence suppressed until then). The
@@ -35,6 +37,7 @@ QUESTIONS = [
     "How many paid sick days do employees get?",
     "What does error code E3 mean on the AeroPure 300?",
 ]
+SMOKE = {"tokens": 4, "repeats": 1, "questions": 1, "top_k": 1}
 
 
 def make_adapter(adapter_root: str) -> str:
@@ -63,7 +66,13 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--tokens", type=int, default=64)
     parser.add_argument("--repeats", type=int, default=2)
+    parser.add_argument("--questions", type=int, default=len(QUESTIONS), help="the first N of the fixed questions")
+    parser.add_argument("--top-k", type=int, help="passages per RAG prompt (default: retrieval.top_k)")
+    parser.add_argument("--smoke", action="store_true", help=f"a quick check of the code path: {SMOKE}")
+    if "--smoke" in sys.argv[1:]:
+        parser.set_defaults(**SMOKE)
     args = parser.parse_args()
+    questions = QUESTIONS[: args.questions]
 
     from core.demo import DEMO_KB
     from core.finetune.adapters import AdapterRegistry
@@ -76,8 +85,11 @@ def main() -> None:
 
     with tempfile.TemporaryDirectory() as tmp:
         settings = load_settings(data_dir=Path(tmp) / "data")
-        with mp.get_context("spawn").Pool(1) as pool:
-            adapter_id = pool.apply(make_adapter, (str(settings.adapters_dir),))
+        if args.smoke:  # the child only keeps the RSS figure honest, and a fresh interpreter costs ~15 s of imports
+            adapter_id = make_adapter(str(settings.adapters_dir))
+        else:
+            with mp.get_context("spawn").Pool(1) as pool:
+                adapter_id = pool.apply(make_adapter, (str(settings.adapters_dir),))
         service = KnowledgeService(settings)
         seed_demo(service)
         runtime = ModelRuntime(settings)
@@ -95,10 +107,10 @@ def main() -> None:
         arm_time_naive = {a: 0.0 for a in arms}
         arm_time_engine = {a: 0.0 for a in arms}
         divergences = 0
-        for q in QUESTIONS:
-            hits = search(service, DEMO_KB, q)
+        for q in questions:
+            hits = search(service, DEMO_KB, q, top_k=args.top_k)
             closed = build(runtime, q, None, budget).ids
-            opened = build(runtime, q, [Passage(i + 1, h.doc_name, h.text) for i, h in enumerate(hits)], budget, "benchtag").ids
+            opened = build(runtime, q, [Passage(i + 1, h.doc_name, h.text) for i, h in enumerate(hits)], budget).ids
             requests = [Request(closed), Request(opened), Request(closed, key), Request(opened, key)]
             best_naive = best_engine = float("inf")
             for _ in range(args.repeats):  # alternate, keep the best of each: the machine is shared
@@ -133,14 +145,14 @@ def main() -> None:
             print(f"  {arm:10} {arm_tokens[arm] / arm_time_naive[arm]:6.1f} -> {arm_tokens[arm] / arm_time_engine[arm]:6.1f}")
         print(f"aggregate: naive {sum(arm_tokens.values()) / total_naive:.1f} tok/s, "
               f"engine {sum(arm_tokens.values()) / total_engine:.1f} tok/s")
-        print(f"greedy outputs identical: {4 * len(QUESTIONS) - divergences} of {4 * len(QUESTIONS)} answers")
+        print(f"greedy outputs identical: {4 * len(questions) - divergences} of {4 * len(questions)} answers")
         rss_gb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024 / 1024
         print(f"peak RSS (LLM + adapter + embedder + Qdrant): {rss_gb:.2f} GB (target < 2.5)")
         service.close()
     naive_decode_s = total_naive - naive_prompt_s
     ceiling = total_naive / (engine_prompt_s + naive_decode_s / 4)
     print(f"prompt passes: naive {naive_prompt_s:.2f} s, engine {engine_prompt_s:.2f} s; naive decoding "
-          f"{naive_decode_s:.2f} s ({naive_decode_s / (4 * len(QUESTIONS) * args.tokens) * 1000:.1f} ms per token)")
+          f"{naive_decode_s:.2f} s ({naive_decode_s / (4 * len(questions) * args.tokens) * 1000:.1f} ms per token)")
     print(f"ceiling with perfect batching (a step of 4 rows for the price of one): x{ceiling:.2f}")
     print(f"naive {total_naive:.2f} s, engine {total_engine:.2f} s")
     print(f"ratio={total_naive / total_engine:.2f}")

@@ -1,15 +1,17 @@
 """Retrieval quality of the int8 ONNX embedder against fp32 torch on the demo test set.
 
-Run: .venv/bin/python bench/embedder_quality.py
+Run: .venv/bin/python bench/embedder_quality.py [--questions N]   (``--smoke``: 1 question, for tests)
 Builds the demo knowledge base twice (once per embedder, each in its own scratch data folder),
 asks every test question that names its source document, and prints retrieval hit rate and MRR
 (as ``python -m core.eval`` scores them: the rank of the first passage from the gold document)
 for hybrid and dense retrieval, plus the cosine between the two embedders' vectors of every demo
-chunk. Last line: ``within_one_question=yes|no`` (hits and reciprocal ranks summed over questions).
+chunk, and whether the two are within one question of each other (hits and reciprocal ranks summed
+over questions). Last line: ratio=<int8 hybrid MRR divided by fp32 hybrid MRR>  (1.00 = no loss)
 """
 
 from __future__ import annotations
 
+import argparse
 import os
 import sys
 import tempfile
@@ -28,6 +30,8 @@ from core.knowledge.retrieval import search  # noqa: E402
 from core.knowledge.service import KnowledgeService  # noqa: E402
 from core.seed import reset_demo  # noqa: E402
 
+SMOKE = {"questions": 1}
+
 
 def scores(service: KnowledgeService, items, mode: str) -> tuple[float, float]:
     """Summed hits and reciprocal ranks over the questions (divide by their number for the rates)."""
@@ -38,7 +42,13 @@ def scores(service: KnowledgeService, items, mode: str) -> tuple[float, float]:
 
 
 def main() -> None:
-    items = [it for it in load_test_items(DATASETS_DIR / "test.jsonl") if it.answerable and it.source]
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--questions", type=int, help="only the first N questions (default: all)")
+    parser.add_argument("--smoke", action="store_true", help=f"a quick check of the code path: {SMOKE}")
+    if "--smoke" in sys.argv[1:]:
+        parser.set_defaults(**SMOKE)
+    args = parser.parse_args()
+    items = [it for it in load_test_items(DATASETS_DIR / "test.jsonl") if it.answerable and it.source][: args.questions]
     results, services = {}, {}
     with tempfile.TemporaryDirectory() as tmp:
         for backend in ("torch", "onnx-int8"):
@@ -66,6 +76,8 @@ def main() -> None:
               f"int8 onnx: hit rate {h8 / n:.3f} ({h8:.0f}/{n}), MRR {r8 / n:.3f}")
     print(f"cosine fp32 vs int8 over {len(texts)} demo chunks: min {cosines.min():.4f}, mean {cosines.mean():.4f}")
     print(f"within_one_question={'yes' if within else 'no'}")
+    (_, mrr32), (_, mrr8) = results["torch"]["hybrid"], results["onnx-int8"]["hybrid"]
+    print(f"ratio={mrr8 / mrr32:.3f}" if mrr32 else f"ratio={mrr8:.3f}/0")
 
 
 if __name__ == "__main__":

@@ -1,6 +1,8 @@
 """Ingestion throughput against raw fp32 sentence-transformers, and retrieval latency at 20k chunks.
 
-Run: make bench   (or .venv/bin/python bench/ingest.py [--chunks 300] [--points 20000]; --points 0 skips latency)
+Run: make bench   (or .venv/bin/python bench/ingest.py [--chunks 800] [--repeats 3] [--points 20000]; --points 0
+skips latency). The defaults are the README's figures' sizes; ``--smoke`` runs the same steps on a few
+chunks and a few hundred points, in seconds after loading (tests/test_bench_smoke.py).
 The pipeline runs with the default embedder (int8 ONNX Runtime on CPU); the baseline is the raw fp32
 ``SentenceTransformer.encode`` of the same chunks, in the same run, alternating, best of --repeats.
 Last line: ratio=<pipeline chunks/s divided by raw fp32 encode chunks/s>  (target >= 2)
@@ -30,6 +32,15 @@ from core.knowledge.retrieval import search  # noqa: E402
 from core.knowledge.service import KnowledgeService  # noqa: E402
 
 
+SMOKE = {"chunks": 7, "repeats": 1, "points": 300, "queries": 1}
+QUERIES = [
+    "How many days do customers have to return a product?", "What is the customer centre number?",
+    "How often should the filter be replaced?", "password rotation policy", "VPN rules for remote work",
+    "what does error E3 mean", "shipping damage report", "보증 기간", "exchange a defective kettle",
+    "security incident email",
+]
+
+
 def synthetic_documents(target_chunks: int) -> list[tuple[str, bytes]]:
     """Realistic text: the demo corpus's sentences, shuffled into numbered variants."""
     sentences = []
@@ -52,9 +63,13 @@ def percentile(values: list[float], q: float) -> float:
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--chunks", type=int, default=300)
+    parser.add_argument("--chunks", type=int, default=800)
     parser.add_argument("--points", type=int, default=20_000)
-    parser.add_argument("--repeats", type=int, default=2)
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--queries", type=int, default=3, help="times each of the 10 queries is timed per mode")
+    parser.add_argument("--smoke", action="store_true", help=f"a quick check of the code path: {SMOKE}")
+    if "--smoke" in sys.argv[1:]:
+        parser.set_defaults(**SMOKE)
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory() as tmp:
@@ -112,15 +127,9 @@ def main() -> None:
             store.add(nodes)
         print(f"filled to {service.point_count('bench0')} points in {time.perf_counter() - t0:.0f} s")
 
-        queries = [
-            "How many days do customers have to return a product?", "What is the customer centre number?",
-            "How often should the filter be replaced?", "password rotation policy", "VPN rules for remote work",
-            "what does error E3 mean", "shipping damage report", "보증 기간", "exchange a defective kettle",
-            "security incident email",
-        ] * 3
         for mode in ("hybrid", "dense"):
             latencies = []
-            for q in queries:
+            for q in QUERIES * args.queries:
                 t0 = time.perf_counter()
                 search(service, "bench0", q, top_k=3, mode=mode)
                 latencies.append((time.perf_counter() - t0) * 1000)

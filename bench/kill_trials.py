@@ -11,8 +11,10 @@ version hash equal to the hash of the documents; then it repeats the operation a
 knowledge base converged to the state a clean run gives.
 
 Random trials draw n from the writes of a clean run; targeted trials walk every write in turn.
+Last line: ratio=<trials that converged to the clean run's state / trials>  (target 1.00)
 
     python bench/kill_trials.py [--random 20] [--targeted 20]
+    python bench/kill_trials.py --smoke   # one kill (after the first write), for tests
 """
 
 from __future__ import annotations
@@ -44,6 +46,7 @@ from core.knowledge.service import KnowledgeService  # noqa: E402
 from core.knowledge.versions import archive_path  # noqa: E402
 
 KB = "trials"
+SMOKE = {"random": 0, "targeted": 1}
 
 
 def text(topic: str, n: int, version: int) -> bytes:
@@ -177,6 +180,10 @@ def main() -> int:
     p.add_argument("--random", type=int, default=20)
     p.add_argument("--targeted", type=int, default=20)
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--smoke", action="store_true",
+                   help=f"a quick check of the code path: {SMOKE} (targeted trials then skip the other writes)")
+    if "--smoke" in sys.argv[1:]:
+        p.set_defaults(**SMOKE)
     args = p.parse_args()
     work = Path(tempfile.mkdtemp(prefix="kill-trials-"))
     base = work / "base"
@@ -201,7 +208,8 @@ def main() -> int:
     print(f"a clean run writes to the store {writes} times", flush=True)
     rng = random.Random(args.seed)
     plans = [("random", rng.randint(1, writes)) for _ in range(args.random)]
-    plans += [("targeted", 1 + i % writes) for i in range(max(args.targeted, writes))]
+    targeted = args.targeted if args.smoke else max(args.targeted, writes)
+    plans += [("targeted", 1 + i % writes) for i in range(targeted)]
     totals: dict[str, dict] = {}
     for kind, n in plans:
         r = trial(base, work, n)
@@ -220,6 +228,7 @@ def main() -> int:
               f"{pr.get('version_mismatch', 0)} version-hash mismatches, {pr.get('search_foreign', 0)} foreign search hits, "
               f"{pr.get('hidden_left', 0)} hidden chunks left, converged {t['converged']}/{t['trials']}, errors {t['errors']}")
     shutil.rmtree(work, ignore_errors=True)
+    print(f"ratio={sum(t['converged'] for t in totals.values()) / sum(t['trials'] for t in totals.values()):.2f}")
     bad = sum(sum(t["problems"].values()) + t["errors"] + t["trials"] - t["converged"] for t in totals.values())
     return 1 if bad else 0
 

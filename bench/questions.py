@@ -3,7 +3,9 @@ writer: how many sentences yield a question, and the share of those questions th
 by core.finetune.question_check (wh-word or auxiliary first, ends with "?", no blank, no URL or file
 name, 4-25 words, answer found in the source sentence). No model: it runs in seconds.
 
-    .venv/bin/python bench/questions.py [--show 10]
+    .venv/bin/python bench/questions.py [--show 10] [--smoke]
+
+``--smoke`` (for tests) reads the demo documents and the first two Debian files only.
 
 Before = core/finetune/dataset_gen.py as of commit BASELINE (the fill-in-the-blank "According to
 <doc>, ... ___?" rule), loaded from git; each prose sentence is passed to its ``_cloze``. After = the
@@ -65,10 +67,10 @@ def demo_docs() -> list[tuple[str, str]]:
     return [(p.name, extract_text(p.name, p.read_bytes())[1]) for p in sorted(CORPUS_DIR.iterdir())]
 
 
-def debian_docs() -> tuple[list[tuple[str, str]], list[str]]:
-    """(name, text) of the DEBIAN_DOCS present here, named "<package>/<file>", and the missing paths."""
+def debian_docs(paths: list[str]) -> tuple[list[tuple[str, str]], list[str]]:
+    """(name, text) of the files present here among ``paths``, named "<package>/<file>", and the missing paths."""
     docs, missing = [], []
-    for path in map(Path, DEBIAN_DOCS):
+    for path in map(Path, paths):
         if not path.is_file():
             missing.append(str(path))
             continue
@@ -100,9 +102,10 @@ def after(docs: list[tuple[str, str]]) -> tuple[int, list[tuple[str, str]]]:
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--show", type=int, default=0, help="print this many questions written after, per corpus")
+    p.add_argument("--smoke", action="store_true", help="a quick check of the code path: two Debian files")
     args = p.parse_args()
     old = baseline_generator()
-    debian, missing = debian_docs()
+    debian, missing = debian_docs(DEBIAN_DOCS[:2] if args.smoke else DEBIAN_DOCS)
     if missing:
         print(f"skipped (not on this machine): {', '.join(missing)}")
     corpora = {"demo": demo_docs(), "debian": debian}

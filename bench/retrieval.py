@@ -8,7 +8,9 @@ test set's questions. Store-only = the hybrid query through the LlamaIndex vecto
 precomputed query vector; end-to-end = ``retrieval.search`` (query embedding, the query, sentence
 highlighting). The two stores are measured alternately, query by query, best of --repeats each.
 
-Run: .venv/bin/python bench/retrieval.py [--small 20000] [--large 100000] [--repeats 3]
+Run: .venv/bin/python bench/retrieval.py [--small 20000] [--large 100000] [--repeats 3] [--questions 40]
+The defaults are the sizes of the README's figures (the 20k ratio of the idle re-run and the 100k rows).
+``--smoke`` runs the same steps on 100 and 150 chunks and 2 questions, without the LLM (for tests).
 Last line: ratio=<local-mode end-to-end p95 at 20k divided by Edge end-to-end p95 at 20k>
 """
 
@@ -41,6 +43,9 @@ from core.knowledge.retrieval import search  # noqa: E402
 from core.knowledge.service import KnowledgeService  # noqa: E402
 from core.knowledge.store import ServerStore  # noqa: E402
 from core.seed import seed_demo  # noqa: E402
+
+
+SMOKE = {"small": 100, "large": 150, "repeats": 1, "questions": 2, "llm": False}
 
 
 def pct(values, q):
@@ -139,6 +144,9 @@ def main() -> int:
                    help="build Edge's HNSW index after filling (slow on a busy machine)")
     p.add_argument("--llm", action=argparse.BooleanOptionalAction, default=True,
                    help="also load the language model, so peak RSS is the app's with its models")
+    p.add_argument("--smoke", action="store_true", help=f"a quick check of the code path: {SMOKE}")
+    if "--smoke" in sys.argv[1:]:
+        p.set_defaults(**SMOKE)
     args = p.parse_args()
     questions = [json.loads(x)["question"] for x in (DATASETS_DIR / "test.jsonl").read_text().splitlines()][: args.questions]
     embedder = load_embedder(load_settings())
