@@ -3,7 +3,7 @@ set (``bench/devset/``: documents nobody on the team wrote). Model-heavy: run it
 
     .venv/bin/python bench/verdict.py                      # both sets, base, RAG and oracle
     .venv/bin/python bench/verdict.py --rescore DIR        # the saved runs of DIR, scored again (no model)
-    .venv/bin/python bench/verdict.py --smoke              # two questions a set: it runs and prints its table
+    .venv/bin/python bench/verdict.py --smoke              # two questions: it runs and prints its table
 
 Each set is evaluated with the product's own code (``core.eval.run.run_eval``, withholding on, so
 every open-book answer carries both what was shown and the model's own answer when it was
@@ -139,7 +139,7 @@ def print_table(runs: dict[str, EvalRun]) -> None:
         diff_text = "—" if diff is None else f"{diff[0]:+.2f} [{diff[1]:+.2f}, {diff[2]:+.2f}]"
         print(f"\n{s}: open-book arms withheld {wrong_w} wrong and {right_w} right answers (target >= 3 wrong per right); "
               f"format echoes {echoes}/{answers} open-book answers; RAG minus base, right as shown: {diff_text}")
-        print(f"{s} ratio={ratio:.2f}  (wrong withheld per right withheld)")
+        print(f"ratio={ratio:.2f}  ({s}: wrong answers withheld per right answer withheld)")
 
 
 def withholding_pays(tallies: dict[str, Tally]) -> bool:
@@ -209,7 +209,8 @@ def run_sets(args) -> dict[str, EvalRun]:
                 knowledge.create_kb(kb)
                 knowledge.ingest_files(kb, files)
             started = time.perf_counter()
-            run = run_eval(engine, kb, items, args.arms.split(","), require_support=True,
+            decoding = engine.decoding(max_new_tokens=args.max_new_tokens) if args.max_new_tokens else None
+            run = run_eval(engine, kb, items, args.arms.split(","), decoding=decoding, require_support=True,
                            progress=lambda i, n: print(f"\r{name}: {i}/{n} questions", end="", file=sys.stderr, flush=True))
             run.name = f"verdict {name}"
             print(f"\r{name}: {len(items)} questions in {time.perf_counter() - started:.0f} s", file=sys.stderr)
@@ -249,7 +250,8 @@ def main() -> int:
     p.add_argument("--workspace", type=Path, help="data folder to use (default: a fresh temporary one)")
     p.add_argument("--out", type=Path, default=ROOT / "data" / "verdict", help="where the runs are saved")
     p.add_argument("--rescore", type=Path, help="score the runs saved in this folder again instead of running")
-    p.add_argument("--smoke", action="store_true", help="two questions a set, base and RAG")
+    p.add_argument("--smoke", action="store_true", help="two questions of the dev set, base and RAG, 8 new tokens")
+    p.add_argument("--max-new-tokens", type=int, help="default: the product's generation.max_new_tokens")
     p.add_argument("--tag", help="save the runs as <set>.<tag>.json (merged with <set>.json by --rescore)")
     p.add_argument("--record", action="store_true",
                    help="write the measurement the defaults follow to bench/devset/measured.json")
@@ -259,8 +261,8 @@ def main() -> int:
         from core.models import prompts
 
         prompts.RAG_INSTRUCTION = args.rag_instruction
-    if args.smoke:
-        args.limit, args.arms = 2, "base,rag"
+    if args.smoke:  # seconds: it runs and prints its table, no figure means anything
+        args.limit, args.arms, args.sets, args.max_new_tokens = 2, "base,rag", "dev", 8
         args.out = None
     if args.rescore:
         runs = load_runs(args.rescore)

@@ -109,3 +109,28 @@ def test_the_shipped_labels_are_readable_and_measured():
     if not found:
         pytest.skip("the development set has no hand labels yet")
     assert all(isinstance(a, Agreement) and a.answers > 0 for a in found)
+
+
+@pytest.mark.parametrize("answer, facts, stated", [
+    # from the development set's hand labels (round 1), where the scorer read them wrongly
+    ("No, GitHub does not waive DMCA claims against researchers.", [["waive", "waives", "Yes"]], False),  # dv061
+    ("No, the restrictions are still active inside a shell script it runs.",
+     [["turns off", "not restricted", "no restrictions"]], False),  # dv020: "No, the" is not "no restrictions"
+    ("Systemd allocates dynamic service users to the `UID` range `61184…65519`.", ["61184", "65519"], True),  # dv026
+    # negation and paraphrase: a negation the phrasing carries itself is stated by a longer one
+    ("The licence doesn't grant trademark rights.", [["not grant"]], True),
+    ("It does not grant any patent licence.", [["not grant"]], True),
+    ("Yes, GitHub waives any potential DMCA claim.", [["waive", "waives", "Yes"]], True),
+    # numbers and units
+    ("Refunds within fourteen days.", ["14 days"], True),
+    ("Refunds within 140 days.", ["14 days"], False),
+    ("gzip 1.6 added it.", ["1.6"], True),
+    ("It costs 1,000 won.", ["1,000"], True),
+    # Korean writes particles and endings onto the word
+    ("2014년에 오픈소스로 공개했다.", ["2014"], True),
+    ("쿠버네티스는 애플리케이션을 빌드하지 않는다.", [["빌드하지 않", "아니요"]], True),
+    ("kube-public입니다.", ["kube-public"], True),
+    ("20145년", ["2014"], False),
+])
+def test_key_facts_hold_under_negation_paraphrase_numbers_and_korean(answer, facts, stated):
+    assert (m.key_fact_recall(answer, facts) == 1.0) is stated

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 import string
+import unicodedata
 from collections import Counter
 from typing import Literal
 
@@ -22,9 +23,23 @@ Verdict = Literal["right", "wrong", "abstained"]
 _ARTICLES = re.compile(r"\b(a|an|the)\b")
 
 
+_CONTRACTIONS = [(re.compile(p), r) for p, r in (
+    (r"\bcan't\b|\bcannot\b", "can not"), (r"\bwon't\b", "will not"), (r"\bshan't\b", "shall not"),
+    (r"n't\b", " not"))]
+
+
+def _punctuation(ch: str) -> bool:
+    # Any Unicode punctuation or symbol ("…", "–", "“", "`"), not only ASCII's: "61184…65519" is two numbers.
+    return ch in string.punctuation or unicodedata.category(ch)[0] in "PS"
+
+
 def normalize(text: str) -> str:
+    """Lower case, contractions written out ("doesn't" -> "does not"), punctuation to spaces (but
+    "-" and "'" inside words), articles dropped, number words as digits (SQuAD's normalisation, grown)."""
     text = (text or "").lower().replace("’", "'")
-    text = "".join(" " if ch in string.punctuation and ch not in "-'" else ch for ch in text)
+    for pattern, written in _CONTRACTIONS:
+        text = pattern.sub(written, text)
+    text = "".join(" " if _punctuation(ch) and ch not in "-'" else ch for ch in text)
     words = [NUMBER_WORDS.get(w, w) for w in _ARTICLES.sub(" ", text).split()]
     return " ".join(words)
 
@@ -40,11 +55,40 @@ def token_f1(prediction: str, reference: str) -> float:
     return 2 * precision * recall / (precision + recall)
 
 
+_CLAUSE_END = re.compile(r"[,.;:!?。！？]+(?=\s|$)|\n")  # "1,000" and "1.6" stay whole
+_NEGATORS = {"not", "no", "never", "without", "neither", "nor"}
+_HANGUL = "\uac00-\ud7a3"
+
+
+def _occurrences(clause: str, phrase: str) -> list[int]:
+    """Where ``phrase`` starts in ``clause`` (both normalised), as a whole word at its start; at its
+    end a Korean particle or ending may follow (Korean writes them onto the word: "2014년에",
+    "빌드하지 않는다", "kube-public입니다")."""
+    pattern = re.compile(rf"(?:^|(?<=\s)){re.escape(phrase)}(?=$|\s|[{_HANGUL}])")
+    return [m.start() for m in pattern.finditer(clause)]
+
+
+def _negated(clause: str, start: int) -> bool:
+    """Whether a negator stands just before the match, within two words ("does not waive",
+    "no longer grants"): a fact said under a negation is denied, not stated."""
+    return bool(_NEGATORS & set(clause[:start].split()[-2:]))
+
+
 def states_fact(prediction: str, phrasings: str | list[str]) -> bool:
-    """Whether the answer states one key fact: any of its acceptable phrasings, word-boundary match
-    after normalisation."""
-    answer = f" {normalize(prediction)} "
-    return any(f" {normalize(p)} " in answer for p in ([phrasings] if isinstance(phrasings, str) else phrasings))
+    """Whether the answer states one key fact: any of its acceptable phrasings, as a whole phrase
+    inside one clause (a comma or full stop ends a clause, so "No, the restrictions are active" does
+    not state "no restrictions"), and not under a negation the phrasing does not carry itself
+    ("does not waive" does not state "waive"; "not grant" is stated by "does not grant")."""
+    clauses = [normalize(c) for c in _CLAUSE_END.split(prediction or "")]
+    for phrasing in [phrasings] if isinstance(phrasings, str) else phrasings:
+        phrase = normalize(phrasing)
+        if not phrase:
+            continue
+        negative = bool(_NEGATORS & set(phrase.split()))
+        for clause in clauses:
+            if any(negative or not _negated(clause, at) for at in _occurrences(clause, phrase)):
+                return True
+    return False
 
 
 def key_fact_recall(prediction: str, facts: list[str | list[str]]) -> float | None:
