@@ -105,3 +105,28 @@ def test_results_ask_the_situation_before_recommending_and_say_the_model_is_the_
     rec = next(s.value.replace("\\", "") for s in at.success if "by your answers" in s.value)
     assert "Among these set-ups, by your answers:" in rec
     assert "Do the documents change often (weekly or faster)? yes" in rec and "Must every answer show where it came from? no" in rec
+
+
+def test_the_selective_answering_trade_off_is_measured_and_said():
+    from core.eval.summary import summarize
+
+    item = TestItem(question="How many days?", answer="14 days", key_facts=["14 days"])
+    unanswerable = TestItem(question="Pets?", answer="I don't know.", answerable=False)
+
+    def scored(text: str, hit: float | None, abstained: bool = False) -> ArmScore:
+        return ArmScore(text=text, key_fact_hit=hit, abstained=abstained)
+
+    run = EvalRun(kb="kb", kb_version="v", model_fingerprint="m", adapter_id=None, adapter_fingerprint=None,
+                  decoding={}, top_k=3, arms=["rag", "finetuned"], results=[
+                      QuestionResult(item=item, arms={"rag": scored("14 days", 1.0), "finetuned": scored("30 days", 0.0)}),
+                      QuestionResult(item=item, arms={"rag": scored("I don't know.", 0.0, True),
+                                                      "finetuned": scored("14 days", 1.0)}),
+                      QuestionResult(item=unanswerable, arms={"rag": scored("I don't know.", None, True),
+                                                              "finetuned": scored("Yes, pets are fine.", None)}),
+                  ])
+    summary = summarize(run)
+    assert summary["rag"].answered[0] == pytest.approx(1 / 3) and summary["rag"].right_when_answered[0] == 1.0
+    # the fine-tuned arm answered all three; of them, one right (the claim to the unanswerable question is wrong)
+    assert summary["finetuned"].answered[0] == 1.0 and summary["finetuned"].right_when_answered[0] == pytest.approx(1 / 3)
+    caveat = next(c for c in recommend(Needs(), summary).caveats if c.startswith("Answers shown"))
+    assert "RAG answered 33% of the questions and was right on 100% of what it answered" in caveat
