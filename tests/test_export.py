@@ -124,3 +124,18 @@ def test_the_command_line_exports_the_peft_zip(tiny_adapter, tmp_path):
     missing = subprocess.run([sys.executable, "-m", "core.finetune", "export", "nope", "--out", str(tmp_path / "x.zip")],
                              cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
     assert missing.returncode == 2 and "no adapter named 'nope'" in missing.stderr
+
+
+def test_the_adapters_tab_exports_a_zip_and_offers_it_for_download(tiny_adapter, tmp_path):
+    from tests.apptest import own_workspace, session
+
+    data = tmp_path / "data"
+    shutil.copytree(tiny_adapter.path, data / "adapters" / tiny_adapter.id)
+    with own_workspace(data):
+        at = session("pages/finetune.py")
+        assert any("GGUF export" in c.value for c in at.caption)  # the note beside the export buttons
+        at.button(key=f"exp_{tiny_adapter.id}").click().run()
+        assert not at.exception, at.exception
+        assert (data / "exports" / f"{tiny_adapter.id}-peft.zip").is_file()
+        assert [b.label for b in at.get("download_button")] == [f"Download {tiny_adapter.id}-peft.zip"]
+
