@@ -3,7 +3,7 @@
 import streamlit as st
 
 from ui import finetune_sections as sections
-from ui.resources import finetune, knowledge
+from ui.resources import finetune, knowledge, settings
 from ui.widgets import active_kb_picker
 
 service = knowledge()
@@ -29,4 +29,4 @@ with train_tab:
 with jobs_tab:
     sections.jobs_section(ft)
 with adapters_tab:
-    sections.adapters_section(ft, service)
+    sections.adapters_section(ft, service, settings())

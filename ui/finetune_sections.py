@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
 from core.errors import LabError
 from core.finetune.adapters import changed_since_training
+from core.finetune.export import FORMATS, GGUF_NOTE, export_adapter
 from core.finetune.recipe import TrainingConfig
 from core.finetune.run import FinetuneSpec
 from core.finetune.service import FinetuneService
@@ -293,7 +296,7 @@ def jobs_section(ft: FinetuneService) -> None:
 
 
 # --- adapters -----------------------------------------------------------------------------
-def adapters_section(ft: FinetuneService, knowledge) -> None:
+def adapters_section(ft: FinetuneService, knowledge, settings) -> None:
     adapters = ft.adapters.list()
     if not adapters:
         st.info("No adapter yet: every finished job adds one here.")
@@ -313,7 +316,7 @@ def adapters_section(ft: FinetuneService, knowledge) -> None:
                 f"held-out loss {lin.final_eval_loss if lin.final_eval_loss is None else round(lin.final_eval_loss, 3)} · "
                 f"{_duration(lin.training_seconds)} · {a.size_bytes / 1e6:.1f} MB"
             )
-            c1, c2, c3 = st.columns([2, 1, 1])
+            c1, c2 = st.columns([3, 1])
             with c1.popover("Rename"):
                 new = st.text_input("New name", value=a.name, key=f"rn_{a.id}")
                 if st.button("Save name", key=f"rn_save_{a.id}"):
@@ -322,10 +325,35 @@ def adapters_section(ft: FinetuneService, knowledge) -> None:
                         st.rerun()
                     except LabError as exc:
                         report_error(exc)
-            c2.download_button("Download", ft.adapters.archive(a.id), f"{a.id}.zip", "application/zip",
-                               key=f"dl_{a.id}", icon="⬇️")
-            with c3.popover("Delete"):
+            with c2.popover("Delete"):
                 st.write("Delete this adapter? Comparisons that used it keep their answers.")
                 if st.button("Yes, delete", key=f"del_{a.id}", type="primary"):
                     ft.adapters.delete(a.id)
                     st.rerun()
+            export_control(a, settings)
+
+
+def export_control(a, settings) -> None:
+    """One adapter out of the lab: a format, an Export button, then the zip to download.
+
+    The export runs in this session's script thread (a merged one takes seconds to a minute on 2 cores)
+    on a private copy of the base model, so other sessions' answers do not wait for it."""
+    with st.expander("Export", icon="📦"):
+        fmt = st.selectbox("Format", list(FORMATS), format_func=FORMATS.get, key=f"exp_fmt_{a.id}")
+        st.caption(GGUF_NOTE)
+        done_key = f"exp_done_{a.id}"
+        if st.button("Export", key=f"exp_{a.id}", icon="📦"):
+            st.session_state.pop(done_key, None)
+            try:
+                with st.status(f"Exporting '{md_escape(a.name)}': {FORMATS[fmt]}…") as status:
+                    path = export_adapter(a, fmt, settings, settings.data_dir / "exports" / f"{a.id}-{fmt}.zip")
+                    status.update(label=f"Exported: {path.name}, {path.stat().st_size / 1e6:.1f} MB", state="complete")
+                st.session_state[done_key] = str(path)
+            except LabError as exc:
+                report_error(exc)
+        done = Path(st.session_state.get(done_key, ""))
+        if done.name.endswith(f"-{fmt}.zip") and done.is_file():
+            with done.open("rb") as fh:  # given to the button when the page runs, never built on click
+                st.download_button(f"Download {done.name}", fh, done.name, "application/zip",
+                                   key=f"exp_dl_{a.id}", icon="⬇️", on_click="ignore")
+            st.caption("It holds lab_export.json: the adapter, the base model, their fingerprints and the lineage.")

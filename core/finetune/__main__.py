@@ -8,6 +8,8 @@ It runs through the same job records as the app's background jobs, in this proce
 job (listed on the Fine-tune page's Jobs tab) with its checkpoints and metrics in the data
 folder's ``jobs/<id>/``, printing one line per step. A run that is stopped (Ctrl-C, killed)
 resumes from its last checkpoint with ``--resume JOB`` (or the page's Resume button).
+``python -m core.finetune export ADAPTER --format peft|merged --out PATH`` exports a saved adapter
+(name or id): a zip when PATH ends in ``.zip``, else a folder (core/finetune/export.py).
 ``--jsonl FILE`` imports a question/answer file as a new dataset first; ``--list`` shows the
 saved datasets, adapters and jobs. Settings (data folder, model) come from the usual ``LAB_*``
 environment variables or settings file.
@@ -53,7 +55,32 @@ def _parser() -> tuple[argparse.ArgumentParser, TrainingConfig]:
     return p, defaults
 
 
+def export_main(argv: list[str]) -> int:
+    """``export ADAPTER --format peft|merged --out PATH``: one adapter out of the lab, with its lab_export.json."""
+    from core.finetune.export import FORMATS, GGUF_NOTE, export_adapter
+    from core.finetune.service import FinetuneService
+
+    p = argparse.ArgumentParser(prog="python -m core.finetune export", description=export_main.__doc__,
+                                epilog=GGUF_NOTE)
+    p.add_argument("adapter", help="name or id of a saved adapter (see --list)")
+    p.add_argument("--format", choices=list(FORMATS), default="peft")
+    p.add_argument("--out", type=Path, help="a .zip file, or a folder to create (default: ADAPTER_ID-FORMAT.zip here)")
+    args = p.parse_args(argv)
+    settings = apply_model_choice(load_settings())
+    try:
+        info = FinetuneService(settings).adapters.by_name(args.adapter)
+        out = export_adapter(info, args.format, settings, args.out or Path(f"{info.id}-{args.format}.zip"))
+    except LabError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print(f"exported adapter {info.id} ({info.fingerprint}) as {args.format} to {out}")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["export"]:
+        return export_main(argv[1:])
     p, defaults = _parser()
     args = p.parse_args(argv)
 

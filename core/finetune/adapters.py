@@ -8,12 +8,10 @@ Layout: ``<data>/adapters/<id>/`` holds PEFT's ``adapter_model.safetensors`` and
 from __future__ import annotations
 
 import hashlib
-import io
 import json
 import re
 import shutil
 import uuid
-import zipfile
 from pathlib import Path
 
 from pydantic import BaseModel, Field
@@ -134,16 +132,6 @@ class AdapterRegistry:
 
     def delete(self, adapter_id: str) -> None:
         shutil.rmtree(self.get(adapter_id).path)
-
-    def archive(self, adapter_id: str) -> bytes:
-        """The adapter folder as a zip, for download (loadable with PEFT's from_pretrained)."""
-        info = self.get(adapter_id)
-        buffer = io.BytesIO()
-        with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as zf:
-            for f in sorted(info.path.iterdir()):
-                if f.is_file():
-                    zf.write(f, f"{info.id}/{f.name}")
-        return buffer.getvalue()
 
 
 def changed_since_training(knowledge, lineage: Lineage) -> list[str] | None:

@@ -133,6 +133,8 @@ def save_as_folder(model, tokenizer, folder: Path) -> None:
         save_file(weights, str(partial / "model.safetensors"), metadata={"format": "pt"})
         config = model.config.to_dict()
         config.pop("quantization_config", None)
+        # A config read from GGUF names no architecture; llama.cpp's convert_hf_to_gguf.py needs one.
+        config["architectures"] = config.get("architectures") or [type(model).__name__]
         (partial / "config.json").write_text(json.dumps(config, indent=2), encoding="utf-8")
         model.generation_config.save_pretrained(str(partial))
         tokenizer.save_pretrained(str(partial))
