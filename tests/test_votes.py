@@ -124,3 +124,13 @@ def test_csv_export_has_a_row_per_vote_with_arm_columns_and_reads_back_exactly()
     assert {f"letter:{a.name}" for a in ARM_TABLE} <= set(header) and "best" in header
     assert not {a.label for a in ARM_TABLE} & set(header)  # stable names, never labels
     assert read_votes_csv(data) == votes
+
+
+def test_csv_cells_that_a_spreadsheet_would_run_as_formulas_are_made_inert_and_read_back():
+    first = sample_votes()[0]
+    vote = first.model_copy(update={"question": "=HYPERLINK(\"http://evil.example\")", "voter": "@boss",
+                                    "answers": {**first.answers, "rag": "-1+2"}})
+    data = votes_csv([vote])
+    text = data.decode("utf-8-sig")
+    assert "'=HYPERLINK" in text and "'@boss" in text and "'-1+2" in text
+    assert read_votes_csv(data) == [vote]

@@ -22,6 +22,19 @@ COLUMNS = (SCALARS + ("best", "decoding") + tuple(f"letter:{a}" for a in ARMS) +
 OPTIONAL = ("adapter", "adapter_id", "adapter_fingerprint", "top_k")  # empty cell: not recorded
 
 
+_FORMULA = ("=", "+", "-", "@", "\t", "\r")  # a spreadsheet runs a cell that starts with these as a formula
+
+
+def _cell(text: str) -> str:
+    """Free text (a question, an answer, a voter's name) made inert for spreadsheets: a leading
+    apostrophe before a formula character (OWASP's advice on CSV injection), removed on reading back."""
+    return "'" + text if text.startswith(_FORMULA) else text
+
+
+def _uncell(text: str) -> str:
+    return text[1:] if text.startswith("'") and text[1:].startswith(_FORMULA) else text
+
+
 def votes_json(votes: list[Vote]) -> bytes:
     return json.dumps([v.model_dump(mode="json") for v in votes], indent=2, ensure_ascii=False).encode("utf-8")
 
@@ -40,7 +53,8 @@ def votes_csv(votes: list[Vote]) -> bytes:
         row = {f: getattr(v, f) for f in SCALARS}
         row.update(best=";".join(v.best), decoding=json.dumps(v.decoding, sort_keys=True))
         row.update({f"letter:{a}": arm_letter.get(a, "") for a in ARMS})
-        row.update({f"answer:{a}": v.answers.get(a, "") for a in ARMS})
+        row.update({f"answer:{a}": _cell(v.answers.get(a, "")) for a in ARMS})
+        row.update(question=_cell(v.question), voter=_cell(v.voter or ""))
         writer.writerow({k: "" if value is None else value for k, value in row.items()})
     return out.getvalue().encode("utf-8-sig")
 
@@ -50,8 +64,9 @@ def read_votes_csv(data: bytes) -> list[Vote]:
     for row in csv.DictReader(io.StringIO(data.decode("utf-8-sig"))):
         letters = dict(sorted((row[f"letter:{a}"], a) for a in ARMS if row.get(f"letter:{a}")))
         fields = {f: row[f] for f in SCALARS if not (f in OPTIONAL and row[f] == "")}
+        fields.update(question=_uncell(row["question"]), voter=_uncell(row["voter"]))
         fields.update(require_support=row["require_support"] == "True", all_bad=row["all_bad"] == "True")
         votes.append(Vote(**fields, decoding=json.loads(row["decoding"] or "{}"), letters=letters,
-                          answers={a: row[f"answer:{a}"] for a in letters.values()},
+                          answers={a: _uncell(row[f"answer:{a}"]) for a in letters.values()},
                           best=[a for a in row["best"].split(";") if a in ARMS]))
     return votes
