@@ -104,11 +104,14 @@ def test_agreement_counts_each_round_and_lists_the_disagreements(tmp_path):
     assert agreements(tmp_path / "nowhere") == []
 
 
-def test_the_shipped_labels_are_readable_and_measured():
-    found = agreements()
-    if not found:
-        pytest.skip("the development set has no hand labels yet")
+def test_the_shipped_labels_match_their_questions_and_the_page_shows_the_newest_round():
+    from core.eval.agreement import latest_agreement, scorer_check
+
+    found = agreements()  # raises on a label whose question or label is unknown
+    assert [a.round for a in found] == sorted({a.round for a in found}) and len(found) >= 2
     assert all(isinstance(a, Agreement) and a.answers > 0 for a in found)
+    newest = latest_agreement()
+    assert newest.round == found[-1].round and f"labelling round {newest.round}" in scorer_check()
 
 
 @pytest.mark.parametrize("answer, facts, stated", [
