@@ -125,7 +125,7 @@ def test_6_vote_blind_on_one_question_and_see_the_reveal(page, app_url):
     form = page.get_by_test_id("stForm")
     expect(form.get_by_role("button", name="Vote and reveal")).to_be_visible()
     expect(page.get_by_text("Answer A", exact=True)).to_be_visible()
-    main = page.get_by_test_id("stMain")
+    main = page.get_by_role("main")
     for label in ("RAG", "Hybrid", "Fine-tuned", "travel_policy.md"):  # nothing names an arm before the vote
         expect(main.get_by_text(label, exact=True)).to_have_count(0)
     shot(page, "6_blind_before_vote")
