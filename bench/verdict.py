@@ -98,19 +98,13 @@ def tally(run: EvalRun) -> dict[str, Tally]:
 
 def rag_minus_base(run: EvalRun, seed: int = 0) -> tuple[float, float, float] | None:
     """RAG's right answers (as shown) minus base's, per answerable question: mean and paired
-    bootstrap 95% interval."""
-    import numpy as np
-
+    bootstrap 95% interval (the evaluation's own ``bootstrap_ci`` over the per-question differences)."""
     diffs = []
     for r in run.results:
         if r.item.answerable and "rag" in r.arms and "base" in r.arms:
             right = {a: m.judge(r.item.question, True, r.item.key_facts, r.arms[a].text) == "right" for a in ("rag", "base")}
             diffs.append(float(right["rag"]) - float(right["base"]))
-    if not diffs:
-        return None
-    data = np.asarray(diffs)
-    means = data[np.random.default_rng(seed).integers(0, data.size, size=(2000, data.size))].mean(axis=1)
-    return float(data.mean()), float(np.percentile(means, 2.5)), float(np.percentile(means, 97.5))
+    return m.bootstrap_ci(diffs, n_resamples=2000, seed=seed) if diffs else None
 
 
 def print_table(runs: dict[str, EvalRun]) -> None:
