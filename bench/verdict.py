@@ -4,6 +4,15 @@ set (``bench/devset/``: documents nobody on the team wrote). Model-heavy: run it
     .venv/bin/python bench/verdict.py                      # both sets, base, RAG and oracle
     .venv/bin/python bench/verdict.py --rescore DIR        # the saved runs of DIR, scored again (no model)
     .venv/bin/python bench/verdict.py --smoke              # two questions: it runs and prints its table
+    .venv/bin/python bench/verdict.py --adapters --arms finetuned,hybrid --tag ft   # the adapter arms
+
+``--adapters`` trains one LoRA adapter per set in the workspace before asking (or reuses the one a
+previous run with the same ``--workspace`` trained), with the product's default recipe
+(``core.finetune.recipe.TrainingConfig``) through ``python -m core.finetune``: on the demo set the
+shipped demo pairs (what the first start trains), on the development set the pairs the product's
+generator writes from its documents (``FinetuneService.build_from_kb``'s generator and its
+unanswerable pairs), all of them trained on: the questions cover every document, and an adapter
+that never saw a document cannot be judged on it.
 
 Each set is evaluated with the product's own code (``core.eval.run.run_eval``, withholding on, so
 every open-book answer carries both what was shown and the model's own answer when it was
@@ -78,8 +87,8 @@ def tally(run: EvalRun) -> dict[str, Tally]:
         for arm, s in r.arms.items():
             t = out.setdefault(arm, Tally())
             own = s.withheld if s.withheld is not None else s.text
-            verdict_own = m.judge(item.question, item.answerable, item.key_facts, own)
-            verdict_shown = m.judge(item.question, item.answerable, item.key_facts, s.text)
+            verdict_own = m.judge(item.question, item.answerable, item.key_facts, own, item.answer)
+            verdict_shown = m.judge(item.question, item.answerable, item.key_facts, s.text, item.answer)
             t.questions += 1
             t.answerable += item.answerable
             t.unanswerable += not item.answerable
@@ -102,7 +111,7 @@ def rag_minus_base(run: EvalRun, seed: int = 0) -> tuple[float, float, float] | 
     diffs = []
     for r in run.results:
         if r.item.answerable and "rag" in r.arms and "base" in r.arms:
-            right = {a: m.judge(r.item.question, True, r.item.key_facts, r.arms[a].text) == "right" for a in ("rag", "base")}
+            right = {a: m.judge(r.item.question, True, r.item.key_facts, r.arms[a].text, r.item.answer) == "right" for a in ("rag", "base")}
             diffs.append(float(right["rag"]) - float(right["base"]))
     return m.bootstrap_ci(diffs, n_resamples=2000, seed=seed) if diffs else None
 
@@ -173,6 +182,36 @@ def devset_items() -> list[TestItem]:
     return load_test_items(DEVSET_DIR / "questions.jsonl")
 
 
+def set_adapter(workspace: Path, knowledge, name: str, kb: str) -> str:
+    """The id of this set's adapter in ``workspace``: trained now (default recipe) unless a
+    previous run left one."""
+    import os
+    import subprocess
+
+    from core.config import load_settings
+    from core.finetune.dataset_gen import generate, unanswerable_pairs
+    from core.finetune.service import FinetuneService
+    from core.seed import demo_pairs
+
+    adapter_name = f"verdict {name} adapter"
+    settings = load_settings(data_dir=workspace, demo_seed=False, demo_adapter={"enabled": False})
+    ft = FinetuneService(settings)
+    for a in ft.adapters.list():
+        if a.name == adapter_name:
+            return a.id
+    if name == "demo":
+        pairs = demo_pairs("train")
+    else:
+        docs = [(d.name, knowledge.document_text(kb, d.doc_id)) for d in knowledge.documents(kb)]
+        pairs = generate(docs).pairs + unanswerable_pairs(10, 0)
+    dataset = ft.datasets.save(f"verdict {name} pairs", pairs, [], kb, knowledge.version(kb), "generated")
+    print(f"{name}: training {adapter_name} on {len(pairs)} pairs (default recipe)", file=sys.stderr, flush=True)
+    env = {**os.environ, "LAB_DATA_DIR": str(workspace), "LAB_DEMO_SEED": "false", "LAB_DEMO_ADAPTER__ENABLED": "false"}
+    subprocess.run([sys.executable, "-m", "core.finetune", "--dataset", dataset.id, "--name", adapter_name],
+                   cwd=ROOT, env=env, check=True, stdout=sys.stderr)
+    return next(a.id for a in FinetuneService(settings).adapters.list() if a.name == adapter_name)
+
+
 def run_sets(args) -> dict[str, EvalRun]:
     from core.compare.engine import CompareEngine
     from core.config import load_settings
@@ -202,9 +241,10 @@ def run_sets(args) -> dict[str, EvalRun]:
             if not knowledge.catalog.kb(kb):
                 knowledge.create_kb(kb)
                 knowledge.ingest_files(kb, files)
+            adapter_id = set_adapter(workspace, knowledge, name, kb) if args.adapters else None
             started = time.perf_counter()
             decoding = engine.decoding(max_new_tokens=args.max_new_tokens) if args.max_new_tokens else None
-            run = run_eval(engine, kb, items, args.arms.split(","), decoding=decoding, require_support=True,
+            run = run_eval(engine, kb, items, args.arms.split(","), adapter_id, decoding=decoding, require_support=True,
                            progress=lambda i, n: print(f"\r{name}: {i}/{n} questions", end="", file=sys.stderr, flush=True))
             run.name = f"verdict {name}"
             print(f"\r{name}: {len(items)} questions in {time.perf_counter() - started:.0f} s", file=sys.stderr)
@@ -262,6 +302,8 @@ def main() -> int:
     p.add_argument("--tag", help="save the runs as <set>.<tag>.json (merged with <set>.json by --rescore)")
     p.add_argument("--record", action="store_true",
                    help="write the measurement the defaults follow to bench/devset/measured.json")
+    p.add_argument("--adapters", action="store_true",
+                   help="train (or reuse) one adapter per set for the finetuned and hybrid arms (see above)")
     p.add_argument("--rag-instruction", help="try another open-book instruction (core.models.prompts.RAG_INSTRUCTION)")
     args = p.parse_args()
     if args.rag_instruction:

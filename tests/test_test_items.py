@@ -66,6 +66,31 @@ def test_judge_reads_abstentions_claims_to_unanswerable_questions_and_self_contr
     assert m.judge("How many days?", True, [], "14 days") is None  # no key facts: scored by F1 only
 
 
+def test_a_yes_no_question_is_judged_on_the_answers_yes_or_no_as_a_person_reads_it():
+    # Cases from the hand labels of bench/devset/labels.jsonl (round 2: base answers, dv010, dv020, dv064).
+    q, ref = "Can XZ Utils open .7z archives?", "No; use 7-Zip on Windows or p7zip on POSIX-like systems."
+    facts = [["No", "not support", "cannot"], ["7-Zip", "p7zip"]]
+    assert m.judge(q, True, facts, "No, XZ Utils does not support .7z archives.", ref) == "right"  # 7-Zip not needed
+    assert m.judge(q, True, facts, "Yes, XZ Utils can open .7z archives.", ref) == "wrong"
+    assert m.judge(q, True, facts, "XZ Utils does not support .7z; use p7zip.", ref) == "right"  # no yes/no: key facts
+    q, ref = "Do other packages have to declare explicit dependencies on a Protected package?", "Yes, explicitly."
+    assert m.judge(q, True, [["explicit"]], "No, other packages do not have to declare explicit dependencies.", ref) == "wrong"
+    assert m.judge(q, True, [["explicit"]], "The answer is yes.", ref) == "right"
+    q, ref = "Are rbash's restrictions still active inside a shell script it runs?", "No, rbash turns off the restrictions."
+    # "No" and then the question restated as a yes: said both ways in one breath
+    assert m.judge(q, True, [["turns off"]], "No, rbash's restrictions are still active inside a shell script it runs.", ref) == "wrong"
+    assert m.judge(q, True, [["turns off"]], "No, the restrictions are not active inside a shell script it runs.", ref) == "right"
+    assert m.polarity("Nothing is said.") is None and m.polarity("Not really.") is None
+    # a question that is not yes/no keeps the key facts, whatever the answer opens with
+    assert m.judge("How long does it take?", True, ["ten days"], "No. It takes ten days.", "Ten days.") == "wrong"
+
+
+def test_the_answer_is_not_provided_is_an_abstention():
+    assert m.judge("kubectl는 어떤 플래그를 쓰나요?", True, ["--namespace"], "The answer is not provided.") == "abstained"
+    assert m.judge("What is it?", True, ["x"], "The answer is not given in the passages.") == "abstained"
+    assert m.judge("What is the port?", True, ["5432"], "The answer is 5432.") == "right"
+
+
 def test_format_echoes_are_the_prompt_copied_back_not_short_answers():
     assert m.is_format_echo("The answer is:")
     assert m.is_format_echo("The answer is: [1] xz-faq.txt [2] man-db-faq.txt", ["xz-faq.txt"])

@@ -79,7 +79,7 @@ def agreements(devset: Path = DEVSET_DIR) -> list[Agreement]:
         item = item_from_row(questions[row["id"]])
         if isinstance(item, str) or row["label"] not in LABELS:
             raise ValueError(f"labels.jsonl: bad row for {row.get('id')}: {item if isinstance(item, str) else row['label']}")
-        scored = m.judge(item.question, item.answerable, item.key_facts, row["answer"])
+        scored = m.judge(item.question, item.answerable, item.key_facts, row["answer"], item.answer)
         agreement, people, scorer = rounds.setdefault(int(row.get("round", 1)), (Agreement(int(row.get("round", 1))), [], []))
         agreement.answers += 1
         people.append(row["label"])

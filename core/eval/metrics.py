@@ -15,7 +15,7 @@ from typing import Literal
 
 import numpy as np
 
-from core.knowledge.support import NUMBER_WORDS, contradicts_itself  # noqa: F401  (scored here, defined with the support rules)
+from core.knowledge.support import NUMBER_WORDS, contradicts_itself, is_yes_no_question, restates  # noqa: F401  (scored here, defined with the support rules)
 from core.models.abstention import is_abstention
 
 Verdict = Literal["right", "wrong", "abstained"]
@@ -99,15 +99,47 @@ def key_fact_recall(prediction: str, facts: list[str | list[str]]) -> float | No
     return sum(states_fact(prediction, fact) for fact in facts) / len(facts)
 
 
-def judge(question: str, answerable: bool, facts: list[str | list[str]], answer: str) -> Verdict | None:
+_POLARITY = re.compile(r"^\W*(?:(?:the\s+)?answer\s+is\s*:?\s*)?(yes|no)\b", re.IGNORECASE)
+
+
+def polarity(text: str, question: str = "") -> str | None:
+    """"yes" or "no" when the text opens by committing to one ("No, …", "Yes.", "The answer is no."),
+    else None. With ``question``: "echo" when the rest of the first sentence restates the question
+    with the opposite polarity ("No, rbash's restrictions are still active inside a shell script it
+    runs." to "Are rbash's restrictions still active inside a shell script it runs?"): the answer
+    says no and then yes in one breath."""
+    found = _POLARITY.match(text or "")
+    if not found:
+        return None
+    said = found.group(1).lower()
+    rest = re.split(r"(?<=[.!?])\s+|\n", text[found.end():].lstrip(" ,.:;!-"), maxsplit=1)[0]
+    if question and rest and restates(rest, question):
+        negated = bool(_NEGATORS & set(normalize(rest).split()))
+        if negated != (said == "no"):
+            return "echo"
+    return said
+
+
+def judge(question: str, answerable: bool, facts: list[str | list[str]], answer: str,
+          reference: str = "") -> Verdict | None:
     """The scorer's reading of one answer, as a person labels it: "abstained" when it says it does
     not know, "right" when it states every key fact without denying it ("No. … 14 days" to a
     how-many question), else "wrong" (any claim to an unanswerable question is wrong). None for an
-    answerable question without key facts (scored by F1 only)."""
+    answerable question without key facts (scored by F1 only).
+
+    A yes/no question whose ``reference`` answer opens with "Yes" or "No" is read as a person reads
+    it: an answer that opens with the same word is right, one that opens with the other is wrong,
+    whatever else it says ("No, XZ Utils does not support .7z archives." is right without naming
+    7-Zip; "No, other packages do not have to declare explicit dependencies" is wrong although it
+    contains "explicit"; "No, the restrictions are still active …", the question restated after a
+    "No", is wrong). An answer that commits to neither is judged on its key facts."""
     if is_abstention(answer):
         return "abstained"
     if not answerable:
         return "wrong"
+    expected = polarity(reference) if is_yes_no_question(question) else None
+    if expected is not None and (given := polarity(answer, question)) is not None:
+        return "right" if given == expected else "wrong"
     recall = key_fact_recall(answer, facts)
     if recall is None:
         return None

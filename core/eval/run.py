@@ -111,7 +111,7 @@ def score(engine: CompareEngine, kb: str, item: TestItem, arm, top_k: int) -> Ar
         s.key_fact_recall = m.key_fact_recall(arm.text, item.key_facts)
         s.contradicts_itself = m.contradicts_itself(item.question, arm.text)
         # Right = every key fact stated, without denying it ("No. … 14 days") or saying it does not know.
-        verdict = m.judge(item.question, True, item.key_facts, arm.text)
+        verdict = m.judge(item.question, True, item.key_facts, arm.text, item.answer)
         s.key_fact_hit = None if verdict is None else float(verdict == "right" and not s.abstained)
         ref, ans = np.array(embedder.get_text_embedding_batch([item.answer, arm.text or " "]))
         s.similarity = float(m.cosine_matrix(ref[None], ans[None])[0, 0])

@@ -148,6 +148,13 @@ _WH_WORD = re.compile(r"\b(how|what|which|when|where|who|whom|whose|why)\b", re.
 _BARE_YES_NO = re.compile(r"^\W*(?:[a-z]:\s*)?(yes|no)\b\W", re.IGNORECASE)
 
 
+def is_yes_no_question(question: str) -> bool:
+    """Whether the question's last sentence starts with an auxiliary verb ("Can I still get a
+    refund?", "Are rbash's restrictions still active …?"); English only."""
+    sentences = [s for s in re.split(r"(?<=[.!?])\s+", (question or "").strip()) if s]
+    return bool(sentences) and sentences[-1].split()[0].lower().strip("\"'(") in _AUXILIARIES
+
+
 def contradicts_itself(question: str, prediction: str) -> bool:
     """An answer that opens with a bare "Yes" or "No" to a question that asks for something else
     ("A: No. The box must be opened within 14 days…" to "how many days…"): it states the key fact
