@@ -353,7 +353,8 @@ def export_control(a, settings) -> None:
                 report_error(exc)
         done = Path(st.session_state.get(done_key, ""))
         if done.name.endswith(f"-{fmt}.zip") and done.is_file():
-            with done.open("rb") as fh:  # given to the button when the page runs, never built on click
-                st.download_button(f"Download {done.name}", fh, done.name, "application/zip",
-                                   key=f"exp_dl_{a.id}", icon="⬇️", on_click="ignore")
+            # Read on click (Streamlit's deferred data), not on every rerun of the page: a merged export
+            # is hundreds of MB, which the session would otherwise hold in memory from the moment it shows.
+            st.download_button(f"Download {done.name}", done.read_bytes, done.name, "application/zip",
+                               key=f"exp_dl_{a.id}", icon="⬇️", on_click="ignore")
             st.caption("It holds lab_export.json: the adapter, the base model, their fingerprints and the lineage.")
