@@ -186,6 +186,31 @@ def planned_steps(n_examples: int, config: TrainingConfig) -> int:
     return max(1, math.ceil(per_epoch * config.epochs))
 
 
+def warmup_steps(total_steps: int, config: TrainingConfig) -> int:
+    return max(1, int(total_steps * config.warmup_ratio))
+
+
+def lr_schedule(optimizer, config: TrainingConfig, total_steps: int, start_step: int = 0):
+    """transformers' warm-up / stable / cosine-decay schedule on ``optimizer``, already at step ``start_step``.
+
+    Step it after each optimizer step. The curve: a linear warm-up that reaches the peak
+    ``learning_rate`` on its last step, the peak held one more step, then a half cosine to 0 at
+    ``total_steps``. The schedule is read one step ahead (step s uses its value at s + 1): its own
+    first value is 0, a step that would train nothing. The curve is the recipe's hand-written one
+    before it, value for value (tests/test_lr_schedule.py keeps that formula and compares).
+    Built fresh on resume: the peak comes from ``config``, not from a checkpoint's optimizer state,
+    whose learning rate is the one its last step used."""
+    from transformers.optimization import get_wsd_schedule
+
+    warmup = warmup_steps(total_steps, config)
+    for group in optimizer.param_groups:
+        group["initial_lr"] = config.learning_rate  # what the schedule scales (torch's name for it)
+    # last_epoch=start_step: constructing the scheduler steps it once, to start_step + 1
+    return get_wsd_schedule(optimizer, num_warmup_steps=warmup, num_stable_steps=1,
+                            num_decay_steps=max(1, total_steps - warmup), warmup_type="linear",
+                            decay_type="cosine", last_epoch=start_step)
+
+
 def evaluate(model, examples: list[Example], pad_id: int, batch_size: int) -> float | None:
     import torch
 
