@@ -74,3 +74,37 @@ def test_a_resumed_schedule_lands_on_the_uninterrupted_rate(start_step):
     older = {"state": saved["state"], "param_groups": [
         {k: v for k, v in g.items() if k != "initial_lr"} | {"lr": uninterrupted[start_step - 1]} for g in saved["param_groups"]]}
     assert rates(RECIPE, total, start_step, older) == uninterrupted[start_step:]
+
+
+def _tiny_model():
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    torch.manual_seed(0)
+    return LlamaForCausalLM(LlamaConfig(vocab_size=64, hidden_size=16, intermediate_size=32, num_hidden_layers=1,
+                                        num_attention_heads=2, num_key_value_heads=2, max_position_embeddings=64))
+
+
+def test_training_resumed_from_a_checkpoint_uses_the_rates_and_reaches_the_weights_of_an_uninterrupted_run():
+    import copy
+
+    from core.finetune.recipe import Example, train
+
+    examples = [Example(list(range(1 + i, 9 + i)), list(range(1 + i, 9 + i))) for i in range(6)]
+    config = TrainingConfig(max_steps=8, batch_size=2, warmup_ratio=0.3, learning_rate=1e-2)  # 2 warm-up steps
+    saved = {}
+
+    def keep(step, optimizer):
+        saved[step] = copy.deepcopy(optimizer.state_dict()), copy.deepcopy(model.state_dict())
+
+    model = _tiny_model()
+    whole = train(model, examples, [], config, pad_id=0, checkpoint_every=1, on_checkpoint=keep)
+    assert [r.learning_rate for r in whole.history] == [old_lr_at(s, config, 8) for s in range(8)]
+    final = copy.deepcopy(model.state_dict())
+    for start in (1, 3):  # inside the warm-up, and in the cosine part
+        optimizer_state, weights = saved[start]
+        model = _tiny_model()
+        model.load_state_dict(weights)
+        resumed = train(model, examples, [], config, pad_id=0, start_step=start, optimizer_state=optimizer_state)
+        assert [r.learning_rate for r in resumed.history] == [r.learning_rate for r in whole.history[start:]]
+        assert resumed.final_train_loss == pytest.approx(whole.final_train_loss, rel=1e-5)
+        assert all(torch.allclose(v, final[k], rtol=1e-5, atol=1e-7) for k, v in model.state_dict().items())

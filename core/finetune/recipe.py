@@ -197,7 +197,7 @@ def lr_schedule(optimizer, config: TrainingConfig, total_steps: int, start_step:
     ``learning_rate`` on its last step, the peak held one more step, then a half cosine to 0 at
     ``total_steps``. The schedule is read one step ahead (step s uses its value at s + 1): its own
     first value is 0, a step that would train nothing. The curve is the recipe's hand-written one
-    before it, value for value (tests/test_lr_schedule.py keeps that formula and compares).
+    before it (tests/test_lr_schedule.py keeps that formula and compares).
     Built fresh on resume: the peak comes from ``config``, not from a checkpoint's optimizer state,
     whose learning rate is the one its last step used."""
     from transformers.optimization import get_wsd_schedule
@@ -263,13 +263,7 @@ def train(model, train_set: list[Example], eval_set: list[Example], config: Trai
     optimizer = torch.optim.AdamW(params, lr=config.learning_rate, weight_decay=0.0)
     if optimizer_state:
         optimizer.load_state_dict(optimizer_state)
-    warmup = max(1, int(total * config.warmup_ratio))
-
-    def lr_at(step: int) -> float:
-        if step < warmup:
-            return config.learning_rate * (step + 1) / warmup
-        progress = (step - warmup) / max(1, total - warmup)
-        return config.learning_rate * 0.5 * (1 + math.cos(math.pi * min(progress, 1.0)))
+    schedule = lr_schedule(optimizer, config, total, start_step)
 
     if wants_checkpointing(config):
         if hasattr(model, "activation_checkpointing_enable"):  # transformers >= 5.x name; the old one warns
@@ -300,8 +294,7 @@ def train(model, train_set: list[Example], eval_set: list[Example], config: Trai
         if should_stop and should_stop():
             result.stopped_early = True
             break
-        for group in optimizer.param_groups:
-            group["lr"] = lr_at(step)
+        learning_rate = schedule.get_last_lr()[0]  # what this step uses
         loss_sum, tokens = 0.0, 0
         for _ in range(config.grad_accum):
             ids, labels, mask = (t.to(device) for t in collate(next_batch(), pad_id))
@@ -316,13 +309,14 @@ def train(model, train_set: list[Example], eval_set: list[Example], config: Trai
         torch.nn.utils.clip_grad_norm_(params, 1.0)
         optimizer.step()
         optimizer.zero_grad(set_to_none=True)
+        schedule.step()
         result.steps, result.trained_tokens = step + 1, result.trained_tokens + tokens
         evaluated = bool(eval_set) and ((step + 1) % eval_every == 0 or step + 1 == total)
         if evaluated:
             eval_loss = evaluate(model, eval_set, pad_id, config.batch_size)
         # the held-out loss is reported on the steps it was measured, so a chart shows real points only
         report = StepReport(step + 1, total, loss_sum, eval_loss if evaluated else None, result.trained_tokens,
-                            time.perf_counter() - started, lr_at(step))
+                            time.perf_counter() - started, learning_rate)
         result.history.append(report)
         result.final_train_loss, result.final_eval_loss = loss_sum, eval_loss
         if on_step and world.is_main:
