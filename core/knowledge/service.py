@@ -38,8 +38,8 @@ COPY_KEY = "copy-of:"  # catalog meta key prefix: a scratch copy the lab made of
 WRITE_BATCH = 256  # chunks per store write: the store lock is free between two
 
 
-def _quiet(fraction: float, message: str) -> None:
-    pass
+def no_progress(fraction: float, message: str) -> None:
+    """The default ``Progress``: nobody is listening."""
 
 
 class KnowledgeService:
@@ -63,6 +63,12 @@ class KnowledgeService:
         bulk.sweep(self)  # and what a background job's switch-in left behind
         if settings.knowledge_dir is None and (settings.data_dir / "jobs.db").is_file():
             bulk.switch_in_finished(self, self.job_store())  # uploads that finished while no process owned the folder
+
+    @property
+    def lock(self) -> threading.RLock:
+        """Held around every use of the vector store and every catalog change that goes with one.
+        Neighbours that work on the store directly (recovery, snapshots, switch-ins, searches) take it too."""
+        return self._lock
 
     def close(self) -> None:
         """Release the vector store (and its folder lock) for another process."""
@@ -104,7 +110,7 @@ class KnowledgeService:
             raise KnowledgeBaseError(f"A knowledge base named '{name}' already exists.")
         r = self.settings.retrieval
         size, overlap = chunk_size or r.chunk_size, r.chunk_overlap if chunk_overlap is None else chunk_overlap
-        self._check_chunking(size, overlap)
+        self.check_chunking(size, overlap)
         slug = re.sub(r"\W+", "_", name.lower()).strip("_")[:24] or "kb"
         # A job's snapshot (knowledge_dir set) names its own copies apart from the app's on a shared Qdrant server.
         salt = str(self.settings.knowledge_dir or "")
@@ -120,7 +126,8 @@ class KnowledgeService:
         return info
 
     @staticmethod
-    def _check_chunking(size: int, overlap: int) -> None:
+    def check_chunking(size: int, overlap: int) -> None:
+        """Refuse chunk settings outside the bounds the pages offer, with a sentence."""
         if not 32 <= size <= 4096:
             raise KnowledgeBaseError("Chunk size must be between 32 and 4096 tokens.")
         if not 0 <= overlap < size // 2 + 1:
@@ -134,7 +141,7 @@ class KnowledgeService:
             for copy in self.copies(name):
                 self.delete_kb(copy.name)
             self.store.drop(info.collection)
-            shutil.rmtree(self._kb_dir(info), ignore_errors=True)
+            shutil.rmtree(self.kb_dir(info), ignore_errors=True)
             self.catalog.delete_kb(name)
             self.catalog.set_meta(COPY_KEY + name, "")
             if self.catalog.get_meta(ACTIVE_KEY) == name:
@@ -185,7 +192,7 @@ class KnowledgeService:
         """Every recorded version, newest first, with what changed since and whether it can be rebuilt."""
         return versions.history(self, name)
 
-    def version_copy(self, name: str, version: str, progress: Progress = _quiet) -> str:
+    def version_copy(self, name: str, version: str, progress: Progress = no_progress) -> str:
         """A knowledge base holding ``version`` of ``name``: itself, or a rebuilt hidden copy."""
         return versions.rebuild(self, name, version, progress)
 
@@ -199,14 +206,16 @@ class KnowledgeService:
         self.get_kb(name)
         return self.catalog.documents_page(name, page * per_page, per_page, name_contains)
 
-    def _kb_dir(self, info: KBInfo) -> Path:
+    def kb_dir(self, info: KBInfo) -> Path:
+        """The knowledge base's folder: its shard, document texts and archived versions."""
         return self.settings.kb_dir / info.collection
 
-    def _text_path(self, info: KBInfo, doc_id: str) -> Path:
-        return self._kb_dir(info) / "texts" / f"{doc_id}.txt"
+    def text_path(self, info: KBInfo, doc_id: str) -> Path:
+        """Where the current text of a document is kept (re-indexing and recovery read it)."""
+        return self.kb_dir(info) / "texts" / f"{doc_id}.txt"
 
     def document_text(self, name: str, doc_id: str) -> str:
-        path = self._text_path(self.get_kb(name), doc_id)
+        path = self.text_path(self.get_kb(name), doc_id)
         if not path.is_file():
             raise KnowledgeBaseError("That document is no longer in the knowledge base.")
         return path.read_text(encoding="utf-8")
@@ -218,7 +227,7 @@ class KnowledgeService:
             payloads = self.vector_store(info).document_chunks(doc_id, limit)
         return [{"chunk_index": p.get("chunk_index", 0), "text": _node_text(p)} for p in payloads]
 
-    def ingest_files(self, name: str, files: list[tuple[str, bytes]], progress: Progress = _quiet) -> list[FileResult]:
+    def ingest_files(self, name: str, files: list[tuple[str, bytes]], progress: Progress = no_progress) -> list[FileResult]:
         """Add or update files; each file succeeds or fails on its own, with a reason (``core.knowledge.uploads``)."""
         self.check_writable(name)
         return uploads.ingest_files(self, name, files, progress)
@@ -254,14 +263,14 @@ class KnowledgeService:
         key = chunk_key(row.content_hash, info)
         for index, node in enumerate(nodes):
             node.id_ = chunk_id(row.doc_id, index, key)
-        versions.keep_text(self._kb_dir(info), row, text)
+        versions.keep_text(self.kb_dir(info), row, text)
         for start in range(0, len(nodes), WRITE_BATCH):
             if report:
                 report(start, len(nodes), f"Writing {row.name}")
             with self._lock:
                 self.vector_store(info).add(nodes[start : start + WRITE_BATCH], pending=True, key=key)
         with self._lock:
-            write_atomic(self._text_path(info, row.doc_id), text)
+            write_atomic(self.text_path(info, row.doc_id), text)
 
     def intact(self, info: KBInfo, doc: DocumentInfo) -> bool:
         """Whether the store holds exactly the catalogued version of a document, all of it searchable."""
@@ -276,17 +285,17 @@ class KnowledgeService:
         with self._lock:
             self.catalog.remove_document(name, doc_id)  # the commit; recovery drops chunks left after a kill
             self.vector_store(info).delete_chunks_from(doc_id, 0)
-            self._text_path(info, doc_id).unlink(missing_ok=True)
+            self.text_path(info, doc_id).unlink(missing_ok=True)
 
-    def update_chunking(self, name: str, chunk_size: int, chunk_overlap: int, progress: Progress = _quiet) -> None:
+    def update_chunking(self, name: str, chunk_size: int, chunk_overlap: int, progress: Progress = no_progress) -> None:
         """Store new chunk settings and re-index every document with them."""
-        self._check_chunking(chunk_size, chunk_overlap)
+        self.check_chunking(chunk_size, chunk_overlap)
         self.get_kb(name)
         self.check_writable(name)
         self.catalog.update_kb(name, chunk_size=chunk_size, chunk_overlap=chunk_overlap)
         self.reindex(name, progress)
 
-    def reindex(self, name: str, progress: Progress = _quiet) -> None:
+    def reindex(self, name: str, progress: Progress = no_progress) -> None:
         """Re-chunk and re-embed every document from its stored text, with the current embedder."""
         info = self.get_kb(name)
         self.check_writable(name)

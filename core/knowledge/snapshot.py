@@ -39,7 +39,7 @@ def take(knowledge, names: list[str], target: Path) -> Path:
     infos = [knowledge.get_kb(n) for n in dict.fromkeys(names)]
     target.mkdir(parents=True, exist_ok=True)
     (target / "kbs").mkdir(exist_ok=True)
-    with knowledge._lock:
+    with knowledge.lock:
         _copy_catalog(knowledge.settings.catalog_path, target / "catalog.db", [i.name for i in infos])
         for info in infos:
             source, dest = knowledge.settings.kb_dir / info.collection, target / "kbs" / info.collection
