@@ -78,7 +78,10 @@ service_module.WRITE_BATCH = 8
 
 
 def open_service(data: Path) -> KnowledgeService:
-    return KnowledgeService(load_settings(data_dir=data, demo_seed=False), embedder=EMBEDDER)
+    """The data folder opened as the app opens it at a start: recovery first."""
+    service = KnowledgeService(load_settings(data_dir=data, demo_seed=False), embedder=EMBEDDER)
+    service.recover()
+    return service
 
 
 def run_child(fn) -> int:

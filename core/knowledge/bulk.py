@@ -10,8 +10,8 @@ write into the knowledge base the app serves. It builds the new state beside it 
    (``KnowledgeService.ingest_files`` / ``reindex``, crash-safe per document); a large result gets
    its HNSW index built; the finished folder is renamed ``ready/``. Cancelling or killing the
    worker loses only the copy.
-3. **Switch in** (the process that owns the data folder: ``KnowledgeService`` at every start, and
-   the app every few seconds in the sidebar): the built shard, texts and archive move under a new
+3. **Switch in** (the process that owns the data folder: ``KnowledgeService.recover`` at every
+   start, and the app every few seconds in the sidebar): the built shard, texts and archive move under a new
    collection name and one catalog transaction makes them the knowledge base's, with its documents
    and versions; the old collection is then deleted. A kill between two steps is finished at the
    next start: a built folder already moved in is used where it lies, a retired collection is

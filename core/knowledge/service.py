@@ -2,7 +2,8 @@
 
 One instance per process owns the vector store (an Edge shard admits one process at a time);
 the Streamlit app keeps it in ``st.cache_resource``. Calls are serialised by a lock because
-Streamlit runs each browser session on its own thread.
+Streamlit runs each browser session on its own thread. Constructing one opens nothing; the first
+use opens it, and the process that owns the data folder calls ``recover`` once.
 """
 
 from __future__ import annotations
@@ -24,8 +25,7 @@ from core.knowledge.catalog import Catalog, DocumentInfo, KBInfo
 from core.knowledge.embeddings import embedder_identity, load_embedder
 from core.knowledge.ingest import build_nodes, chunk_id, chunk_key
 from core.knowledge.migrate import migrate_local_mode
-from core.knowledge.recovery import recover
-from core.knowledge import bulk, uploads, versions
+from core.knowledge import bulk, recovery, uploads, versions
 from core.knowledge.uploads import FileResult  # noqa: F401  (callers import it from here)
 from core.knowledge.versions import VersionInfo, write_atomic
 
@@ -44,25 +44,76 @@ def no_progress(fraction: float, message: str) -> None:
 
 class KnowledgeService:
     def __init__(self, settings: Settings, embedder=None, vectors=None):
+        """Opens nothing and starts no work: the vector store, the catalog and the embedder open on
+        first use (``open``), and repairs run only when the owner of the data folder asks (``recover``).
+        ``embedder`` and ``vectors`` are used instead of loading and opening the settings' own."""
         self.settings = settings
-        # The store first: a locked or damaged store is reported before the embedder loads.
-        self.store = vectors or store.open_store(settings)
-        try:
-            self.catalog = Catalog(settings.catalog_path)
-            if isinstance(self.store, store.EdgeStore):
-                migrate_local_mode(settings, self.store, self.catalog)
-            self.embedder = embedder or load_embedder(settings)
-            self.embedder_id = embedder_identity(self.embedder, settings)  # what new knowledge bases record
-            self._embedders = {self.embedder_id: self.embedder}
-        except BaseException:
-            self.store.close()
-            raise
         self._lock = threading.RLock()
+        self._given = (embedder, vectors)
+        self._store = self._catalog = self._embedder = None
+        self._embedder_id = ""
+        self._embedders: dict[str, object] = {}  # identity -> loaded embedder (embedder_for)
         self._jobs = None  # the job records, opened on first use (job_store)
-        recover(self)  # finish or roll back what a killed process left half-written
-        bulk.sweep(self)  # and what a background job's switch-in left behind
-        if settings.knowledge_dir is None and (settings.data_dir / "jobs.db").is_file():
-            bulk.switch_in_finished(self, self.job_store())  # uploads that finished while no process owned the folder
+
+    def open(self) -> KnowledgeService:
+        """Open the vector store, then the catalog (moving an old local-mode store into Edge shards),
+        then the embedder: a locked or damaged store is reported before the embedder loads. Every
+        member that needs them calls this; a second call does nothing."""
+        if self._embedder is not None:
+            return self
+        with self._lock:
+            if self._embedder is not None:
+                return self
+            embedder, vectors = self._given
+            opened = vectors or store.open_store(self.settings)
+            try:
+                catalog = Catalog(self.settings.catalog_path)
+                if isinstance(opened, store.EdgeStore):
+                    migrate_local_mode(self.settings, opened, catalog)
+                embedder = embedder or load_embedder(self.settings)
+            except BaseException:
+                opened.close()
+                raise
+            self._store, self._catalog = opened, catalog
+            self._embedder_id = embedder_identity(embedder, self.settings)  # what new knowledge bases record
+            self._embedders.setdefault(self._embedder_id, embedder)
+            self._embedder = embedder
+        return self
+
+    @property
+    def is_open(self) -> bool:
+        return self._embedder is not None
+
+    @property
+    def store(self):
+        """The process's vector store (``core.knowledge.store``: Edge shards or a Qdrant server)."""
+        return self.open()._store
+
+    @property
+    def catalog(self) -> Catalog:
+        return self.open()._catalog
+
+    @property
+    def embedder(self):
+        """The settings' embedder: new knowledge bases are built with it."""
+        return self.open()._embedder
+
+    @property
+    def embedder_id(self) -> str:
+        """The identity the catalog records for ``embedder``."""
+        return self.open()._embedder_id
+
+    def recover(self) -> dict[str, int]:
+        """Put the data folder right after a kill: finish or roll back half-written documents
+        (``core.knowledge.recovery``; returns its counts), delete what a background job's switch-in
+        left behind, and switch in background uploads that finished while no process owned the
+        folder. The process that owns the data folder calls it once, when it opens it (the app, the
+        command line), and so does a job process on its snapshot."""
+        done = recovery.recover(self.open())
+        bulk.sweep(self)
+        if self.settings.knowledge_dir is None and (self.settings.data_dir / "jobs.db").is_file():
+            bulk.switch_in_finished(self, self.job_store())
+        return done
 
     @property
     def lock(self) -> threading.RLock:
@@ -71,9 +122,11 @@ class KnowledgeService:
         return self._lock
 
     def close(self) -> None:
-        """Release the vector store (and its folder lock) for another process."""
+        """Release the vector store (and its folder lock) for another process; nothing to do if it
+        was never opened."""
         with self._lock:
-            self.store.close()
+            if self._store is not None:
+                self._store.close()
 
     # ---- knowledge bases -------------------------------------------------------------
     def list_kbs(self, include_copies: bool = False) -> list[KBInfo]:
@@ -157,6 +210,7 @@ class KnowledgeService:
     def embedder_for(self, kb: KBInfo | str):
         """The embedder a knowledge base was built with (recorded in the catalog): its vectors
         compare only with that embedder's, so it keeps it until it is re-indexed."""
+        self.open()
         recorded = (kb if isinstance(kb, KBInfo) else self.get_kb(kb)).embedder
         with self._lock:
             if recorded not in self._embedders:

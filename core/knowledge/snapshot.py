@@ -61,7 +61,7 @@ def discard(knowledge, target: Path) -> None:
     from core.knowledge.store import ServerStore
 
     if knowledge is not None:
-        if isinstance(knowledge.store, ServerStore):
+        if knowledge.is_open and isinstance(knowledge.store, ServerStore):
             copied = set((knowledge.catalog.get_meta(SNAPSHOT_KEY) or "").split("\n"))
             for info in knowledge.catalog.kbs():
                 if info.name not in copied:
