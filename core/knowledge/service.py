@@ -87,21 +87,25 @@ class KnowledgeService:
     @property
     def store(self):
         """The process's vector store (``core.knowledge.store``: Edge shards or a Qdrant server)."""
-        return self.open()._store
+        self.open()
+        return self._store
 
     @property
     def catalog(self) -> Catalog:
-        return self.open()._catalog
+        self.open()
+        return self._catalog
 
     @property
     def embedder(self):
         """The settings' embedder: new knowledge bases are built with it."""
-        return self.open()._embedder
+        self.open()
+        return self._embedder
 
     @property
     def embedder_id(self) -> str:
         """The identity the catalog records for ``embedder``."""
-        return self.open()._embedder_id
+        self.open()
+        return self._embedder_id
 
     def recover(self) -> dict[str, int]:
         """Put the data folder right after a kill: finish or roll back half-written documents
