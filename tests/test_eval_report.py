@@ -7,6 +7,7 @@ import plotly.graph_objects as go
 import pytest
 from plotly.offline import get_plotlyjs
 
+from core.compare.arms import ARMS_BY_NAME
 from core.eval import charts, triage
 from core.eval.decision import NEED_QUESTIONS, Needs, recommend
 from core.eval.economics import (
@@ -189,7 +190,7 @@ def test_metric_bars_have_one_bar_series_per_arm_with_interval_whiskers():
     assert isinstance(fig, go.Figure) and [t.name for t in fig.data] == ["Base", "RAG", "Fine-tuned", "Hybrid"]
     assert list(fig.data[0].x) == ["key-fact accuracy", "retrieval hit rate"]  # people read the labels
     rag = fig.data[1]
-    assert list(rag.y) == [0.62, 0.8] and rag.marker.color == charts.ARM_COLORS["rag"]
+    assert list(rag.y) == [0.62, 0.8] and rag.marker.color == ARMS_BY_NAME["rag"].color
     assert list(rag.error_y.array) == pytest.approx([0.08, 0.1])
     assert list(rag.error_y.arrayminus) == pytest.approx([0.07, 0.1])
     assert fig.data[0].y[1] is None  # the base model retrieves nothing
