@@ -223,7 +223,7 @@ def _recommendation(rec) -> None:
                 "recommendation.", icon="🧭")
         return
     title = "Among these set-ups, by your answers" if rec.verdict else "Recommendation"
-    st.success(f"**{title}: {rec.choice}**\n\n{md_escape(rec.basis)}\n\n"
+    st.success(f"**{title}: {rec.arm.approach}**\n\n{md_escape(rec.basis)}\n\n"
                + "\n".join(f"- {md_escape(r)}" for r in rec.reasons), icon="🧭")
     if rec.caveats:
         st.warning("\n".join(f"- {md_escape(c)}" for c in rec.caveats), icon="⚠️")

@@ -96,7 +96,7 @@ def main(argv: list[str] | None = None) -> int:
     rec = recommend(Needs(), summary, econ)
     if rec.verdict:
         print(f"\n{rec.verdict}")
-    print(f"\nrecommendation: {rec.choice} ({rec.basis})")
+    print(f"\nrecommendation: {rec.arm.approach} ({rec.basis})")
     for reason in rec.reasons:
         print(f"  - {reason}")
     if args.report:

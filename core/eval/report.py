@@ -11,9 +11,9 @@ import json
 import plotly.graph_objects as go
 from plotly.offline import get_plotlyjs
 
-from core.compare.arms import ARMS_BY_NAME, label
+from core.compare.arms import ARMS_BY_NAME, HYBRID, RAG, label
 from core.eval import charts, triage
-from core.eval.decision import CHOICE_ARM, NEED_QUESTIONS, Needs, Recommendation, pct, usd
+from core.eval.decision import NEED_QUESTIONS, Needs, Recommendation, pct, usd
 from core.eval.economics import Economics
 from core.eval.run import EvalRun, QuestionResult
 from core.eval.agreement import scorer_check
@@ -57,10 +57,10 @@ def wins_and_losses(run: EvalRun, arm: str, limit: int = EXAMPLES) -> tuple[list
 def _headline(rec: Recommendation, needs: Needs | None) -> str:
     reasons = "".join(f"<li>{_e(r)}</li>" for r in rec.reasons)
     caveats = "".join(f"<li>{_e(c)}</li>" for c in rec.caveats)
-    points = " · ".join(f"{_e(c)} {p:+g}" for c, p in rec.points.items())
+    points = " · ".join(f"{_e(ARMS_BY_NAME[a].approach)} {p:+g}" for a, p in rec.points.items())
     verdict = f"<p class='verdict'><strong>{_e(rec.verdict)}</strong></p>" if rec.verdict else ""
     title = "Among these set-ups, by your answers" if rec.verdict else "Recommendation"
-    out = (f"<div class='headline'>{verdict}<strong>{title}: {_e(rec.choice)}</strong><p>{_e(rec.basis)}</p>"
+    out = (f"<div class='headline'>{verdict}<strong>{title}: {_e(rec.arm.approach)}</strong><p>{_e(rec.basis)}</p>"
            f"<ul>{reasons}</ul>{f'<p>Caveats:</p><ul>{caveats}</ul>' if caveats else ''}"
            f"<p class='muted'>Points: {points}</p></div>")
     if needs:
@@ -131,7 +131,7 @@ def _example(r: QuestionResult, arms: list[str]) -> str:
 
 
 def _examples(run: EvalRun, rec: Recommendation) -> str:
-    arm = next((a for a in (CHOICE_ARM[rec.choice], "hybrid", "rag") if a in run.arms), None)
+    arm = next((a for a in (rec.choice, HYBRID.name, RAG.name) if a in run.arms), None)
     if arm is None:
         return ""
     wins, losses = wins_and_losses(run, arm)
