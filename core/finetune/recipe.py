@@ -187,6 +187,7 @@ def planned_steps(n_examples: int, config: TrainingConfig) -> int:
 
 
 def warmup_steps(total_steps: int, config: TrainingConfig) -> int:
+    """Steps of linear warm-up: ``warmup_ratio`` of the run, at least one."""
     return max(1, int(total_steps * config.warmup_ratio))
 
 
