@@ -82,6 +82,8 @@ class KnowledgeService:
 
     @property
     def is_open(self) -> bool:
+        """Whether ``open`` has run (``close`` releases the store but leaves this True: a closed
+        service is not reopened)."""
         return self._embedder is not None
 
     @property
