@@ -78,7 +78,10 @@ service_module.WRITE_BATCH = 8
 
 
 def open_service(data: Path) -> KnowledgeService:
-    return KnowledgeService(load_settings(data_dir=data, demo_seed=False), embedder=EMBEDDER)
+    """The data folder opened as the app opens it at a start: recovery first."""
+    service = KnowledgeService(load_settings(data_dir=data, demo_seed=False), embedder=EMBEDDER)
+    service.recover()
+    return service
 
 
 def run_child(fn) -> int:
@@ -131,7 +134,7 @@ def check(data: Path, out: Path) -> None:
     problems["duplicates"] = sum(c - 1 for c in seen.values())
     problems["orphans"] = sum(len(c) for doc_id, c in chunks.items() if doc_id not in docs)
     for doc_id, doc in docs.items():
-        kept = json.loads(archive_path(service._kb_dir(info), doc.content_hash).read_text())["text"]
+        kept = json.loads(archive_path(service.kb_dir(info), doc.content_hash).read_text())["text"]
         stored = [json.loads(p["_node_content"])["text"] for p in chunks.get(doc_id, [])]
         indexes = sorted(p["chunk_index"] for p in chunks.get(doc_id, []))
         if indexes != list(range(doc.chunks)) or not all(t in kept for t in stored):
@@ -142,7 +145,7 @@ def check(data: Path, out: Path) -> None:
     for query in ("Kettle fact 7", "Refund fact 3", "Fan fact 2", "Lamp fact 1"):
         for hit in search(service, KB, query, top_k=5):
             doc = docs.get(hit.doc_id)
-            kept = json.loads(archive_path(service._kb_dir(info), doc.content_hash).read_text())["text"] if doc else ""
+            kept = json.loads(archive_path(service.kb_dir(info), doc.content_hash).read_text())["text"] if doc else ""
             problems["search_foreign"] += int(doc is None or hit.text not in kept)
     snap = service.catalog.snapshot(KB)
     problems["version_mismatch"] = int(

@@ -226,6 +226,7 @@ def run_sets(args) -> dict[str, EvalRun]:
     workspace = Path(args.workspace or tempfile.mkdtemp(prefix="verdict-"))
     settings = load_settings(data_dir=workspace, demo_seed=False, demo_adapter={"enabled": False})
     knowledge = KnowledgeService(settings)
+    knowledge.recover()  # --workspace may name a folder an earlier, killed run left
     engine = CompareEngine(ModelRuntime(settings), knowledge, AdapterRegistry(settings.adapters_dir), settings)
     dev_docs = sorted((DEVSET_DIR / "docs").iterdir())
     plan = {"demo": (DEMO_KB, demo_test_set(), demo_files()),

@@ -3,21 +3,21 @@
 from __future__ import annotations
 
 from core.demo import CORPUS_DIR, DEMO_KB
-from core.knowledge.service import FileResult, KnowledgeService, Progress, _quiet
+from core.knowledge.service import FileResult, KnowledgeService, Progress, no_progress
 
 
 def demo_files() -> list[tuple[str, bytes]]:
     return [(p.name, p.read_bytes()) for p in sorted(CORPUS_DIR.iterdir()) if p.is_file()]
 
 
-def seed_demo(service: KnowledgeService, progress: Progress = _quiet) -> list[FileResult]:
+def seed_demo(service: KnowledgeService, progress: Progress = no_progress) -> list[FileResult]:
     """Create and fill the demo knowledge base if the workspace has no knowledge base yet."""
     if service.list_kbs():
         return []
     return reset_demo(service, progress)
 
 
-def reset_demo(service: KnowledgeService, progress: Progress = _quiet) -> list[FileResult]:
+def reset_demo(service: KnowledgeService, progress: Progress = no_progress) -> list[FileResult]:
     """Restore the demo knowledge base to its shipped state and make it active."""
     if service.catalog.kb(DEMO_KB):
         service.delete_kb(DEMO_KB)

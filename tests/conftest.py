@@ -42,6 +42,7 @@ def settings(tmp_path):
 @pytest.fixture
 def service(settings, embedder):
     svc = KnowledgeService(settings, embedder=embedder)
+    svc.recover()  # opened as the app opens it: the store is held from here on
     yield svc
     svc.close()
 

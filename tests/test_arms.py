@@ -26,6 +26,15 @@ def test_the_table_says_what_each_arm_does():
     assert len({a.icon for a in ARM_TABLE}) == len(ARM_TABLE) and ARMS_BY_NAME["oracle"].reads_gold
 
 
+def test_the_table_names_each_arm_for_people_once():
+    from core.compare.arms import called, label
+
+    assert [a.approach for a in ARM_TABLE] == [None, "RAG", "Fine-tuning", "Hybrid", None]  # the decision's choices
+    assert (label("finetuned"), called("finetuned"), called("hybrid")) == ("Fine-tuned", "the fine-tuned model", "the hybrid")
+    assert (label("retired-arm"), called("retired-arm")) == ("retired-arm", "retired-arm")  # a name from an old saved run
+    assert len({a.color for a in ARM_TABLE}) == len(ARM_TABLE)  # one colour per arm in every chart
+
+
 def test_no_module_spells_out_which_arms_use_the_adapter_or_retrieve():
     spelled = re.compile(r"""\(\s*["'](finetuned|rag|base)["']\s*,\s*["'](hybrid|finetuned|rag)["']\s*\)""")
     offenders = [f"{p.relative_to(REPO_ROOT)}:{n}" for folder in ("core", "ui", "pages")

@@ -46,6 +46,7 @@ def restarted(settings, service):
     """The data folder opened again, as at the next start (``service`` closed first)."""
     service.close()
     again = KnowledgeService(settings, embedder=service.embedder)
+    again.recover()
     try:
         yield again
     finally:

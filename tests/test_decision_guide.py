@@ -29,7 +29,7 @@ ANSWERED = dict(knowledge_changes_often=True, must_cite_sources=True, tone_and_s
 
 def test_unanswered_questions_give_no_points_and_the_basis_says_so():
     rec = recommend(Needs(), {"rag": row(15), "finetuned": row(5)})
-    assert rec.points == {"RAG": 3.0, "Hybrid": 0.0, "Fine-tuning": 0.0}  # the measured win only
+    assert rec.points == {"rag": 3.0, "hybrid": 0.0, "finetuned": 0.0}  # the measured win only
     assert rec.rests_on == [] and len(rec.unanswered) == 6  # the expected count is only asked on a tight budget
     assert "measured numbers alone" in rec.basis
     assert not any("change often" in r or "cite sources" in r for r in rec.reasons)

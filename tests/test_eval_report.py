@@ -7,6 +7,7 @@ import plotly.graph_objects as go
 import pytest
 from plotly.offline import get_plotlyjs
 
+from core.compare.arms import ARMS_BY_NAME
 from core.eval import charts, triage
 from core.eval.decision import NEED_QUESTIONS, Needs, recommend
 from core.eval.economics import (
@@ -142,8 +143,8 @@ def test_price_run_reads_the_summary_tokens():
 # --- the recommendation ------------------------------------------------------------------------
 def test_changing_documents_that_need_sources_get_rag_with_the_measured_accuracy():
     rec = recommend(ARTICLE, RAG_CLEARLY_BEST)
-    assert rec.choice == "RAG"
-    assert rec.points == {"RAG": 7.0, "Hybrid": 2.0, "Fine-tuning": -5.0}
+    assert rec.choice == "rag" and rec.arm.approach == "RAG"  # keyed by arm name; the label is for the text
+    assert rec.points == {"rag": 7.0, "hybrid": 2.0, "finetuned": -5.0}
     assert rec.reasons[0] == ("RAG answered 62% of questions correctly against 40% for the hybrid and 15% for the "
                               "fine-tuned model; its 95% interval (55%–70%) lies clearly above the others'.")
     assert any("RAG retrieved the right document for 80% of questions." in r for r in rec.reasons)
@@ -153,8 +154,8 @@ def test_stable_styled_fast_and_cheap_gets_fine_tuning_and_cites_latency_and_bre
     needs = Needs(knowledge_changes_often=False, must_cite_sources=False, tone_and_style_matter=True,
                   realtime_latency=True, stable_training_data=True, tight_budget=True, expected_questions=100_000)
     rec = recommend(needs, CLOSE, price_run(CLOSE, PRICES, training_seconds=1800))
-    assert rec.choice == "Fine-tuning"
-    assert rec.points == {"RAG": 0.0, "Hybrid": 3.0, "Fine-tuning": 8.0}
+    assert rec.choice == "finetuned" and rec.arm.approach == "Fine-tuning"
+    assert rec.points == {"rag": 0.0, "hybrid": 3.0, "finetuned": 8.0}
     assert ("Answers must be fast: the fine-tuned model answered in 0.60 s (median) against 1.40 s for RAG and "
             "1.60 s for the hybrid.") in rec.reasons
     assert any("$1.00 of training pays back after 1,250 questions, within the 100,000 you expect" in r
@@ -165,20 +166,20 @@ def test_stable_styled_fast_and_cheap_gets_fine_tuning_and_cites_latency_and_bre
 def test_the_same_needs_with_few_questions_expected_turn_to_rag():
     needs = Needs(knowledge_changes_often=False, must_cite_sources=False, tight_budget=True, expected_questions=500)
     rec = recommend(needs, CLOSE, price_run(CLOSE, PRICES, training_seconds=1800))
-    assert rec.choice == "RAG"
+    assert rec.choice == "rag"
     assert any("pays back only after 1,250 questions, more than the 500 you expect" in r for r in rec.reasons)
 
 
 def test_fresh_facts_in_house_style_get_hybrid_when_it_measures_best():
     needs = Needs(tone_and_style_matter=True, stable_training_data=True)
     rec = recommend(needs, HYBRID_CLEARLY_BEST)
-    assert rec.choice == "Hybrid"
+    assert rec.choice == "hybrid"
     assert rec.reasons[0].startswith("The hybrid answered 80% of questions correctly against 32% for RAG and 30% for")
 
 
 def test_unmeasured_arms_are_named_in_the_caveats():
     rec = recommend(Needs(), {"base": CLOSE["base"], "rag": CLOSE["rag"]})
-    assert rec.choice == "RAG"
+    assert rec.choice == "rag"
     assert any("Not evaluated: the fine-tuned model, the hybrid." in c for c in rec.caveats)
     assert all(q.endswith("?") for q in NEED_QUESTIONS.values())
 
@@ -189,7 +190,7 @@ def test_metric_bars_have_one_bar_series_per_arm_with_interval_whiskers():
     assert isinstance(fig, go.Figure) and [t.name for t in fig.data] == ["Base", "RAG", "Fine-tuned", "Hybrid"]
     assert list(fig.data[0].x) == ["key-fact accuracy", "retrieval hit rate"]  # people read the labels
     rag = fig.data[1]
-    assert list(rag.y) == [0.62, 0.8] and rag.marker.color == charts.ARM_COLORS["rag"]
+    assert list(rag.y) == [0.62, 0.8] and rag.marker.color == ARMS_BY_NAME["rag"].color
     assert list(rag.error_y.array) == pytest.approx([0.08, 0.1])
     assert list(rag.error_y.arrayminus) == pytest.approx([0.07, 0.1])
     assert fig.data[0].y[1] is None  # the base model retrieves nothing
@@ -262,6 +263,7 @@ def test_html_report_is_self_contained_escaped_and_well_formed():
     rec = recommend(ARTICLE, RAG_CLEARLY_BEST, econ)
     page = html_report(run, RAG_CLEARLY_BEST, rec, econ, title="Q3 <review>", needs=ARTICLE)
     assert "Recommendation: RAG" in page and html.escape(rec.reasons[0]) in page
+    assert "Points: RAG +7 · Hybrid +2 · Fine-tuning -5" in page  # arm names inside, the approaches' names on the page
     assert page.count(get_plotlyjs()) == 1  # plotly.js inline, once
     ours = page.replace(get_plotlyjs(), "")
     assert "<script src" not in ours and "https://" not in ours and "cdn.plot.ly" not in ours
@@ -282,7 +284,7 @@ def test_report_takes_the_summary_summarize_computes_and_needs_no_economics():
     run = make_run()
     summary = summarize(run)
     rec = recommend(ARTICLE, summary)
-    assert rec.choice == "RAG" and rec.points["RAG"] == 7.0  # only the returns question has key facts
+    assert rec.choice == "rag" and rec.points["rag"] == 7.0  # only the returns question has key facts
     assert rec.reasons[0].startswith("RAG answered 100% of questions correctly against 0% for the fine-tuned model")
     page = html_report(run, summary, rec)
     assert page.count("Plotly.newPlot") == 6 and "<h2>Costs</h2>" not in page

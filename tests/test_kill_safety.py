@@ -16,8 +16,11 @@ V2 = " ".join(f"Kettle fact {i}: the Lumora kettle now boils water in two minute
 
 
 def restart(service, settings, embedder) -> KnowledgeService:
+    """The next start, as the app makes it: open the data folder, then recover."""
     service.close()
-    return KnowledgeService(settings, embedder=embedder)
+    again = KnowledgeService(settings, embedder=embedder)
+    again.recover()
+    return again
 
 
 def version_matches(service, kb) -> bool:
@@ -46,6 +49,19 @@ def test_chunks_written_before_the_catalog_row_are_never_searchable_and_are_roll
     assert service.vector_store(info).count_version(row.doc_id) == 0
     assert any("rolled back" in r.message for r in caplog.records)
     service.close()
+
+
+def test_opening_a_service_repairs_nothing_until_the_owner_asks(service, kb, settings, embedder):
+    info, row, nodes, text = prepared(service, kb, "kettle.txt", V1)
+    service._write_document(info, row, nodes, text)  # killed before the commit
+    service.close()
+    again = KnowledgeService(settings, embedder=embedder)
+    assert not again.is_open  # constructing opened nothing
+    assert again.vector_store(info).count_version(row.doc_id) == len(nodes)  # first use opened it, and repaired nothing
+    assert again.recover()["rolled_back_chunks"] == len(nodes)
+    assert again.vector_store(info).count_version(row.doc_id) == 0
+    assert again.recover()["rolled_back_chunks"] == 0  # a second call finds nothing to do
+    again.close()
 
 
 def test_a_committed_update_that_was_not_yet_shown_is_finished_at_the_next_start(service, kb, settings, embedder):

@@ -63,6 +63,7 @@ def test_a_local_mode_data_folder_opens_migrated_with_versions_unchanged(setting
 
     with caplog.at_level(logging.INFO):
         upgraded = KnowledgeService(settings, embedder=embedder)
+        upgraded.recover()  # as the app opens it: the store first (migrating), then recovery
     try:
         for kb in ("main", "other"):
             assert state(upgraded, kb) == before[kb]

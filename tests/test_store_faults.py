@@ -24,15 +24,19 @@ def no_model(monkeypatch):
 
 
 def test_a_second_opener_is_told_which_folder_is_in_use_before_the_model_loads(service, settings, no_model):
+    service.open()
+    second = KnowledgeService(settings)  # constructing opens nothing, so it cannot fail yet
+    assert not second.is_open
     with pytest.raises(StoreUnavailable) as err:
-        KnowledgeService(settings)
+        second.open()
     message = str(err.value)
     assert str(settings.data_dir) in message and "another process" in message and "\n" not in message
 
 
 def test_the_store_opens_again_once_the_first_process_closed_it(service, settings, embedder):
     service.close()
-    again = KnowledgeService(settings, embedder=embedder)
+    again = KnowledgeService(settings, embedder=embedder).open()
+    assert again.is_open
     again.close()
 
 
@@ -42,7 +46,7 @@ def test_a_damaged_shard_names_its_folder_and_what_to_do(service, kb, settings, 
     service.close()
     (shard / "edge_config.json").write_text("not json")
     with pytest.raises(StoreUnavailable) as err:
-        KnowledgeService(settings)
+        KnowledgeService(settings).recover()  # as the app opens it
     message = str(err.value)
     assert str(shard) in message and "move that folder away" in message
 

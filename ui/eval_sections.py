@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from core.compare.arms import ARM_TABLE, using_adapter
+from core.compare.arms import ARM_TABLE, using_adapter, label as arm_label
 from core.compare.results import ARM_HELP, EVAL_ARMS, ArmAnswer
 from core.demo import DEMO_KB
 from core.errors import LabError
@@ -125,7 +125,7 @@ def run_section(evals: EvalService, ft, adapters, kb, knowledge) -> None:
     labels, own_adapter = kb_adapter_choices(adapters, kb)
     c1, c2 = st.columns([3, 2])
     default = list(EVAL_ARMS) if own_adapter else [a.name for a in ARM_TABLE if not a.uses_adapter]
-    arms = c1.pills("Arms", list(EVAL_ARMS), default=default, selection_mode="multi", format_func=charts.ARM_NAMES.get,
+    arms = c1.pills("Arms", list(EVAL_ARMS), default=default, selection_mode="multi", format_func=arm_label,
                     key=f"eval_arms:{kb.name}", help=f"Oracle: {glossary.ORACLE}") or []
     adapter_id = c2.selectbox("Adapter (fine-tuned and hybrid)", list(labels), format_func=labels.get,
                               index=list(labels).index(own_adapter) if own_adapter else None, key=f"eval_adapter:{kb.name}",
@@ -223,7 +223,7 @@ def _recommendation(rec) -> None:
                 "recommendation.", icon="🧭")
         return
     title = "Among these set-ups, by your answers" if rec.verdict else "Recommendation"
-    st.success(f"**{title}: {rec.choice}**\n\n{md_escape(rec.basis)}\n\n"
+    st.success(f"**{title}: {rec.arm.approach}**\n\n{md_escape(rec.basis)}\n\n"
                + "\n".join(f"- {md_escape(r)}" for r in rec.reasons), icon="🧭")
     if rec.caveats:
         st.warning("\n".join(f"- {md_escape(c)}" for c in rec.caveats), icon="⚠️")
@@ -245,7 +245,7 @@ def metrics_frame(summary: dict) -> pd.DataFrame:
     def cell(value, field: str) -> str:
         return _pct(value) if field not in COST else ("—" if value is None else f"{value:,.2f}")
 
-    return pd.DataFrame({charts.ARM_NAMES.get(a, a): [cell(getattr(row, f), f) for f in METRIC_LABELS]
+    return pd.DataFrame({arm_label(a): [cell(getattr(row, f), f) for f in METRIC_LABELS]
                          for a, row in summary.items()}, index=list(METRIC_LABELS.values()))
 
 
@@ -259,7 +259,7 @@ def _question_detail(run: EvalRun) -> None:
     for col, (arm, s) in zip(cols, r.arms.items()):
         with col:
             verdict = triage.label(arm, r.item, s)
-            st.markdown(f"**{charts.ARM_NAMES.get(arm, arm)}** · " + ("✅ right" if verdict is None else f"❌ {verdict}"))
+            st.markdown(f"**{arm_label(arm)}** · " + ("✅ right" if verdict is None else f"❌ {verdict}"))
             st.html(answer_html(s.text))
             st.caption(f"{s.wall_s:.2f} s · {s.prompt_tokens} prompt + {s.completion_tokens} answer tokens")
             if s.passages:
@@ -324,7 +324,7 @@ def results_section(evals: EvalService) -> None:
 
     st.subheader("Metrics (95% bootstrap intervals)", help=glossary.METRICS)
     st.dataframe(metrics_frame(summary), width="stretch")
-    st.caption(" · ".join(f"**{charts.ARM_NAMES.get(a, a)}**: {ARM_HELP.get(a, '')}" for a in run.arms))
+    st.caption(" · ".join(f"**{arm_label(a)}**: {ARM_HELP.get(a, '')}" for a in run.arms))
     st.caption("🧪 " + scorer_check())
     c1, c2 = st.columns(2)
     c1.plotly_chart(charts.metric_bars(summary), width="stretch")
@@ -365,13 +365,13 @@ def diff_section(evals: EvalService) -> None:
     b = c2.selectbox("After", list(labels), index=0, format_func=labels.get)
     d = diff_runs(evals.runs.get(a), evals.runs.get(b))
     st.markdown("**What changed in the set-up:** " + ("; ".join(md_escape(p) for p in d.pins) if d.pins else "nothing"))
-    st.dataframe(pd.DataFrame([{"arm": charts.ARM_NAMES.get(m.arm, m.arm), "metric": m.metric, "before": m.a,
+    st.dataframe(pd.DataFrame([{"arm": arm_label(m.arm), "metric": m.metric, "before": m.a,
                                 "after": m.b, "change": m.delta} for m in d.metrics]), hide_index=True, width="stretch")
     if not d.same_test_set:
         st.caption("The runs used different test sets, so questions are not compared one by one.")
     elif d.questions:
         st.markdown(f"**{len(d.questions)} answers changed verdict**")
-        st.dataframe(pd.DataFrame([{"arm": charts.ARM_NAMES.get(q.arm, q.arm), "change": q.change, "question": q.question,
+        st.dataframe(pd.DataFrame([{"arm": arm_label(q.arm), "change": q.change, "question": q.question,
                                     "before": q.answer_a, "after": q.answer_b} for q in d.questions]),
                      hide_index=True, width="stretch")
     else:

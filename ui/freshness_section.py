@@ -5,10 +5,9 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from core.compare.arms import ARMS_BY_NAME
+from core.compare.arms import ARMS_BY_NAME, label as arm_label
 from core.compare.results import ARMS
 from core.errors import LabError
-from core.eval import charts
 from core.eval.service import EvalService
 from ui.widgets import STATUS_ICONS, cancel_button, kb_adapter_choices, md_escape, newly_finished, report_error
 
@@ -72,7 +71,7 @@ def freshness_section(evals: EvalService, knowledge, adapters, kb) -> None:
     labels, own_adapter = kb_adapter_choices(adapters, kb)  # never another knowledge base's adapter by default
     c1, c2 = st.columns([3, 2])
     arms = c1.pills("Arms", list(ARMS), default=list(ARMS) if own_adapter else [a for a in ARMS if not ARMS_BY_NAME[a].uses_adapter],
-                    selection_mode="multi", format_func=charts.ARM_NAMES.get,
+                    selection_mode="multi", format_func=arm_label,
                     key=f"fresh_arms:{kb.name}") or []
     adapter_id = c2.selectbox("Adapter", list(labels), format_func=labels.get,
                               index=list(labels).index(own_adapter) if own_adapter else None,
@@ -113,7 +112,7 @@ def probe_jobs_section(evals: EvalService) -> None:
 
 def _probe_label(r) -> str:
     n = len(r.questions)
-    return (f"{r.doc_name} · {n} question{'s' * (n != 1)} · {', '.join(charts.ARM_NAMES.get(a, a) for a in r.arms)}"
+    return (f"{r.doc_name} · {n} question{'s' * (n != 1)} · {', '.join(arm_label(a) for a in r.arms)}"
             f" · {r.created[:16].replace('T', ' ')}")
 
 
@@ -139,7 +138,7 @@ def probe_result_section(evals: EvalService, kb) -> None:
     cols = st.columns(len(result.arms))
     for col, arm in zip(cols, result.arms):
         share = result.picked_up_share.get(arm)
-        col.metric(f"{charts.ARM_NAMES.get(arm, arm)}: picked up the change", "—" if share is None else f"{share:.0%}",
+        col.metric(f"{arm_label(arm)}: picked up the change", "—" if share is None else f"{share:.0%}",
                    help="Share of questions whose answer after the change states the new fact and not the old one.")
     st.caption("RAG and hybrid read the changed document at once; base and fine-tuned answer from their weights, "
                "so they stay where they were until the adapter is retrained.")

@@ -25,7 +25,8 @@ def _knowledge() -> KnowledgeService:
     from core import demo_adapter
     from core.finetune.service import FinetuneService
 
-    service = KnowledgeService(settings())  # it switches in uploads that finished while the app was down
+    service = KnowledgeService(settings())
+    service.recover()  # the app owns the data folder: repair what a kill left, switch in uploads done while it was down
     if settings().demo_seed and seed_demo(service):  # a fresh workspace: the demo adapter trains in the background
         demo_adapter.seed_demo_adapter(FinetuneService(settings()), service)
     demo_adapter.follow(settings(), evals)  # once it is saved, its evaluation is queued in this process

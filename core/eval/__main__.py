@@ -50,6 +50,7 @@ def main(argv: list[str] | None = None) -> int:
     settings = apply_model_choice(load_settings())  # the model picked on the Models page, if any
     try:
         knowledge = KnowledgeService(settings)
+        knowledge.recover()  # this process owns the data folder while it runs, as the app does
     except LabError as exc:  # a locked or damaged store, said before any model loads
         print(f"error: {exc}", file=sys.stderr)
         return 2
@@ -95,7 +96,7 @@ def main(argv: list[str] | None = None) -> int:
     rec = recommend(Needs(), summary, econ)
     if rec.verdict:
         print(f"\n{rec.verdict}")
-    print(f"\nrecommendation: {rec.choice} ({rec.basis})")
+    print(f"\nrecommendation: {rec.arm.approach} ({rec.basis})")
     for reason in rec.reasons:
         print(f"  - {reason}")
     if args.report:

@@ -1,5 +1,8 @@
 """Plotly figures of an evaluation run, one colour per arm throughout, for the page and the report.
 
+Figures take what a run gives, keyed by arm name; each arm's label and colour come from the arms
+table (``core.compare.arms``).
+
 Text from questions and answers is HTML-escaped before it goes into a figure: plotly renders a
 few tags in labels and hover text, and an answer must never be able to inject markup.
 """
@@ -11,14 +14,12 @@ import textwrap
 
 import plotly.graph_objects as go
 
-from core.compare.results import ARM_LABELS
+from core.compare.arms import ARMS_BY_NAME, label
 from core.eval.economics import Economics, cumulative_costs
 from core.eval.run import EvalRun
 from core.eval.summary import METRIC_LABELS
 from core.eval.triage import LABELS, is_right
 
-ARM_NAMES = ARM_LABELS
-ARM_COLORS = {"base": "#9ca3af", "rag": "#2563eb", "finetuned": "#d97706", "hybrid": "#7c3aed", "oracle": "#059669"}
 TRIAGE_COLORS = {"wrong refusal": "#facc15", "retrieval miss": "#fb923c", "passage ignored": "#f472b6",
                  "hallucination": "#dc2626"}
 OUTCOMES = ("wrong", "abstained", "right")  # question_grid's cell values 0, 1, 2
@@ -27,8 +28,8 @@ DEFAULT_METRICS = ["key_fact_hit", "f1", "grounded", "correct_abstention", "wron
 _LAYOUT = dict(template="plotly_white", margin=dict(l=10, r=10, t=50, b=10), legend=dict(orientation="h", y=-0.15))
 
 
-def _name(arm: str) -> str:
-    return ARM_NAMES.get(arm, arm)
+def _color(arm: str) -> str | None:
+    return ARMS_BY_NAME[arm].color if arm in ARMS_BY_NAME else None
 
 
 def _hover(text: str, width: int = 60, limit: int = 300) -> str:
@@ -44,7 +45,7 @@ def metric_bars(summary: dict, metrics: list[str] | None = None) -> go.Figure:
     for arm, row in summary.items():
         cis = [getattr(row, m) for m in metrics]
         means = [ci[0] if ci else None for ci in cis]
-        fig.add_bar(name=_name(arm), x=[METRIC_LABELS[m] for m in metrics], y=means, marker_color=ARM_COLORS.get(arm),
+        fig.add_bar(name=label(arm), x=[METRIC_LABELS[m] for m in metrics], y=means, marker_color=_color(arm),
                     error_y=dict(type="data", array=[ci[2] - ci[0] if ci else 0 for ci in cis],
                                  arrayminus=[ci[0] - ci[1] if ci else 0 for ci in cis]),
                     customdata=[[ci[1], ci[2]] if ci else [None, None] for ci in cis],
@@ -59,7 +60,7 @@ def _per_arm_box(run: EvalRun, value, title: str, y_title: str) -> go.Figure:
     fig = go.Figure()
     for arm in run.arms:
         ys = [value(r.arms[arm]) for r in run.results if arm in r.arms]
-        fig.add_box(name=_name(arm), y=ys, marker_color=ARM_COLORS.get(arm), boxpoints="all", jitter=0.4, pointpos=0)
+        fig.add_box(name=label(arm), y=ys, marker_color=_color(arm), boxpoints="all", jitter=0.4, pointpos=0)
     fig.update_layout(title=title, showlegend=False, **_LAYOUT)
     fig.update_yaxes(title=y_title, rangemode="tozero")
     return fig
@@ -83,8 +84,8 @@ def quality_vs_cost(summary: dict, x: str = "tokens") -> go.Figure:
         if not acc:
             continue
         cost = row.prompt_tokens + row.completion_tokens if x == "tokens" else row.latency_p50_s
-        fig.add_scatter(name=_name(arm), x=[cost], y=[acc[0]], mode="markers+text", text=[_name(arm)],
-                        textposition="top center", marker=dict(size=14, color=ARM_COLORS.get(arm)),
+        fig.add_scatter(name=label(arm), x=[cost], y=[acc[0]], mode="markers+text", text=[label(arm)],
+                        textposition="top center", marker=dict(size=14, color=_color(arm)),
                         error_y=dict(type="data", array=[acc[2] - acc[0]], arrayminus=[acc[0] - acc[1]]))
     x_title = "mean tokens per question" if x == "tokens" else "median seconds per answer"
     fig.update_layout(title="Quality against cost: up and to the left is better", showlegend=False, **_LAYOUT)
@@ -113,7 +114,7 @@ def question_grid(run: EvalRun) -> go.Figure:
     scale = []  # one flat band of colour per outcome
     for i, color in enumerate(OUTCOME_COLORS):
         scale += [[i / 3, color], [(i + 1) / 3, color]]
-    fig = go.Figure(go.Heatmap(z=z, x=[_name(a) for a in run.arms], y=rows, text=hover, zmin=-0.5, zmax=2.5,
+    fig = go.Figure(go.Heatmap(z=z, x=[label(a) for a in run.arms], y=rows, text=hover, zmin=-0.5, zmax=2.5,
                                hovertemplate="%{text}<extra>%{x}</extra>", colorscale=scale, xgap=2, ygap=2,
                                colorbar=dict(tickvals=[0, 1, 2], ticktext=list(OUTCOMES), title="")))
     fig.update_layout(title="Every question, every arm", height=max(300, 22 * len(rows) + 120), **_LAYOUT)
@@ -128,8 +129,8 @@ def break_even_chart(econ: Economics, max_questions: int | None = None) -> go.Fi
     volumes = [round(max_questions * i / 50) for i in range(51)]
     fig = go.Figure()
     for arm, costs in cumulative_costs(volumes, econ.per_question, econ.upfront).items():
-        fig.add_scatter(name=_name(arm), x=volumes, y=costs, mode="lines",
-                        line=dict(color=ARM_COLORS.get(arm), width=3))
+        fig.add_scatter(name=label(arm), x=volumes, y=costs, mode="lines",
+                        line=dict(color=_color(arm), width=3))
     if econ.break_even is not None:
         fig.add_vline(x=econ.break_even, line_dash="dash", line_color="#374151",
                       annotation_text=f"fine-tuning pays back after {econ.break_even:,.0f} questions")
@@ -143,9 +144,9 @@ def triage_bars(counts: dict[str, dict[str, int]]) -> go.Figure:
     """Stacked bars: why each arm's wrong answers went wrong (see ``core.eval.triage``)."""
     arms = list(counts)
     fig = go.Figure()
-    for label in LABELS:
-        fig.add_bar(name=label, x=[_name(a) for a in arms], y=[counts[a].get(label, 0) for a in arms],
-                    marker_color=TRIAGE_COLORS[label])
+    for kind in LABELS:
+        fig.add_bar(name=kind, x=[label(a) for a in arms], y=[counts[a].get(kind, 0) for a in arms],
+                    marker_color=TRIAGE_COLORS[kind])
     most = max((sum(c.values()) for c in counts.values()), default=0)
     fig.update_layout(title="Why answers went wrong", barmode="stack", legend_traceorder="normal", **_LAYOUT)
     fig.update_yaxes(title="wrong answers", rangemode="tozero", dtick=max(1, -(-most // 6)))  # whole answers only

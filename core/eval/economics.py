@@ -10,8 +10,7 @@ from typing import Sequence
 
 from pydantic import BaseModel, Field
 
-from core.compare.arms import ARMS_BY_NAME
-
+from core.compare.arms import ARMS_BY_NAME, FINETUNED, RAG
 
 
 class Prices(BaseModel):
@@ -29,8 +28,8 @@ class Economics(BaseModel):
     """The measured costs of one evaluation run, priced."""
 
     prices: Prices
-    per_question: dict[str, float]  # USD per question, per arm
-    upfront: dict[str, float]  # USD spent before the first question (training), per arm
+    per_question: dict[str, float]  # USD per question, per arm name
+    upfront: dict[str, float]  # USD spent before the first question (training), per arm name
     training_cost: float | None  # USD to train the adapter once; None when the training time is unknown
     break_even: float | None  # questions after which fine-tuning is cheaper than RAG; None if never (or unknown)
 
@@ -68,6 +67,6 @@ def price_run(summary: dict, prices: Prices, training_seconds: float | None) -> 
     # the arms that run through the adapter carry its training cost
     upfront = {arm: (trained or 0.0) if ARMS_BY_NAME[arm].uses_adapter else 0.0 for arm in per_question}
     even = None
-    if trained is not None and "rag" in per_question and "finetuned" in per_question:
-        even = break_even_questions(trained, per_question["rag"], per_question["finetuned"])
+    if trained is not None and RAG.name in per_question and FINETUNED.name in per_question:
+        even = break_even_questions(trained, per_question[RAG.name], per_question[FINETUNED.name])
     return Economics(prices=prices, per_question=per_question, upfront=upfront, training_cost=trained, break_even=even)

@@ -24,7 +24,7 @@ from core.demo import CORPUS_V2_DIR, DATASETS_DIR
 from core.errors import LabError, RejectedFile
 from core.eval.metrics import key_fact_recall
 from core.knowledge.readers import TEXT_KINDS, extract_text, kind_for_name
-from core.knowledge.service import KnowledgeService, Progress, _quiet
+from core.knowledge.service import KnowledgeService, Progress, no_progress
 from core.models.generation import Decoding
 
 PROBE_SUFFIX = " - freshness probe"  # KB names allow only letters, digits, spaces, '.', '-', '_'
@@ -169,7 +169,7 @@ def check_change(knowledge: KnowledgeService, kb: str, doc_name: str, new_bytes:
 
 
 def build_probe_kb(knowledge: KnowledgeService, kb: str, doc_name: str, new_bytes: bytes,
-                   new_name: str | None = None, progress: Progress = _quiet) -> str:
+                   new_name: str | None = None, progress: Progress = no_progress) -> str:
     """(Re)create the scratch copy of ``kb`` with ``doc_name`` replaced by ``new_bytes`` (read as
     ``new_name``, default ``doc_name``); same chunking and retrieval mode. Returns its name."""
     info = knowledge.get_kb(kb)
@@ -225,7 +225,7 @@ def run_probe(engine: CompareEngine, kb: str, questions: list[ProbeQuestion], do
     arms = known(arms)
     if not arms:
         raise LabError("Pick at least one arm to compare.")
-    progress = progress or _quiet
+    progress = progress or no_progress
     decoding = decoding or engine.decoding()
     top_k = top_k or engine.settings.retrieval.top_k
     started = time.perf_counter()

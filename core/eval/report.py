@@ -11,9 +11,9 @@ import json
 import plotly.graph_objects as go
 from plotly.offline import get_plotlyjs
 
-from core.compare.arms import ARMS_BY_NAME
+from core.compare.arms import ARMS_BY_NAME, HYBRID, RAG, label
 from core.eval import charts, triage
-from core.eval.decision import CHOICE_ARM, NEED_QUESTIONS, Needs, Recommendation, pct, usd
+from core.eval.decision import NEED_QUESTIONS, Needs, Recommendation, pct, usd
 from core.eval.economics import Economics
 from core.eval.run import EvalRun, QuestionResult
 from core.eval.agreement import scorer_check
@@ -57,10 +57,10 @@ def wins_and_losses(run: EvalRun, arm: str, limit: int = EXAMPLES) -> tuple[list
 def _headline(rec: Recommendation, needs: Needs | None) -> str:
     reasons = "".join(f"<li>{_e(r)}</li>" for r in rec.reasons)
     caveats = "".join(f"<li>{_e(c)}</li>" for c in rec.caveats)
-    points = " · ".join(f"{_e(c)} {p:+g}" for c, p in rec.points.items())
+    points = " · ".join(f"{_e(ARMS_BY_NAME[a].approach)} {p:+g}" for a, p in rec.points.items())
     verdict = f"<p class='verdict'><strong>{_e(rec.verdict)}</strong></p>" if rec.verdict else ""
     title = "Among these set-ups, by your answers" if rec.verdict else "Recommendation"
-    out = (f"<div class='headline'>{verdict}<strong>{title}: {_e(rec.choice)}</strong><p>{_e(rec.basis)}</p>"
+    out = (f"<div class='headline'>{verdict}<strong>{title}: {_e(rec.arm.approach)}</strong><p>{_e(rec.basis)}</p>"
            f"<ul>{reasons}</ul>{f'<p>Caveats:</p><ul>{caveats}</ul>' if caveats else ''}"
            f"<p class='muted'>Points: {points}</p></div>")
     if needs:
@@ -97,7 +97,7 @@ def _cell(label: str, value) -> str:
 
 def _metrics_table(summary: dict) -> str:
     arms = list(summary)
-    head = "".join(f"<th>{_e(charts.ARM_NAMES.get(a, a))}</th>" for a in arms)
+    head = "".join(f"<th>{_e(label(a))}</th>" for a in arms)
     rows = "".join(f"<tr><td>{_e(label)}</td>" + "".join(f"<td>{_cell(label, getattr(summary[a], field))}</td>" for a in arms)
                    + "</tr>" for field, label in METRIC_LABELS.items())
     return (f"<table><tr><th>metric (95% interval)</th>{head}</tr>{rows}</table>"
@@ -120,7 +120,7 @@ def _example(r: QuestionResult, arms: list[str]) -> str:
         ok = triage.is_right(r.item, s)
         verdict = "right" if ok else triage.label(arm, r.item, s) or "wrong"
         sources = ", ".join(_e(d) for d in dict.fromkeys(s.sources))
-        rows.append(f"<tr><td>{_e(charts.ARM_NAMES.get(arm, arm))}</td><td class='{'right' if ok else 'wrong'}'>"
+        rows.append(f"<tr><td>{_e(label(arm))}</td><td class='{'right' if ok else 'wrong'}'>"
                     f"{_e(verdict)}</td><td class='answer' style='text-align:left'>{_e(s.text)}"
                     f"{f'<div class=muted>withheld, no source sentence supports it: {_e(s.withheld)}</div>' if s.withheld else ''}"
                     f"{f'<div class=muted>sources: {sources}</div>' if sources else ''}</td></tr>")
@@ -131,18 +131,18 @@ def _example(r: QuestionResult, arms: list[str]) -> str:
 
 
 def _examples(run: EvalRun, rec: Recommendation) -> str:
-    arm = next((a for a in (CHOICE_ARM[rec.choice], "hybrid", "rag") if a in run.arms), None)
+    arm = next((a for a in (rec.choice, HYBRID.name, RAG.name) if a in run.arms), None)
     if arm is None:
         return ""
     wins, losses = wins_and_losses(run, arm)
-    name = _e(charts.ARM_NAMES.get(arm, arm))
+    name = _e(label(arm))
     win_html = "".join(_example(r, run.arms) for r in wins) or "<p class='muted'>None.</p>"
     loss_html = "".join(_example(r, run.arms) for r in losses) or "<p class='muted'>None.</p>"
     return (f"<h2>Where {name} wins</h2>{win_html}<h2>Where {name} loses</h2>{loss_html}")
 
 
 def _costs(econ: Economics) -> str:
-    rows = "".join(f"<tr><td>{_e(charts.ARM_NAMES.get(a, a))}</td><td>{usd(c)}</td><td>{usd(econ.upfront.get(a, 0.0))}"
+    rows = "".join(f"<tr><td>{_e(label(a))}</td><td>{usd(c)}</td><td>{usd(econ.upfront.get(a, 0.0))}"
                    f"</td></tr>" for a, c in econ.per_question.items())
     p = econ.prices
     if econ.training_cost is None:
@@ -158,7 +158,7 @@ def _costs(econ: Economics) -> str:
 
 
 def _arm_names(arms: list[str]) -> str:
-    return ", ".join(_e(charts.ARM_NAMES.get(a, a)) for a in arms)
+    return ", ".join(_e(label(a)) for a in arms)
 
 
 def votes_html(votes: VoteSummary) -> str:

@@ -30,6 +30,7 @@ def _run(store: JobStore, job_id: str, probe: bool) -> int:
         settings = read_settings(job_dir)
         store.update(job_id, message="Loading the model…")
         knowledge = KnowledgeService(snapshot.settings_for(settings, target))
+        knowledge.recover()  # a resumed job finds its snapshot as the killed worker left it
         runtime = ModelRuntime(settings)
         engine = CompareEngine(runtime, knowledge, AdapterRegistry(settings.adapters_dir), settings)
         evals = EvalService(settings, lambda: engine, knowledge=knowledge)

@@ -186,6 +186,32 @@ def planned_steps(n_examples: int, config: TrainingConfig) -> int:
     return max(1, math.ceil(per_epoch * config.epochs))
 
 
+def warmup_steps(total_steps: int, config: TrainingConfig) -> int:
+    """Steps of linear warm-up: ``warmup_ratio`` of the run, at least one."""
+    return max(1, int(total_steps * config.warmup_ratio))
+
+
+def lr_schedule(optimizer, config: TrainingConfig, total_steps: int, start_step: int = 0):
+    """transformers' warm-up / stable / cosine-decay schedule on ``optimizer``, already at step ``start_step``.
+
+    Step it after each optimizer step. The curve: a linear warm-up that reaches the peak
+    ``learning_rate`` on its last step, the peak held one more step, then a half cosine to 0 at
+    ``total_steps``. The schedule is read one step ahead (step s uses its value at s + 1): its own
+    first value is 0, a step that would train nothing. The curve is the recipe's hand-written one
+    before it (tests/test_lr_schedule.py keeps that formula and compares).
+    Built fresh on resume: the peak comes from ``config``, not from a checkpoint's optimizer state,
+    whose learning rate is the one its last step used."""
+    from transformers.optimization import get_wsd_schedule
+
+    warmup = warmup_steps(total_steps, config)
+    for group in optimizer.param_groups:
+        group["initial_lr"] = config.learning_rate  # what the schedule scales (torch's name for it)
+    # last_epoch=start_step: constructing the scheduler steps it once, to start_step + 1
+    return get_wsd_schedule(optimizer, num_warmup_steps=warmup, num_stable_steps=1,
+                            num_decay_steps=max(1, total_steps - warmup), warmup_type="linear",
+                            decay_type="cosine", last_epoch=start_step)
+
+
 def evaluate(model, examples: list[Example], pad_id: int, batch_size: int) -> float | None:
     import torch
 
@@ -238,13 +264,7 @@ def train(model, train_set: list[Example], eval_set: list[Example], config: Trai
     optimizer = torch.optim.AdamW(params, lr=config.learning_rate, weight_decay=0.0)
     if optimizer_state:
         optimizer.load_state_dict(optimizer_state)
-    warmup = max(1, int(total * config.warmup_ratio))
-
-    def lr_at(step: int) -> float:
-        if step < warmup:
-            return config.learning_rate * (step + 1) / warmup
-        progress = (step - warmup) / max(1, total - warmup)
-        return config.learning_rate * 0.5 * (1 + math.cos(math.pi * min(progress, 1.0)))
+    schedule = lr_schedule(optimizer, config, total, start_step)
 
     if wants_checkpointing(config):
         if hasattr(model, "activation_checkpointing_enable"):  # transformers >= 5.x name; the old one warns
@@ -275,8 +295,7 @@ def train(model, train_set: list[Example], eval_set: list[Example], config: Trai
         if should_stop and should_stop():
             result.stopped_early = True
             break
-        for group in optimizer.param_groups:
-            group["lr"] = lr_at(step)
+        learning_rate = schedule.get_last_lr()[0]  # what this step uses
         loss_sum, tokens = 0.0, 0
         for _ in range(config.grad_accum):
             ids, labels, mask = (t.to(device) for t in collate(next_batch(), pad_id))
@@ -291,13 +310,14 @@ def train(model, train_set: list[Example], eval_set: list[Example], config: Trai
         torch.nn.utils.clip_grad_norm_(params, 1.0)
         optimizer.step()
         optimizer.zero_grad(set_to_none=True)
+        schedule.step()
         result.steps, result.trained_tokens = step + 1, result.trained_tokens + tokens
         evaluated = bool(eval_set) and ((step + 1) % eval_every == 0 or step + 1 == total)
         if evaluated:
             eval_loss = evaluate(model, eval_set, pad_id, config.batch_size)
         # the held-out loss is reported on the steps it was measured, so a chart shows real points only
         report = StepReport(step + 1, total, loss_sum, eval_loss if evaluated else None, result.trained_tokens,
-                            time.perf_counter() - started, lr_at(step))
+                            time.perf_counter() - started, learning_rate)
         result.history.append(report)
         result.final_train_loss, result.final_eval_loss = loss_sum, eval_loss
         if on_step and world.is_main:

@@ -58,7 +58,10 @@ def exit_message(code: int, oom_before: int | None, oom_after: int | None, what:
     """One sentence for a worker that exited with ``code`` without recording how it ended."""
     if code >= 0:
         return f"failed: the {what} exited with code {code}; see its log"
-    name = signal.Signals(-code).name if -code in signal.Signals._value2member_map_ else f"signal {-code}"
+    try:
+        name = signal.Signals(-code).name
+    except ValueError:  # a number no signal of this platform has
+        name = f"signal {-code}"
     if oom_before is not None and oom_after is not None and oom_after > oom_before:
         return f"failed: out of memory (the kernel's OOM killer stopped the {what})"
     known = "" if oom_before is not None and oom_after is not None else \

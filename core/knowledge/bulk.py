@@ -10,8 +10,8 @@ write into the knowledge base the app serves. It builds the new state beside it 
    (``KnowledgeService.ingest_files`` / ``reindex``, crash-safe per document); a large result gets
    its HNSW index built; the finished folder is renamed ``ready/``. Cancelling or killing the
    worker loses only the copy.
-3. **Switch in** (the process that owns the data folder: ``KnowledgeService`` at every start, and
-   the app every few seconds in the sidebar): the built shard, texts and archive move under a new
+3. **Switch in** (the process that owns the data folder: ``KnowledgeService.recover`` at every
+   start, and the app every few seconds in the sidebar): the built shard, texts and archive move under a new
    collection name and one catalog transaction makes them the knowledge base's, with its documents
    and versions; the old collection is then deleted. A kill between two steps is finished at the
    next start: a built folder already moved in is used where it lies, a retired collection is
@@ -114,7 +114,7 @@ def submit_reindex(knowledge, jobs: JobStore, kb: str, chunk_size: int | None = 
                    chunk_overlap: int | None = None) -> Job:
     """Queue a re-index of ``kb`` (with new chunk settings, if given) for the job runner."""
     if chunk_size is not None:
-        knowledge._check_chunking(chunk_size, chunk_overlap)
+        knowledge.check_chunking(chunk_size, chunk_overlap)
     config = {"op": "reindex", "kb": kb, "chunk_size": chunk_size, "chunk_overlap": chunk_overlap}
     return _submit(knowledge, jobs, kb, f"Re-index {kb}", config, lambda folder: None)
 
@@ -170,7 +170,7 @@ def _switch_in(knowledge, job: Job, ready: Path) -> bool:
         documents, version_rows = built_catalog.documents(kb), built_catalog.version_rows(kb)
     finally:
         built_catalog.close()
-    with knowledge._lock:
+    with knowledge.lock:
         current = knowledge.catalog.kb(kb)
         if current is None or built is None:  # deleted meanwhile: nothing to switch in
             log.warning("background job %s: knowledge base %r is gone; its result is dropped", job.id, kb)
@@ -199,7 +199,7 @@ def sweep(knowledge) -> int:
     if knowledge.settings.knowledge_dir is None and (knowledge.settings.data_dir / "jobs.db").is_file():
         referenced |= {path.name for job in finished(knowledge.job_store())
                        for path in knowledge.settings.kb_dir.glob(f"*{MARK}{job.id.rsplit('-', 1)[-1]}")}
-    with knowledge._lock:
+    with knowledge.lock:
         for key in knowledge.catalog.meta_keys(RETIRED):
             collection = key.removeprefix(RETIRED)
             if collection not in referenced:

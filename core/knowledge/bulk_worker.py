@@ -42,6 +42,7 @@ def run(store: JobStore, job_id: str) -> int:
         settings = read_settings(job_dir)
         store.update(job_id, message="Loading the embedder…", total_steps=STEPS)
         knowledge = KnowledgeService(snapshot.settings_for(settings, target))
+        knowledge.recover()  # a resumed job finds its snapshot as the killed worker left it
         results = []
         if job.config["op"] == "upload":
             files = [(name, (job_dir / bulk.INPUT / f"{i:05d}").read_bytes()) for i, name in enumerate(job.config["files"])]

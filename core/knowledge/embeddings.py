@@ -1,5 +1,6 @@
 """The sentence embedder: int8 ONNX Runtime on CPU by default, fp32 torch (LlamaIndex's
-HuggingFaceEmbedding over sentence-transformers) on request.
+HuggingFaceEmbedding over sentence-transformers) on request. Both offer ``tokenizer`` and
+``embed(texts)`` beside LlamaIndex's embedding interface.
 
 The catalog records each knowledge base's embedder *identity*: the model name for fp32 torch
 (what every knowledge base made before the int8 backend recorded), the model name plus
@@ -67,10 +68,10 @@ def load_embedder(settings: Settings, recorded: str | None = None):
             return _load_int8(settings, name)
         if backend != TORCH:
             raise ConfigError(f"Unknown embedder backend '{backend}' (use '{INT8}' or '{TORCH}').")
-        from llama_index.embeddings.huggingface import HuggingFaceEmbedding
+        from core.knowledge.torch_embedder import TorchEmbedding
 
         device = None if settings.models.device == "auto" else settings.models.device
-        return HuggingFaceEmbedding(
+        return TorchEmbedding(
             model_name=embedder_path(name),
             embed_batch_size=settings.models.embed_batch_size,
             device=device,
@@ -100,7 +101,6 @@ def _load_int8(settings: Settings, name: str):
 def token_counter(embedder) -> Callable[[str], list[int]]:
     """Tokenize like the embedder does, so chunk sizes are in the embedder's own tokens
     (LlamaIndex's default tokenizer, tiktoken, would fetch its vocabulary from the network)."""
-    source = getattr(embedder, "tokenizer", None) or embedder._model.tokenizer
-    tokenizer = copy.copy(source)
+    tokenizer = copy.copy(embedder.tokenizer)
     tokenizer.model_max_length = 10**9  # counting only: silence the "longer than max length" warning
     return lambda text: tokenizer.encode(text, add_special_tokens=False)

@@ -28,13 +28,13 @@ def recover(service) -> dict[str, int]:
         vectors = service.vector_store(info)
         if not vectors.exists():
             continue
-        with service._lock:
+        with service.lock:
             groups = vectors.versions()
         docs = {d.doc_id: d for d in service.catalog.documents(info.name)}
         expected = {doc_id: chunk_key(d.content_hash, info) for doc_id, d in docs.items()}
         stale = [pid for (doc_id, key, _), ids in groups.items() if expected.get(doc_id) != key for pid in ids]
         if stale:
-            with service._lock:
+            with service.lock:
                 vectors.delete_ids(stale)
             log.warning("recovery: %s: rolled back %d chunks of uncommitted or deleted document versions", info.name, len(stale))
             done["rolled_back_chunks"] += len(stale)
@@ -44,7 +44,7 @@ def recover(service) -> dict[str, int]:
             if live + hidden == doc.chunks and not hidden:
                 continue
             if live + hidden == doc.chunks:
-                with service._lock:
+                with service.lock:
                     vectors.publish(doc_id, key)
                 log.warning("recovery: %s: finished the interrupted update of %s", info.name, doc.name)
                 done["finished"] += 1
@@ -62,8 +62,8 @@ def recover(service) -> dict[str, int]:
 
 
 def _rebuild(service, info, doc) -> bool:
-    kept = archive_path(service._kb_dir(info), doc.content_hash)
-    text_path = service._text_path(info, doc.doc_id)
+    kept = archive_path(service.kb_dir(info), doc.content_hash)
+    text_path = service.text_path(info, doc.doc_id)
     if kept.is_file():
         text = json.loads(kept.read_text(encoding="utf-8"))["text"]
     elif text_path.is_file():

@@ -45,7 +45,7 @@ def search(service: KnowledgeService, kb: str, query: str, top_k: int | None = N
         )
     else:
         retriever = index.as_retriever(similarity_top_k=top_k)
-    with service._lock:
+    with service.lock:
         results = retriever.retrieve(query)
     hits = []
     for r in results:

@@ -2,7 +2,8 @@
 
 One instance per process owns the vector store (an Edge shard admits one process at a time);
 the Streamlit app keeps it in ``st.cache_resource``. Calls are serialised by a lock because
-Streamlit runs each browser session on its own thread.
+Streamlit runs each browser session on its own thread. Constructing one opens nothing; the first
+use opens it, and the process that owns the data folder calls ``recover`` once.
 """
 
 from __future__ import annotations
@@ -24,8 +25,7 @@ from core.knowledge.catalog import Catalog, DocumentInfo, KBInfo
 from core.knowledge.embeddings import embedder_identity, load_embedder
 from core.knowledge.ingest import build_nodes, chunk_id, chunk_key
 from core.knowledge.migrate import migrate_local_mode
-from core.knowledge.recovery import recover
-from core.knowledge import bulk, uploads, versions
+from core.knowledge import bulk, recovery, uploads, versions
 from core.knowledge.uploads import FileResult  # noqa: F401  (callers import it from here)
 from core.knowledge.versions import VersionInfo, write_atomic
 
@@ -38,36 +38,101 @@ COPY_KEY = "copy-of:"  # catalog meta key prefix: a scratch copy the lab made of
 WRITE_BATCH = 256  # chunks per store write: the store lock is free between two
 
 
-def _quiet(fraction: float, message: str) -> None:
-    pass
+def no_progress(fraction: float, message: str) -> None:
+    """The default ``Progress``: nobody is listening."""
 
 
 class KnowledgeService:
     def __init__(self, settings: Settings, embedder=None, vectors=None):
+        """Opens nothing and starts no work: the vector store, the catalog and the embedder open on
+        first use (``open``), and repairs run only when the owner of the data folder asks (``recover``).
+        ``embedder`` and ``vectors`` are used instead of loading and opening the settings' own."""
         self.settings = settings
-        # The store first: a locked or damaged store is reported before the embedder loads.
-        self.store = vectors or store.open_store(settings)
-        try:
-            self.catalog = Catalog(settings.catalog_path)
-            if isinstance(self.store, store.EdgeStore):
-                migrate_local_mode(settings, self.store, self.catalog)
-            self.embedder = embedder or load_embedder(settings)
-            self.embedder_id = embedder_identity(self.embedder, settings)  # what new knowledge bases record
-            self._embedders = {self.embedder_id: self.embedder}
-        except BaseException:
-            self.store.close()
-            raise
         self._lock = threading.RLock()
+        self._given = (embedder, vectors)
+        self._store = self._catalog = self._embedder = None
+        self._embedder_id = ""
+        self._embedders: dict[str, object] = {}  # identity -> loaded embedder (embedder_for)
         self._jobs = None  # the job records, opened on first use (job_store)
-        recover(self)  # finish or roll back what a killed process left half-written
-        bulk.sweep(self)  # and what a background job's switch-in left behind
-        if settings.knowledge_dir is None and (settings.data_dir / "jobs.db").is_file():
-            bulk.switch_in_finished(self, self.job_store())  # uploads that finished while no process owned the folder
+
+    def open(self) -> KnowledgeService:
+        """Open the vector store, then the catalog (moving an old local-mode store into Edge shards),
+        then the embedder: a locked or damaged store is reported before the embedder loads. Every
+        member that needs them calls this; a second call does nothing."""
+        if self._embedder is not None:
+            return self
+        with self._lock:
+            if self._embedder is not None:
+                return self
+            embedder, vectors = self._given
+            opened = vectors or store.open_store(self.settings)
+            try:
+                catalog = Catalog(self.settings.catalog_path)
+                if isinstance(opened, store.EdgeStore):
+                    migrate_local_mode(self.settings, opened, catalog)
+                embedder = embedder or load_embedder(self.settings)
+            except BaseException:
+                opened.close()
+                raise
+            self._store, self._catalog = opened, catalog
+            self._embedder_id = embedder_identity(embedder, self.settings)  # what new knowledge bases record
+            self._embedders.setdefault(self._embedder_id, embedder)
+            self._embedder = embedder
+        return self
+
+    @property
+    def is_open(self) -> bool:
+        """Whether ``open`` has run (``close`` releases the store but leaves this True: a closed
+        service is not reopened)."""
+        return self._embedder is not None
+
+    @property
+    def store(self):
+        """The process's vector store (``core.knowledge.store``: Edge shards or a Qdrant server)."""
+        self.open()
+        return self._store
+
+    @property
+    def catalog(self) -> Catalog:
+        self.open()
+        return self._catalog
+
+    @property
+    def embedder(self):
+        """The settings' embedder: new knowledge bases are built with it."""
+        self.open()
+        return self._embedder
+
+    @property
+    def embedder_id(self) -> str:
+        """The identity the catalog records for ``embedder``."""
+        self.open()
+        return self._embedder_id
+
+    def recover(self) -> dict[str, int]:
+        """Put the data folder right after a kill: finish or roll back half-written documents
+        (``core.knowledge.recovery``; returns its counts), delete what a background job's switch-in
+        left behind, and switch in background uploads that finished while no process owned the
+        folder. The process that owns the data folder calls it once, when it opens it (the app, the
+        command line), and so does a job process on its snapshot."""
+        done = recovery.recover(self.open())
+        bulk.sweep(self)
+        if self.settings.knowledge_dir is None and (self.settings.data_dir / "jobs.db").is_file():
+            bulk.switch_in_finished(self, self.job_store())
+        return done
+
+    @property
+    def lock(self) -> threading.RLock:
+        """Held around every use of the vector store and every catalog change that goes with one.
+        Neighbours that work on the store directly (recovery, snapshots, switch-ins, searches) take it too."""
+        return self._lock
 
     def close(self) -> None:
-        """Release the vector store (and its folder lock) for another process."""
+        """Release the vector store (and its folder lock) for another process; nothing to do if it
+        was never opened."""
         with self._lock:
-            self.store.close()
+            if self._store is not None:
+                self._store.close()
 
     # ---- knowledge bases -------------------------------------------------------------
     def list_kbs(self, include_copies: bool = False) -> list[KBInfo]:
@@ -104,7 +169,7 @@ class KnowledgeService:
             raise KnowledgeBaseError(f"A knowledge base named '{name}' already exists.")
         r = self.settings.retrieval
         size, overlap = chunk_size or r.chunk_size, r.chunk_overlap if chunk_overlap is None else chunk_overlap
-        self._check_chunking(size, overlap)
+        self.check_chunking(size, overlap)
         slug = re.sub(r"\W+", "_", name.lower()).strip("_")[:24] or "kb"
         # A job's snapshot (knowledge_dir set) names its own copies apart from the app's on a shared Qdrant server.
         salt = str(self.settings.knowledge_dir or "")
@@ -120,7 +185,8 @@ class KnowledgeService:
         return info
 
     @staticmethod
-    def _check_chunking(size: int, overlap: int) -> None:
+    def check_chunking(size: int, overlap: int) -> None:
+        """Refuse chunk settings outside the bounds the pages offer, with a sentence."""
         if not 32 <= size <= 4096:
             raise KnowledgeBaseError("Chunk size must be between 32 and 4096 tokens.")
         if not 0 <= overlap < size // 2 + 1:
@@ -134,7 +200,7 @@ class KnowledgeService:
             for copy in self.copies(name):
                 self.delete_kb(copy.name)
             self.store.drop(info.collection)
-            shutil.rmtree(self._kb_dir(info), ignore_errors=True)
+            shutil.rmtree(self.kb_dir(info), ignore_errors=True)
             self.catalog.delete_kb(name)
             self.catalog.set_meta(COPY_KEY + name, "")
             if self.catalog.get_meta(ACTIVE_KEY) == name:
@@ -150,6 +216,7 @@ class KnowledgeService:
     def embedder_for(self, kb: KBInfo | str):
         """The embedder a knowledge base was built with (recorded in the catalog): its vectors
         compare only with that embedder's, so it keeps it until it is re-indexed."""
+        self.open()
         recorded = (kb if isinstance(kb, KBInfo) else self.get_kb(kb)).embedder
         with self._lock:
             if recorded not in self._embedders:
@@ -185,7 +252,7 @@ class KnowledgeService:
         """Every recorded version, newest first, with what changed since and whether it can be rebuilt."""
         return versions.history(self, name)
 
-    def version_copy(self, name: str, version: str, progress: Progress = _quiet) -> str:
+    def version_copy(self, name: str, version: str, progress: Progress = no_progress) -> str:
         """A knowledge base holding ``version`` of ``name``: itself, or a rebuilt hidden copy."""
         return versions.rebuild(self, name, version, progress)
 
@@ -199,14 +266,16 @@ class KnowledgeService:
         self.get_kb(name)
         return self.catalog.documents_page(name, page * per_page, per_page, name_contains)
 
-    def _kb_dir(self, info: KBInfo) -> Path:
+    def kb_dir(self, info: KBInfo) -> Path:
+        """The knowledge base's folder: its shard, document texts and archived versions."""
         return self.settings.kb_dir / info.collection
 
-    def _text_path(self, info: KBInfo, doc_id: str) -> Path:
-        return self._kb_dir(info) / "texts" / f"{doc_id}.txt"
+    def text_path(self, info: KBInfo, doc_id: str) -> Path:
+        """Where the current text of a document is kept (re-indexing and recovery read it)."""
+        return self.kb_dir(info) / "texts" / f"{doc_id}.txt"
 
     def document_text(self, name: str, doc_id: str) -> str:
-        path = self._text_path(self.get_kb(name), doc_id)
+        path = self.text_path(self.get_kb(name), doc_id)
         if not path.is_file():
             raise KnowledgeBaseError("That document is no longer in the knowledge base.")
         return path.read_text(encoding="utf-8")
@@ -218,7 +287,7 @@ class KnowledgeService:
             payloads = self.vector_store(info).document_chunks(doc_id, limit)
         return [{"chunk_index": p.get("chunk_index", 0), "text": _node_text(p)} for p in payloads]
 
-    def ingest_files(self, name: str, files: list[tuple[str, bytes]], progress: Progress = _quiet) -> list[FileResult]:
+    def ingest_files(self, name: str, files: list[tuple[str, bytes]], progress: Progress = no_progress) -> list[FileResult]:
         """Add or update files; each file succeeds or fails on its own, with a reason (``core.knowledge.uploads``)."""
         self.check_writable(name)
         return uploads.ingest_files(self, name, files, progress)
@@ -254,14 +323,14 @@ class KnowledgeService:
         key = chunk_key(row.content_hash, info)
         for index, node in enumerate(nodes):
             node.id_ = chunk_id(row.doc_id, index, key)
-        versions.keep_text(self._kb_dir(info), row, text)
+        versions.keep_text(self.kb_dir(info), row, text)
         for start in range(0, len(nodes), WRITE_BATCH):
             if report:
                 report(start, len(nodes), f"Writing {row.name}")
             with self._lock:
                 self.vector_store(info).add(nodes[start : start + WRITE_BATCH], pending=True, key=key)
         with self._lock:
-            write_atomic(self._text_path(info, row.doc_id), text)
+            write_atomic(self.text_path(info, row.doc_id), text)
 
     def intact(self, info: KBInfo, doc: DocumentInfo) -> bool:
         """Whether the store holds exactly the catalogued version of a document, all of it searchable."""
@@ -276,17 +345,17 @@ class KnowledgeService:
         with self._lock:
             self.catalog.remove_document(name, doc_id)  # the commit; recovery drops chunks left after a kill
             self.vector_store(info).delete_chunks_from(doc_id, 0)
-            self._text_path(info, doc_id).unlink(missing_ok=True)
+            self.text_path(info, doc_id).unlink(missing_ok=True)
 
-    def update_chunking(self, name: str, chunk_size: int, chunk_overlap: int, progress: Progress = _quiet) -> None:
+    def update_chunking(self, name: str, chunk_size: int, chunk_overlap: int, progress: Progress = no_progress) -> None:
         """Store new chunk settings and re-index every document with them."""
-        self._check_chunking(chunk_size, chunk_overlap)
+        self.check_chunking(chunk_size, chunk_overlap)
         self.get_kb(name)
         self.check_writable(name)
         self.catalog.update_kb(name, chunk_size=chunk_size, chunk_overlap=chunk_overlap)
         self.reindex(name, progress)
 
-    def reindex(self, name: str, progress: Progress = _quiet) -> None:
+    def reindex(self, name: str, progress: Progress = no_progress) -> None:
         """Re-chunk and re-embed every document from its stored text, with the current embedder."""
         info = self.get_kb(name)
         self.check_writable(name)

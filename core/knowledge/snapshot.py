@@ -39,7 +39,7 @@ def take(knowledge, names: list[str], target: Path) -> Path:
     infos = [knowledge.get_kb(n) for n in dict.fromkeys(names)]
     target.mkdir(parents=True, exist_ok=True)
     (target / "kbs").mkdir(exist_ok=True)
-    with knowledge._lock:
+    with knowledge.lock:
         _copy_catalog(knowledge.settings.catalog_path, target / "catalog.db", [i.name for i in infos])
         for info in infos:
             source, dest = knowledge.settings.kb_dir / info.collection, target / "kbs" / info.collection
@@ -61,7 +61,7 @@ def discard(knowledge, target: Path) -> None:
     from core.knowledge.store import ServerStore
 
     if knowledge is not None:
-        if isinstance(knowledge.store, ServerStore):
+        if knowledge.is_open and isinstance(knowledge.store, ServerStore):
             copied = set((knowledge.catalog.get_meta(SNAPSHOT_KEY) or "").split("\n"))
             for info in knowledge.catalog.kbs():
                 if info.name not in copied:

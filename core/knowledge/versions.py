@@ -65,9 +65,9 @@ def keep_text(kb_dir: Path, row: DocumentInfo, text: str) -> None:
 def _keep_current_texts(service, info) -> None:
     """Keep the texts of documents ingested before texts were archived (their current state)."""
     for doc in service.catalog.documents(info.name):
-        text_path = service._text_path(info, doc.doc_id)
-        if not archive_path(service._kb_dir(info), doc.content_hash).is_file() and text_path.is_file():
-            keep_text(service._kb_dir(info), doc, text_path.read_text(encoding="utf-8"))
+        text_path = service.text_path(info, doc.doc_id)
+        if not archive_path(service.kb_dir(info), doc.content_hash).is_file() and text_path.is_file():
+            keep_text(service.kb_dir(info), doc, text_path.read_text(encoding="utf-8"))
 
 
 # --- history and rebuilding -----------------------------------------------------------------
@@ -81,7 +81,7 @@ def history(service, name: str) -> list[VersionInfo]:
     for version, created in reversed(service.catalog.versions(name)):
         snap = service.catalog.version_snapshot(name, version)
         docs = snap["documents"]
-        missing = sorted(n for n, h in docs.items() if not archive_path(service._kb_dir(info), h).is_file())
+        missing = sorted(n for n, h in docs.items() if not archive_path(service.kb_dir(info), h).is_file())
         problem = (
             f"it was made with another embedding model ({snap['embedder']})."
             if parse_identity(snap["embedder"])[0] != parse_identity(info.embedder)[0]
@@ -120,7 +120,7 @@ def rebuild(service, name: str, version: str, progress: Callable[[float, str], N
         docs = sorted(snap["documents"].items())
         for i, (doc_name, content_hash) in enumerate(docs):
             progress(i / max(len(docs), 1), f"Rebuilding version {version[:8]}: {doc_name} ({i + 1} of {len(docs)})")
-            kept = json.loads(archive_path(service._kb_dir(info), content_hash).read_text(encoding="utf-8"))
+            kept = json.loads(archive_path(service.kb_dir(info), content_hash).read_text(encoding="utf-8"))
             doc_id = document_id(copy, doc_name)
             nodes = build_nodes(service.embedder_for(target), doc_id, doc_name, kept["kind"], kept["text"],
                                 target.chunk_size, target.chunk_overlap)
