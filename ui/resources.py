@@ -11,7 +11,6 @@ from core.errors import LabError
 from core.jobs.store import JobStore
 from core.knowledge import bulk
 from core.knowledge.service import KnowledgeService
-from core.seed import seed_demo
 
 
 @st.cache_resource(show_spinner=False)
@@ -23,12 +22,9 @@ def settings() -> Settings:
 @st.cache_resource(show_spinner="Loading the embedding model and the knowledge base…")
 def _knowledge() -> KnowledgeService:
     from core import demo_adapter
-    from core.finetune.service import FinetuneService
 
     service = KnowledgeService(settings())  # it switches in uploads that finished while the app was down
-    if settings().demo_seed and seed_demo(service):  # a fresh workspace: the demo adapter trains in the background
-        demo_adapter.seed_demo_adapter(FinetuneService(settings()), service)
-    demo_adapter.follow(settings(), evals)  # once it is saved, its evaluation is queued in this process
+    demo_adapter.start_up(settings(), service)  # a fresh workspace: the demo, its adapter's training and evaluation
     return service
 
 
