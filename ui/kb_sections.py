@@ -7,7 +7,6 @@ import streamlit as st
 
 from core.demo import DEMO_KB
 from core.errors import LabError
-from core.jobs.store import JobError
 from core.knowledge import bulk
 from core.knowledge.catalog import KBInfo
 from core.knowledge.retrieval import search
@@ -33,26 +32,21 @@ def _in_background(submit) -> None:
 def background_section(service: KnowledgeService, kb: KBInfo) -> None:
     """A background upload or re-index of this knowledge base: its progress and a cancel button
     while it runs; once switched in, its result lines in this session."""
-    from core.knowledge.uploads import FileResult
     from ui.resources import job_store, switch_in_uploads
 
     jobs = job_store()
-    if bulk.finished(jobs) and switch_in_uploads():
+    if switch_in_uploads(jobs):
         st.rerun()
     job = bulk.pending(jobs, kb.name)
     if job is None:
-        mine = st.session_state.get(BULK_JOB)
-        try:
-            finished = jobs.get(mine) if mine else None
-        except JobError:
-            finished = None
-        if finished is not None and finished.status not in ("queued", "running") and finished.config.get("kb") == kb.name:
+        ended = bulk.outcome(jobs, st.session_state.get(BULK_JOB), kb.name)
+        if ended is not None:
             st.session_state.pop(BULK_JOB)
-            if finished.status == "done":
-                st.session_state["last_upload"] = [FileResult(**r) for r in (finished.result or {}).get("results", [])]
-                st.toast(finished.message)
+            if ended.done:
+                st.session_state["last_upload"] = ended.results
+                st.toast(ended.message)
             else:
-                st.session_state["bulk_problem"] = finished.message
+                st.session_state["bulk_problem"] = ended.message
             st.rerun()
         if problem := st.session_state.pop("bulk_problem", None):
             st.warning(problem)

@@ -113,7 +113,9 @@ def job_store():
     return JobStore(settings().data_dir)
 
 
-def switch_in_uploads() -> list[str]:
+def switch_in_uploads(jobs: JobStore | None = None) -> list[str]:
     """Switch in the background uploads and re-indexes that have finished (a folder rename and one
-    catalog transaction each); the knowledge bases changed."""
-    return bulk.switch_in_finished(knowledge(), job_store())
+    catalog transaction each); the knowledge bases changed. When none has finished (one query),
+    the knowledge service is not even asked for."""
+    jobs = jobs or job_store()
+    return bulk.switch_in_finished(knowledge(), jobs) if bulk.finished(jobs) else []

@@ -31,15 +31,16 @@ import logging
 import os
 import re
 import shutil
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from core.errors import KnowledgeBaseError
 from core.jobs import supervisor
-from core.jobs.store import ACTIVE, Job, JobStore
+from core.jobs.store import ACTIVE, Job, JobError, JobStore
 from core.jobs.worker import write_settings
 from core.knowledge import snapshot
 from core.knowledge.catalog import Catalog
+from core.knowledge.uploads import FileResult
 
 log = logging.getLogger(__name__)
 KIND = "ingest"
@@ -88,6 +89,28 @@ def under_way(job: Job) -> str:
     doing = {"upload": f"{len(job.config.get('files', []))} files are being added to '{kb}'",
              "index": f"The search index of '{kb}' is being built"}.get(op, f"'{kb}' is being re-indexed")
     return f"{doing} in the background"
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """How a background upload or re-index ended, for the session that queued it."""
+
+    done: bool  # switched in; otherwise ``message`` says why not (failed, cancelled, interrupted)
+    message: str
+    results: list[FileResult]  # an upload's line per file
+
+
+def outcome(jobs: JobStore, job_id: str | None, kb: str) -> Outcome | None:
+    """How the background job ``job_id`` on ``kb`` ended, once it has and nothing of it waits to be
+    switched in; None while it runs (or waits), or when it is gone or was on another knowledge base."""
+    try:
+        job = jobs.get(job_id) if job_id else None
+    except JobError:
+        return None
+    if job is None or job.status in ACTIVE or job.config.get("kb") != kb or pending(jobs, kb) is not None:
+        return None
+    results = [FileResult(**r) for r in (job.result or {}).get("results", [])] if job.status == "done" else []
+    return Outcome(done=job.status == "done", message=job.message, results=results)
 
 
 def busy_message(job: Job) -> str:
