@@ -167,6 +167,33 @@ def _submit(knowledge, jobs: JobStore, kb: str, name: str, config: dict, write_i
     return job
 
 
+# --- where an upload or a re-index runs: the one decision the knowledge-base page asks for -----
+def add_files(knowledge, jobs: JobStore, kb: str, files: list[tuple[str, bytes]], progress=None) -> Job | list:
+    """Add ``files`` to ``kb`` where they belong: a large upload is queued as a job (returned); any
+    other runs here (its ``FileResult`` per file returned), followed by a job that builds the
+    search index if it took ``kb`` past ``OPTIMIZE_AT`` chunks."""
+    if upload_in_background(knowledge, kb, files):
+        return submit_upload(knowledge, jobs, kb, files)
+    before = knowledge.point_count(kb)
+    results = knowledge.ingest_files(kb, files, *([progress] if progress else []))
+    index_after_upload(knowledge, jobs, kb, before)
+    return results
+
+
+def reindex(knowledge, jobs: JobStore, kb: str, chunk_size: int | None = None, chunk_overlap: int | None = None,
+            progress=None) -> Job | None:
+    """Re-index ``kb`` (with new chunk settings, if given): queued as a job (returned) when it is
+    large (``ingest.background_reindex_chunks``), done here otherwise (None)."""
+    if reindex_in_background(knowledge, kb):
+        return submit_reindex(knowledge, jobs, kb, chunk_size, chunk_overlap)
+    more = [progress] if progress else []
+    if chunk_size is None:
+        knowledge.reindex(kb, *more)
+    else:
+        knowledge.update_chunking(kb, chunk_size, chunk_overlap, *more)
+    return None
+
+
 # --- 3. switch in (the process that owns the data folder) ---------------------------------------
 def finished(jobs: JobStore) -> list[Job]:
     """Background uploads and re-indexes done but not yet switched in (one query of the job records)."""
