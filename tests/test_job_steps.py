@@ -140,6 +140,7 @@ def test_a_download_runs_in_its_own_lane_beside_the_model_jobs(tmp_path):
     assert store.waiting_reason(store.get(second.id)) == "waiting: the download 'Download a/b' is using the network"
     assert store.claim_next(pid=1, lane="model").id == evaluation.id
     assert store.claim_next(pid=1, lane="model") is None  # the model lane never takes a download
+    assert store.claim_next(pid=2, lane="network").id == second.id
     unknown = store.submit("no-such-kind", "x", {})
     assert store.claim_next(pid=2, lane="network") is None and store.claim_next(pid=1, lane="model").id == unknown.id
     assert KINDS["download"].online and not any(k.online for k in KINDS.values() if k.name != "download")
