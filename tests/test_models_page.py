@@ -95,14 +95,22 @@ def test_a_hub_id_not_in_the_cache_gets_the_offline_sentence(page_env):
     assert not any(b.label == "Use this model" for b in at.button)
 
 
-def test_a_hub_download_shows_its_job_and_cancels_from_the_page(page_env, monkeypatch):
+@pytest.fixture
+def empty_env(tmp_path, monkeypatch):
+    """An empty data folder (no adapter to train first) and fresh app resources."""
+    monkeypatch.setenv("LAB_DATA_DIR", str(tmp_path / "data"))
+    st.cache_resource.clear()
+    yield tmp_path / "data"
+    st.cache_resource.clear()
+
+
+def test_a_hub_download_shows_its_job_and_cancels_from_the_page(empty_env, monkeypatch):
     """The download is a job like any other: the page reads its record (no runner here: it stays
     queued, and says what it waits for), its Cancel button cancels it, and the page then says so."""
     from core.jobs.store import JobStore
 
     monkeypatch.setattr("core.config.USER_HUB_OFFLINE", False)  # downloads allowed
-    data, _ = page_env
-    store = JobStore(data)
+    store = JobStore(empty_env)
     job = store.submit("download", "Download lab-test/tiny", {"repo_id": "lab-test/tiny"})
     at = open_models_page()
     at.radio(key="models_kind").set_value("hub").run()
