@@ -173,5 +173,5 @@ def background_jobs(store) -> None:
         return
     st.markdown("**Background jobs**")
     for line in lines:
-        st.caption(f"{STATUS_ICONS[line.job.status]} {line.label} '{md_escape(line.job.name)}'"
-                   + (f" · {md_escape(line.detail)}" if line.detail else ""))
+        text = f"{line.label} '{line.job.name}'" + (f" · {line.detail}" if line.detail else "")
+        st.caption(f"{STATUS_ICONS[line.job.status]} {md_escape(text)}")  # the names in it, escaped; it starts with a word
