@@ -1,20 +1,20 @@
 """The demo adapter: trained in the background on a fresh demo workspace, then evaluated.
 
-At first start (``seed_demo_adapter``) one training job is queued through the job
+At first start (``start_up``, called once by the app) one training job is queued through the job
 supervisor: the product's own recipe on the shipped demo pairs. The compare page shows its
 progress where the fine-tuned and hybrid answers will be, and selects the adapter once it is
-saved. ``follow`` (a thread of the app process that only reads job records) then queues a saved
-evaluation of the demo test set over every arm with that adapter, a job like any other for the job
-runner, so the Evaluate page has results before anyone asks for them. The two job ids are kept in the job store's metadata, so
-each is queued once per workspace, and a restarted app picks up where it left off.
+saved. The training job's next step (``core.jobs.successors``) is a saved evaluation of the demo
+test set over every arm with that adapter: attached when the training is queued, with the
+settings and a snapshot of the demo knowledge base taken then, and queued by the job runner
+itself when the training is done, so the Evaluate page has results before anyone asks for them.
+Nothing in the app waits or polls for it. The two job ids are kept in the job store's metadata,
+so each is queued once per workspace, and a training that ended while the app was down still gets
+its evaluation the next time the runner looks.
 """
 
 from __future__ import annotations
 
 import logging
-import threading
-import time
-from typing import Callable
 
 from pydantic import BaseModel
 
@@ -22,13 +22,14 @@ from core.compare.results import EVAL_ARMS
 from core.config import Settings
 from core.demo import DEMO_KB
 from core.errors import LabError
-from core.eval.service import EvalSpec
+from core.eval.service import EvalService, EvalSpec
 from core.eval.testsets import demo_test_set
 from core.finetune.recipe import TrainingConfig
 from core.finetune.run import FinetuneSpec
+from core.jobs import successors
 from core.jobs.store import ACTIVE, Job, JobError, JobStore
 from core.knowledge.service import KnowledgeService
-from core.seed import seed_demo_dataset
+from core.seed import seed_demo, seed_demo_dataset
 
 log = logging.getLogger(__name__)
 
@@ -58,10 +59,28 @@ def queue_training(ft, dataset_id: str) -> Job | None:
 
 def seed_demo_adapter(ft, knowledge: KnowledgeService) -> Job | None:
     """On a fresh demo workspace (no dataset yet): save the demo dataset and queue the demo
-    adapter's training in the background (``ft`` is a FinetuneService). Returns the training job,
-    or None when the workspace was not fresh or the setting is off."""
+    adapter's training in the background (``ft`` is a FinetuneService), its evaluation as the
+    training's next step. Returns the training job, or None when the workspace was not fresh or
+    the setting is off."""
     dataset = seed_demo_dataset(ft.datasets, knowledge)
-    return None if dataset is None else queue_training(ft, dataset.id)
+    job = None if dataset is None else queue_training(ft, dataset.id)
+    if job is not None:
+        attach_evaluation(ft.settings, knowledge)
+    return job
+
+
+def start_up(settings: Settings, knowledge: KnowledgeService) -> Job | None:
+    """What the app does once at start, in the process that owns the data folder: a fresh
+    workspace gets the demo knowledge base, dataset and adapter training (``demo_seed``); a demo
+    training queued before its evaluation was a job step (an older version of the lab) gets that
+    step now. Returns the training job queued, if one was."""
+    from core.finetune.service import FinetuneService
+
+    job = None
+    if settings.demo_seed and seed_demo(knowledge):
+        job = seed_demo_adapter(FinetuneService(settings), knowledge)
+    attach_evaluation(settings, knowledge)
+    return job
 
 
 def _about(seconds: float) -> str:
@@ -125,52 +144,32 @@ def status(ft) -> DemoStatus | None:
     return DemoStatus(job=job, adapter_id=adapter_id, estimate_s=estimate)
 
 
-def queue_evaluation(settings: Settings, evals, adapter_id: str) -> Job | None:
-    """Queue the demo evaluation (``evals`` is the app's EvalService): the demo test set, every
-    arm, this adapter, the default settings; once per workspace. None when already queued."""
-    jobs = JobStore(settings.data_dir)  # its own connection: the evaluation runner's thread writes through evals.jobs
-    if jobs.get_meta(EVAL_KEY):
-        return None
+def evaluation_spec(settings: Settings) -> EvalSpec:
+    """The demo evaluation: the demo test set, every arm, the demo adapter (filled in when its
+    training is done), the default settings."""
     items = demo_test_set()[: settings.demo_adapter.eval_questions or None]
-    job = evals.start(EvalSpec(name=DEMO_EVAL, kb=DEMO_KB, arms=list(EVAL_ARMS), adapter_id=adapter_id,
-                               test_set_name="Demo test set", items=items))
-    jobs.set_meta(EVAL_KEY, job.id)
-    return job
+    return EvalSpec(name=DEMO_EVAL, kb=DEMO_KB, arms=list(EVAL_ARMS), test_set_name="Demo test set", items=items)
 
 
-def follow(settings: Settings, evals_factory: Callable[[], object], poll_s: float = 2.0) -> threading.Thread | None:
-    """In the app process: a thread that waits for the demo adapter's training to end and then
-    queues its evaluation (``evals_factory()`` gives the app's EvalService, built only then).
-    None when there is nothing to wait for. A failed or interrupted job is still followed: it can
-    be resumed from the Fine-tuning page."""
+def attach_evaluation(settings: Settings, knowledge: KnowledgeService) -> str | None:
+    """Make the demo evaluation the next step of the demo adapter's training, once per workspace
+    (``knowledge`` is the app's: the demo knowledge base's snapshot is taken now). Returns the id the
+    evaluation will have; None when there is no demo training, it was cancelled or deleted, or its
+    evaluation is already attached or queued. A failed or interrupted training keeps its next step:
+    it can be resumed from the Fine-tuning page."""
     jobs = JobStore(settings.data_dir)
     job_id = jobs.get_meta(JOB_KEY)
-    if not settings.demo_adapter.enabled or not job_id or jobs.get_meta(EVAL_KEY):
+    if not settings.demo_adapter.enabled or not job_id or jobs.get_meta(EVAL_KEY) or successors.successor(jobs, job_id):
         return None
-    thread = threading.Thread(target=_follow, args=(settings, job_id, evals_factory, poll_s),
-                              name="demo-adapter", daemon=True)
-    thread.start()
-    return thread
-
-
-def _follow(settings: Settings, job_id: str, evals_factory: Callable[[], object], poll_s: float) -> None:
-    jobs = JobStore(settings.data_dir)
-    while True:
-        try:
-            job = jobs.get(job_id)
-        except JobError:
-            return  # deleted
-        if job.status == "done":
-            break
-        if job.status == "cancelled":
-            return
-        time.sleep(poll_s)
-    adapter_id = (job.result or {}).get("adapter_id")
-    if not adapter_id:
-        return
     try:
-        job = queue_evaluation(settings, evals_factory(), adapter_id)
-        if job is not None:
-            log.info("demo adapter %s saved: evaluation %s queued", adapter_id, job.id)
-    except Exception:  # noqa: BLE001  (a thread's failure must not pass silently, nor end the app)
-        log.exception("could not queue the demo evaluation")
+        if jobs.get(job_id).status == "cancelled":
+            return None
+    except JobError:  # the job record was deleted
+        return None
+    try:
+        next_id = EvalService(settings, knowledge=knowledge).start_after(job_id, evaluation_spec(settings), meta_key=EVAL_KEY)
+    except LabError as exc:  # e.g. the demo knowledge base was deleted: the app starts all the same
+        log.warning("the demo evaluation cannot be attached to training %s: %s", job_id, exc)
+        return None
+    log.info("demo adapter training %s: its evaluation %s is queued when it is done", job_id, next_id)
+    return next_id

@@ -3,6 +3,7 @@ core never sees streamlit, pages never import the heavy libraries, core's floors
 downwards, and no package has an import circle."""
 
 import ast
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -104,3 +105,17 @@ def test_no_module_reads_another_ones_underscore_names():
                 offenders.append(f"{rel}:{line}: {code}")
     assert offenders == [], "add a public member for these (or, for a library's internals, see PRIVATE_READS_ALLOWED)"
     assert seen == set(PRIVATE_READS_ALLOWED), f"no longer needed, remove: {set(PRIVATE_READS_ALLOWED) - seen}"
+
+
+def test_no_thread_in_the_app_does_model_download_or_polling_work():
+    """Background work has one home, the job runner (core.jobs): the demo evaluation is a job step
+    and a hub download a job kind, not threads of the app. The one thread left pumps the sandboxed
+    parser's stdout into a queue so a read can time out; it does no work of its own. (A thread pool
+    scoped to one call, joined before it returns, like the upload's read-ahead in
+    core/knowledge/uploads.py, is not background work.)"""
+    found = {}
+    for path in [ROOT / "app.py", *sorted(p for d in ("core", "ui", "pages") for p in (ROOT / d).rglob("*.py"))]:
+        source = path.read_text(encoding="utf-8")
+        if calls := re.findall(r"\b(?:threading\.)?(?:Thread|Timer)\(", source):
+            found[str(path.relative_to(ROOT))] = len(calls)
+    assert found == {"core/knowledge/sandbox.py": 1}

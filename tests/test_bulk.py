@@ -224,3 +224,31 @@ def test_large_uploads_and_reindexes_go_to_the_background_small_ones_stay_in_the
     assert not bulk.reindex_in_background(service, filled)
     monkeypatch.setattr(service, "point_count", lambda name: bulk.OPTIMIZE_AT)  # a knowledge base that large
     assert bulk.upload_in_background(service, filled, NEW) and bulk.reindex_in_background(service, filled)
+
+
+def test_the_page_asks_core_where_an_upload_or_reindex_runs_and_how_its_job_ended(service, filled, jobs, monkeypatch):
+    """What the knowledge-base section used to decide itself: ``add_files`` / ``reindex`` choose the
+    page or a job, ``outcome`` says how this session's job ended once it is switched in."""
+    kb = filled
+    monkeypatch.setattr("core.jobs.supervisor.ensure_running", lambda store: True)  # queued; this test runs it
+    results = bulk.add_files(service, jobs, kb, NEW[:1])  # small: in this process, no job
+    assert [(r.name, r.status) for r in results] == [("parking.md", "added")] and not jobs.list()
+    monkeypatch.setattr(service.settings.ingest, "background_files", 1)
+    job = bulk.add_files(service, jobs, kb, NEW[1:])
+    assert job.kind == bulk.KIND and job.config["op"] == "upload"
+    assert bulk.outcome(jobs, job.id, kb) is None  # queued
+    jobs.claim(job.id, pid=1)
+    assert bulk_worker.run(jobs, job.id) == 0
+    assert bulk.outcome(jobs, job.id, kb) is None  # built, not switched in yet
+    assert bulk.switch_in_finished(service, jobs) == [kb]
+    ended = bulk.outcome(jobs, job.id, kb)
+    assert ended.done and [(r.name, r.status) for r in ended.results] == [("badges.txt", "added")]
+    assert bulk.outcome(jobs, job.id, "another") is None and bulk.outcome(jobs, None, kb) is None
+
+    assert bulk.reindex(service, jobs, kb) is None and len(jobs.list()) == 1  # small: done in this process
+    monkeypatch.setattr(service, "point_count", lambda name: bulk.OPTIMIZE_AT)  # a knowledge base that large
+    again = bulk.reindex(service, jobs, kb, 300, 30)
+    assert again.config == {"op": "reindex", "kb": kb, "chunk_size": 300, "chunk_overlap": 30}
+    jobs.request_cancel(again.id)
+    ended = bulk.outcome(jobs, again.id, kb)
+    assert not ended.done and ended.message == "Cancelled before it started." and ended.results == []

@@ -1,6 +1,7 @@
 """The demo adapter: queued by the seed of a fresh workspace, trained by the job supervisor with
 the product's recipe (capped to 2 steps here), its lineage tied to the demo dataset and the
-bundled model, and its evaluation of the demo test set saved and re-runnable."""
+bundled model, and its evaluation of the demo test set queued by the job runner itself when the
+training is done (a job step: once, also after a restart), saved and re-runnable."""
 
 import time
 
@@ -8,6 +9,7 @@ import pytest
 
 from core import demo_adapter
 from core.compare.results import EVAL_ARMS
+from core.jobs import successors, supervisor
 from core.config import BUNDLED_LLM
 from core.demo import DEMO_KB
 from core.demo_adapter import seed_demo_adapter
@@ -94,9 +96,9 @@ def test_demo_adapter_trains_in_the_background_with_the_demo_lineage_then_its_ev
     bundled = runtime.fingerprint  # taken when the shared model was loaded: other tests may have put adapters on it since
     ft = FinetuneService(demo_settings)
     queued = seed_demo_adapter(ft, empty_demo_kb)
+    step = successors.successor(ft.jobs, queued.id)  # its evaluation: the training's next step, not a thread here
+    assert step["kind"] == "eval" and step["name"] == demo_adapter.DEMO_EVAL and step["state"] == "waiting"
     evals = EvalService(demo_settings, knowledge=empty_demo_kb)
-    follower = demo_adapter.follow(demo_settings, lambda: evals, poll_s=0.2)
-    assert follower is not None
     seen = wait_for(lambda: demo_adapter.status(ft), lambda s: s.job.status != "queued")
     assert seen.message.startswith("The demo adapter is")
 
@@ -111,17 +113,60 @@ def test_demo_adapter_trains_in_the_background_with_the_demo_lineage_then_its_ev
     assert lineage.training["steps"] == STEPS and lineage.training["train_examples"] == 105
     assert lineage.job_id == queued.id
 
-    # the follower queues the demo evaluation once the adapter is saved; the job runner runs it in a worker
-    follower.join(timeout=60)
-    store = JobStore(demo_settings.data_dir)  # its own connection: the runner thread writes through evals.jobs
-    eval_id = store.get_meta(demo_adapter.EVAL_KEY)
+    # the job runner queued the demo evaluation itself once the training was done, and runs it in a worker
+    store = JobStore(demo_settings.data_dir)
+    eval_id = wait_for(lambda: store.get_meta(demo_adapter.EVAL_KEY), bool, timeout=120)
+    assert eval_id == step["next_id"] and store.get(eval_id).config["adapter_id"] == adapter.id
     finished = wait_for(lambda: store.get(eval_id), lambda j: j.status not in ("queued", "running"))
     assert finished.status == "done", finished.message
     run = evals.runs.get(finished.result["run_id"])
     assert run.name == demo_adapter.DEMO_EVAL and run.arms == list(EVAL_ARMS)
     assert run.adapter_fingerprint == adapter.fingerprint and len(run.results) == 1
-    assert demo_adapter.queue_evaluation(demo_settings, evals, adapter.id) is None  # once per workspace
-    assert demo_adapter.follow(demo_settings, lambda: evals) is None  # nothing left to wait for
+    assert demo_adapter.attach_evaluation(demo_settings, empty_demo_kb) is None  # once per workspace
+    supervisor.reconcile(store)  # the next start-up: nothing queued twice
+    assert [j.id for j in store.list("eval")] == [eval_id]
 
     spec = EvalSpec.model_validate(run.spec)  # what "Re-run" starts again, exactly (EvalService.rerun)
     assert (spec.adapter_id, spec.arms, spec.items) == (adapter.id, list(EVAL_ARMS), demo_test_set()[:1])
+
+
+def test_a_training_that_ended_while_the_app_was_down_gets_its_evaluation_at_the_next_start_once(
+        demo_settings, empty_demo_kb, monkeypatch):
+    """No model runs here: the training's end is written to its record, as its worker would."""
+    monkeypatch.setattr("core.jobs.supervisor.ensure_running", lambda store: False)  # the app is down: nobody runs jobs
+    ft = FinetuneService(demo_settings)
+    training = seed_demo_adapter(ft, empty_demo_kb)
+    store = JobStore(demo_settings.data_dir)
+    next_id = successors.successor(store, training.id)["next_id"]
+    assert (store.folder(training.id) / successors.NEXT / "knowledge").is_dir()  # the snapshot, taken at the seed
+    store.claim_next(pid=2**22 + 99)  # a worker that is gone by now ...
+    store.finish(training.id, "done", "Adapter saved.", {"adapter_id": "demo-1"})  # ... after it wrote this
+    assert store.get_meta(demo_adapter.EVAL_KEY) is None
+
+    supervisor.reconcile(store)  # what the restarted app's first ensure_running does, before starting a runner
+    evaluation = store.get(next_id)
+    assert evaluation.status == "queued" and evaluation.config["adapter_id"] == "demo-1"
+    assert evaluation.config["arms"] == list(EVAL_ARMS) and len(evaluation.config["items"]) == 1
+    assert store.get_meta(demo_adapter.EVAL_KEY) == next_id
+    assert (store.folder(next_id) / "knowledge" / "catalog.db").is_file()  # what the evaluation worker opens
+    assert (store.folder(next_id) / "settings.json").is_file()
+
+    demo_adapter.start_up(demo_settings, empty_demo_kb)  # the app's start-up call, again
+    supervisor.reconcile(store)
+    assert [j.id for j in store.list("eval")] == [next_id]  # once
+
+
+def test_a_demo_training_queued_without_its_step_gets_it_at_start_up_and_a_cancelled_one_never(
+        demo_settings, empty_demo_kb, monkeypatch):
+    monkeypatch.setattr("core.jobs.supervisor.ensure_running", lambda store: False)
+    ft = FinetuneService(demo_settings)
+    dataset = ft.datasets.save("demo", demo_pairs("train"), demo_pairs("test"))
+    training = demo_adapter.queue_training(ft, dataset.id)  # as an older version left it: no next step
+    assert successors.successor(ft.jobs, training.id) is None
+    demo_adapter.start_up(demo_settings, empty_demo_kb)  # demo_seed is off here: only the missing step is added
+    assert successors.successor(ft.jobs, training.id)["state"] == "waiting"
+
+    ft.jobs.request_cancel(training.id)  # the user cancelled the demo training
+    supervisor.reconcile(ft.jobs)
+    assert successors.successor(ft.jobs, training.id)["state"] == "dropped"
+    assert not ft.jobs.list("eval") and ft.jobs.get_meta(demo_adapter.EVAL_KEY) is None

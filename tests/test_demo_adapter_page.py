@@ -66,7 +66,7 @@ def test_fine_tuned_panes_show_the_demo_training_then_the_adapter_is_selected_an
     assert "No adapter selected" not in " ".join(i.value for i in at.info)
 
     store = JobStore(load_settings().data_dir)
-    deadline = time.monotonic() + 900  # the evaluation runs in this process once the adapter is saved
+    deadline = time.monotonic() + 900  # the job runner queues the evaluation once the adapter is saved
     while not store.get_meta(demo_adapter.EVAL_KEY) and time.monotonic() < deadline:
         time.sleep(0.5)
     eval_id = store.get_meta(demo_adapter.EVAL_KEY)

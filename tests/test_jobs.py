@@ -281,6 +281,8 @@ def test_every_kind_of_background_job_is_listed_in_one_place_with_what_it_waits_
     store.submit("eval", "demo eval", {})
     finished = store.submit("freshness", "old probe", {})
     store.finish(finished.id, "done")
+    download = store.submit("download", "Download Qwen/Qwen2.5-0.5B-Instruct", {"repo_id": "Qwen/Qwen2.5-0.5B-Instruct"})
+    store.update(download.id, status="running", pid=os.getpid(), step=1_500_000, total_steps=3_000_000)  # its own lane
 
     def script(data: str) -> None:
         from pathlib import Path
@@ -294,4 +296,5 @@ def test_every_kind_of_background_job_is_listed_in_one_place_with_what_it_waits_
     assert not at.exception
     assert [c.value for c in at.caption] == [
         "🏃 Training job 'my adapter' · 3 / 10",
-        "⏳ Evaluation 'demo eval' · the training job 'my adapter' is using the model"]
+        "⏳ Evaluation 'demo eval' · the training job 'my adapter' is using the model",
+        "🏃 Download 'Download Qwen/Qwen2.5-0.5B-Instruct' · 1.5 MB / 3.0 MB"]

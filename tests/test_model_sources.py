@@ -91,7 +91,7 @@ def test_a_hub_id_not_in_the_cache_is_refused_offline_in_one_sentence(settings):
     for ask in (downloads.probe, downloads.start):
         with pytest.raises(ModelError, match="offline"):
             ask("lab-test/not-downloaded")
-    assert not downloads.folder.exists(), "no download was started"
+    assert downloads.jobs.list() == [], "no download was queued"
     with pytest.raises(ModelError, match="download it on the Models page first"):
         resolve_llm("lab-test/not-downloaded", downloads_allowed=True)
     with pytest.raises(ModelError, match="not a hub id"):
@@ -150,21 +150,21 @@ def test_speed_estimates_reproduce_the_measured_figures_they_come_from():
 
 
 def test_an_unreachable_hub_fails_the_size_probe_and_the_download_in_one_sentence(settings, monkeypatch):
-    """Downloads allowed, but the hub's address is a closed local port: the real child process
-    (huggingface_hub) runs and fails without any traffic leaving this machine."""
+    """Downloads allowed, but the hub's address is a closed local port: the real probe process and
+    the real download job (supervisor, online worker, huggingface_hub) run and fail without any
+    traffic leaving this machine."""
     monkeypatch.setattr("core.config.USER_HUB_OFFLINE", False)
     monkeypatch.setenv("HF_ENDPOINT", "http://127.0.0.1:9")
     downloads = HubDownloads(settings)
     with pytest.raises(ModelError, match="cannot be reached from here .*hf download lab-test/tiny"):
         downloads.probe("lab-test/tiny")
-    downloads.start("lab-test/tiny")
-    for _ in range(300):
-        state = downloads.state("lab-test/tiny")
-        if state.status != "downloading":
-            break
+    downloads.start("lab-test/tiny")  # a job: the runner starts a supervisor and an online worker for it
+    deadline = time.monotonic() + 180  # two Python processes starting on a shared machine
+    while (state := downloads.state("lab-test/tiny")).status == "downloading" and time.monotonic() < deadline:
         time.sleep(0.2)
-    assert state.status == "failed" and "cannot be reached from here" in state.message
+    assert state.status == "failed" and "cannot be reached from here" in state.message, state
     assert state.done_bytes == 0 and state.fraction == 0.0
+    assert downloads.jobs.get(state.job_id).kind == "download"
 
 
 def test_a_training_job_trains_the_model_in_use_when_it_was_queued(settings, other_base, monkeypatch):

@@ -1,5 +1,6 @@
 """The Models page, headless (AppTest): the model in use, a switch without a restart that a
-restart keeps, adapters of another base listed as unusable, and the offline sentence for a hub id."""
+restart keeps, adapters of another base listed as unusable, the offline sentence for a hub id, and
+a hub download shown and cancelled through its job record."""
 
 import os
 import re
@@ -92,3 +93,35 @@ def test_a_hub_id_not_in_the_cache_gets_the_offline_sentence(page_env):
     assert "not in the local Hugging Face cache" in info and "hf download lab-test/not-downloaded" in info
     assert not any(b.label.startswith(("Download", "Ask the hub")) for b in at.button)
     assert not any(b.label == "Use this model" for b in at.button)
+
+
+@pytest.fixture
+def empty_env(tmp_path, monkeypatch):
+    """An empty data folder (no adapter to train first) and fresh app resources."""
+    monkeypatch.setenv("LAB_DATA_DIR", str(tmp_path / "data"))
+    st.cache_resource.clear()
+    yield tmp_path / "data"
+    st.cache_resource.clear()
+
+
+def test_a_hub_download_shows_its_job_and_cancels_from_the_page(empty_env, monkeypatch):
+    """The download is a job like any other: the page reads its record (no runner here: it stays
+    queued, and says what it waits for), its Cancel button cancels it, and the page then says so."""
+    from core.jobs.store import JobStore
+
+    monkeypatch.setattr("core.config.USER_HUB_OFFLINE", False)  # downloads allowed
+    store = JobStore(empty_env)
+    job = store.submit("download", "Download lab-test/tiny", {"repo_id": "lab-test/tiny"})
+    at = open_models_page()
+    at.radio(key="models_kind").set_value("hub").run()
+    at.text_input(key="models_hub").input("lab-test/tiny").run()
+    assert not at.exception, at.exception
+    bar = at.progress[0].text
+    assert "Downloading lab-test/tiny" in bar and "waiting: starting the job runner" in bar, bar
+    assert any("Download 'Download lab-test/tiny'" in c.value for c in at.sidebar.caption)  # listed with every job
+
+    at.button(key="hub_cancel").click().run()
+    assert not at.exception, at.exception
+    assert store.get(job.id).status == "cancelled"
+    assert any("Cancelled before it started" in i.value for i in at.info)
+    assert any(b.label == "Ask the hub for its size" for b in at.button)  # free to start again

@@ -7,7 +7,6 @@ import streamlit as st
 
 from core.demo import DEMO_KB
 from core.errors import LabError
-from core.jobs.store import JobError
 from core.knowledge import bulk
 from core.knowledge.catalog import KBInfo
 from core.knowledge.retrieval import search
@@ -19,11 +18,8 @@ BULK_JOB = "kb_bulk_job"  # this session's background upload or re-index, whose 
 STATUS_ICON = {"added": "✅ added", "updated": "🔄 updated", "unchanged": "⏸️ unchanged", "rejected": "❌ rejected"}
 
 
-def _in_background(submit) -> None:
-    """Queue a background upload or re-index; the page follows it (``background_section``)."""
-    from ui.resources import job_store
-
-    job = submit(job_store())
+def _follow_in_background(job) -> None:
+    """A background upload or re-index was queued; the page follows it (``background_section``)."""
     st.session_state[BULK_JOB] = job.id
     st.session_state.pop("last_upload", None)
     st.rerun()
@@ -33,26 +29,21 @@ def _in_background(submit) -> None:
 def background_section(service: KnowledgeService, kb: KBInfo) -> None:
     """A background upload or re-index of this knowledge base: its progress and a cancel button
     while it runs; once switched in, its result lines in this session."""
-    from core.knowledge.uploads import FileResult
     from ui.resources import job_store, switch_in_uploads
 
     jobs = job_store()
-    if bulk.finished(jobs) and switch_in_uploads():
+    if switch_in_uploads(jobs):
         st.rerun()
     job = bulk.pending(jobs, kb.name)
     if job is None:
-        mine = st.session_state.get(BULK_JOB)
-        try:
-            finished = jobs.get(mine) if mine else None
-        except JobError:
-            finished = None
-        if finished is not None and finished.status not in ("queued", "running") and finished.config.get("kb") == kb.name:
+        ended = bulk.outcome(jobs, st.session_state.get(BULK_JOB), kb.name)
+        if ended is not None:
             st.session_state.pop(BULK_JOB)
-            if finished.status == "done":
-                st.session_state["last_upload"] = [FileResult(**r) for r in (finished.result or {}).get("results", [])]
-                st.toast(finished.message)
+            if ended.done:
+                st.session_state["last_upload"] = ended.results
+                st.toast(ended.message)
             else:
-                st.session_state["bulk_problem"] = finished.message
+                st.session_state["bulk_problem"] = ended.message
             st.rerun()
         if problem := st.session_state.pop("bulk_problem", None):
             st.warning(problem)
@@ -80,20 +71,17 @@ def upload_section(service: KnowledgeService, kb: KBInfo) -> None:
         submitted = st.form_submit_button("Add to knowledge base", type="primary")
     if submitted and files:
         payload = [(f.name, f.getvalue()) for f in files]
-        try:
-            if bulk.upload_in_background(service, kb.name, payload):
-                _in_background(lambda jobs: bulk.submit_upload(service, jobs, kb.name, payload))
-            else:
-                from ui.resources import job_store
+        from ui.resources import job_store
 
-                bar = st.progress(0.0, text="Starting…")
-                before = service.point_count(kb.name)
-                results = service.ingest_files(kb.name, payload, lambda frac, msg: bar.progress(frac, text=msg))
-                bar.empty()
-                st.session_state["last_upload"] = results
-                bulk.index_after_upload(service, job_store(), kb.name, before)  # past 20,000 chunks: build the index
-                if any(r.status in ("added", "updated") for r in results):
-                    st.rerun()  # so the counts and the version above the tabs include the new documents
+        try:
+            bar = st.progress(0.0, text="Starting…")
+            added = bulk.add_files(service, job_store(), kb.name, payload, lambda frac, msg: bar.progress(frac, text=msg))
+            bar.empty()
+            if not isinstance(added, list):  # a large upload: queued as a job
+                _follow_in_background(added)
+            st.session_state["last_upload"] = added
+            if any(r.status in ("added", "updated") for r in added):
+                st.rerun()  # so the counts and the version above the tabs include the new documents
         except LabError as exc:
             report_error(exc)
     elif submitted:
@@ -218,14 +206,13 @@ def settings_section(service: KnowledgeService, kb: KBInfo) -> None:
 
 def _reindex(service: KnowledgeService, kb: KBInfo, size: int | None = None, overlap: int | None = None) -> None:
     """Re-index in the page, or as a background job when the knowledge base is large."""
+    from ui.resources import job_store
+
     try:
-        if bulk.reindex_in_background(service, kb.name):
-            _in_background(lambda jobs: bulk.submit_reindex(service, jobs, kb.name, size, overlap))
         bar = st.progress(0.0)
-        if size is None:
-            service.reindex(kb.name, lambda f, m: bar.progress(f, text=m))
-        else:
-            service.update_chunking(kb.name, size, overlap, lambda f, m: bar.progress(f, text=m))
+        job = bulk.reindex(service, job_store(), kb.name, size, overlap, lambda f, m: bar.progress(f, text=m))
+        if job is not None:  # a large knowledge base: queued as a job
+            _follow_in_background(job)
     except LabError as exc:
         report_error(exc)
     else:

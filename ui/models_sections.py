@@ -123,6 +123,8 @@ def hub_model(downloads: hub.HubDownloads, settings: Settings) -> str | None:
         return None
     if state is not None and state.status == "failed":
         st.warning(state.message, icon="⚠️")
+    elif state is not None and state.status == "cancelled":
+        st.info(state.message, icon="🚫")
     sized = st.session_state.get(f"hub_size:{repo}")
     if sized is None:
         st.caption("Nothing is downloaded until you ask; first the hub is asked how big the model is.")
@@ -149,12 +151,24 @@ def hub_model(downloads: hub.HubDownloads, settings: Settings) -> str | None:
 
 @st.fragment(run_every=1.0)
 def download_progress(downloads: hub.HubDownloads, repo: str) -> None:
+    """A download's progress from its job record, and its Cancel button."""
     state = downloads.state(repo)
     if state is None or state.status != "downloading":
-        st.rerun()  # finished or failed: the whole page shows what to do next
+        st.rerun()  # finished, failed or cancelled: the whole page shows what to do next
     total = f"{size(state.total_bytes)}" if state.total_bytes else "size not known yet"
-    st.progress(state.fraction, text=f"Downloading {repo}: {size(state.done_bytes)} of {total}. "
-                                     "You can leave this page; the download goes on.")
+    left, right = st.columns([4, 1])
+    left.progress(state.fraction, text=f"Downloading {repo}: {size(state.done_bytes)} of {total}. "
+                                       "You can leave this page; the download goes on."
+                                       + (f" ({md_escape(state.message)})" if state.message else ""))
+    if state.cancelling:
+        right.caption("⏹️ Cancelling…")
+    elif right.button("Cancel", key="hub_cancel", icon="⏹️", width="stretch"):
+        try:
+            downloads.cancel(state.job_id)
+        except LabError as exc:  # it ended between the refresh and the click
+            report_error(exc)
+        else:
+            st.rerun()
 
 
 def suggestions(runtime: ModelRuntime | None) -> None:

@@ -11,7 +11,6 @@ from core.errors import LabError
 from core.jobs.store import JobStore
 from core.knowledge import bulk
 from core.knowledge.service import KnowledgeService
-from core.seed import seed_demo
 
 
 @st.cache_resource(show_spinner=False)
@@ -23,13 +22,10 @@ def settings() -> Settings:
 @st.cache_resource(show_spinner="Loading the embedding model and the knowledge base…")
 def _knowledge() -> KnowledgeService:
     from core import demo_adapter
-    from core.finetune.service import FinetuneService
 
     service = KnowledgeService(settings())
     service.recover()  # the app owns the data folder: repair what a kill left, switch in uploads done while it was down
-    if settings().demo_seed and seed_demo(service):  # a fresh workspace: the demo adapter trains in the background
-        demo_adapter.seed_demo_adapter(FinetuneService(settings()), service)
-    demo_adapter.follow(settings(), evals)  # once it is saved, its evaluation is queued in this process
+    demo_adapter.start_up(settings(), service)  # a fresh workspace: the demo, its adapter's training and evaluation
     return service
 
 
@@ -118,7 +114,9 @@ def job_store():
     return JobStore(settings().data_dir)
 
 
-def switch_in_uploads() -> list[str]:
+def switch_in_uploads(jobs: JobStore | None = None) -> list[str]:
     """Switch in the background uploads and re-indexes that have finished (a folder rename and one
-    catalog transaction each); the knowledge bases changed."""
-    return bulk.switch_in_finished(knowledge(), job_store())
+    catalog transaction each); the knowledge bases changed. When none has finished (one query),
+    the knowledge service is not even asked for."""
+    jobs = jobs or job_store()
+    return bulk.switch_in_finished(knowledge(), jobs) if bulk.finished(jobs) else []

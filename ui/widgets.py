@@ -163,21 +163,15 @@ def background_jobs(store) -> None:
     """Every background job of every kind in one place, on every page: what uses the model now and
     what waits, oldest first (the order they run in). Also switches in finished background uploads,
     so their documents appear within seconds on every page."""
-    from core.jobs.kinds import KINDS
-    from core.knowledge import bulk
+    from core.jobs.overview import under_way
+    from ui.resources import switch_in_uploads
 
-    if bulk.finished(store):
-        from ui.resources import switch_in_uploads
-
-        if switch_in_uploads():
-            st.rerun()  # the whole page: its counts and versions changed
-
-    active = [j for j in reversed(store.list()) if j.status in ("queued", "running")]
-    if not active:
+    if switch_in_uploads(store):
+        st.rerun()  # the whole page: its counts and versions changed
+    lines = under_way(store)
+    if not lines:
         return
     st.markdown("**Background jobs**")
-    for job in active:
-        label = KINDS[job.kind].label.capitalize() if job.kind in KINDS else job.kind
-        done = f" · {job.step} / {job.total_steps}" if job.status == "running" and job.total_steps else ""
-        st.caption(f"{STATUS_ICONS[job.status]} {label} '{md_escape(job.name)}'{done}"
-                   + ("" if job.status == "running" else f" · {store.waiting_reason(job).removeprefix('waiting: ')}"))
+    for line in lines:
+        text = f"{line.label} '{line.job.name}'" + (f" · {line.detail}" if line.detail else "")
+        st.caption(f"{STATUS_ICONS[line.job.status]} {md_escape(text)}")  # the names in it, escaped; it starts with a word

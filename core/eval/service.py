@@ -15,6 +15,7 @@ from __future__ import annotations
 import hashlib
 import logging
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Callable, TypeVar
 
 from pydantic import BaseModel, Field
@@ -25,7 +26,7 @@ from core.errors import LabError
 from core.eval.freshness import FreshnessResult, ProbeQuestion, ProbeSpec, check_change, run_probe
 from core.eval.run import EvalRun, TestItem, run_eval
 from core.eval.runs import RunStore
-from core.jobs import supervisor
+from core.jobs import successors, supervisor
 from core.jobs.store import Job, JobError, JobStore
 from core.knowledge import snapshot
 
@@ -93,21 +94,25 @@ class EvalService:
         supervisor.ensure_running(self.jobs)
         self.sweep_probe_inputs()
 
-    def _submit(self, kind: str, name: str, config: dict, kbs: list[str], also=None) -> Job:
-        """Queue a job with the settings in use and a snapshot of the knowledge bases it reads, and
-        make sure the job runner is up."""
+    def _prepare(self, kbs: list[str], also=None) -> Callable[[Path], None]:
+        """What a queued job's folder gets: the settings in use and a snapshot of the knowledge bases it reads."""
         from core.jobs.worker import write_settings
 
         if self.knowledge is None:
             raise LabError("This evaluation service cannot queue jobs: it was made without the knowledge bases.")
 
-        def prepare(folder) -> None:
+        def prepare(folder: Path) -> None:
             write_settings(self.settings, folder)
             snapshot.take(self.knowledge, kbs, snapshot.folder(folder))
             if also is not None:
                 also(folder)
 
-        job = self.jobs.submit(kind, name, config, prepare=prepare)
+        return prepare
+
+    def _submit(self, kind: str, name: str, config: dict, kbs: list[str], also=None) -> Job:
+        """Queue a job with the settings in use and a snapshot of the knowledge bases it reads, and
+        make sure the job runner is up."""
+        job = self.jobs.submit(kind, name, config, prepare=self._prepare(kbs, also))
         supervisor.ensure_running(self.jobs)
         return job
 
@@ -121,6 +126,19 @@ class EvalService:
     def start(self, spec: EvalSpec) -> Job:
         spec.arms = _checked_arms(spec.arms, spec.adapter_id, "evaluate")
         return self._submit(KIND, spec.name, spec.model_dump(), self._snapshot_names(spec.kb, spec.kb_version))
+
+    def start_after(self, training_id: str, spec: EvalSpec, meta_key: str | None = None) -> str:
+        """Make ``spec`` the next step of the training job ``training_id``: the job runner queues it
+        when that job is done, with the adapter it saved as ``spec.adapter_id`` (``core.jobs.successors``).
+        The settings in use and the knowledge base's snapshot are taken now, in this process, which
+        holds the knowledge base open; ``meta_key`` is set to the evaluation's id once it is queued.
+        Returns the id the evaluation will have."""
+        spec.arms = _checked_arms(spec.arms, "the adapter the training saves", "evaluate")
+        next_id = successors.attach(self.jobs, training_id, KIND, spec.name, spec.model_dump(),
+                                    self._prepare(self._snapshot_names(spec.kb, spec.kb_version)),
+                                    fill={"adapter_id": "adapter_id"}, meta_key=meta_key)
+        supervisor.ensure_running(self.jobs)  # the training may have ended already: then it is queued now
+        return next_id
 
     def rerun(self, run_id: str) -> Job:
         """Start the same evaluation again: same questions, arms, adapter, knowledge base and settings."""

@@ -1,1 +1,1 @@
-"""Background jobs: records in SQLite, a supervisor process that runs them one at a time."""
+"""Background jobs, every kind: records in SQLite, a supervisor process per lane that runs them one at a time, next steps."""

@@ -34,6 +34,9 @@ CREATE TABLE IF NOT EXISTS jobs (
     elapsed_s REAL NOT NULL DEFAULT 0, message TEXT NOT NULL DEFAULT '',
     cancel_requested INTEGER NOT NULL DEFAULT 0, result TEXT);
 CREATE TABLE IF NOT EXISTS job_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS successors (
+    job_id TEXT PRIMARY KEY, next_id TEXT NOT NULL, kind TEXT NOT NULL, name TEXT NOT NULL,
+    config TEXT NOT NULL, fill TEXT NOT NULL, meta_key TEXT, state TEXT NOT NULL DEFAULT 'waiting');
 """
 
 
@@ -137,12 +140,15 @@ class JobStore:
         with self.db.write() as c:
             c.execute(f"UPDATE jobs SET {cols} WHERE id = ?", (*fields.values(), job_id))
 
-    def claim_next(self, pid: int, kind: str | None = None) -> Job | None:
-        """Atomically move the next queued job (of ``kind``, or of any kind) to running (one runner
-        wins): the oldest, kinds marked ``first`` (uploads) before the others."""
+    def claim_next(self, pid: int, kind: str | None = None, lane: str | None = None) -> Job | None:
+        """Atomically move the next queued job (of ``kind``, of ``lane``, or of any kind) to running
+        (one runner wins): the oldest, kinds marked ``first`` (uploads) before the others."""
         from core.jobs.kinds import first_kinds
 
         where, args = ("status = 'queued' AND kind = ?", (kind,)) if kind else ("status = 'queued'", ())
+        if lane is not None:
+            in_lane, lane_args = _in_lane(lane)
+            where, args = f"{where} AND {in_lane}", (*args, *lane_args)
         first = first_kinds()
         order = f"CASE WHEN kind IN ({','.join('?' * len(first))}) THEN 0 ELSE 1 END, " if first else ""
         with self.db.write() as c:
@@ -173,16 +179,18 @@ class JobStore:
         else:
             raise JobError(f"Job '{job.name}' is {job.status}; only queued or running jobs can be cancelled.")
 
-    def running(self) -> Job | None:
-        """The job using the model now (jobs run one at a time), if any."""
-        row = self.db.one("SELECT * FROM jobs WHERE status = 'running' ORDER BY started_at LIMIT 1")
+    def running(self, lane: str = "model") -> Job | None:
+        """The job of ``lane`` running now (a lane runs one job at a time; "model": the job using the
+        model), if any."""
+        in_lane, args = _in_lane(lane)
+        row = self.db.one(f"SELECT * FROM jobs WHERE status = 'running' AND {in_lane} ORDER BY started_at LIMIT 1", args)
         return self._job(row) if row else None
 
     def waiting_reason(self, job: Job) -> str | None:
         """Why a queued job has not started ("waiting: the evaluation 'x' is using the model"); None otherwise."""
-        from core.jobs.kinds import waiting_reason
+        from core.jobs.kinds import lane_of, waiting_reason
 
-        return waiting_reason(job, self.running()) if job.status == "queued" else None
+        return waiting_reason(job, self.running(lane_of(job.kind))) if job.status == "queued" else None
 
     def requeue(self, job_id: str) -> Job:
         """Resume an interrupted (or failed) job: back in the queue, to continue from its last checkpoint."""
@@ -202,6 +210,7 @@ class JobStore:
             raise JobError("Cancel the job before deleting it.")
         with self.db.write() as c:
             c.execute("DELETE FROM jobs WHERE id = ?", (job_id,))
+            c.execute("DELETE FROM successors WHERE job_id = ? AND state = 'waiting'", (job_id,))  # its prepared files go below
         shutil.rmtree(self.folder(job_id), ignore_errors=True)
 
     # --- supervisor bookkeeping -----------------------------------------------------------
@@ -250,6 +259,18 @@ class JobStore:
     def read_log(self, job_id: str, tail: int = 200) -> str:
         path = self.folder(job_id) / "log.txt"
         return "\n".join(path.read_text(encoding="utf-8").splitlines()[-tail:]) if path.is_file() else ""
+
+
+def _in_lane(lane: str) -> tuple[str, tuple]:
+    """SQL for "the job's kind runs in ``lane``", and its arguments. A kind the table does not
+    know is the model lane's (its supervisor records that it has no runner)."""
+    from core.jobs.kinds import KINDS, MODEL_LANE
+
+    if lane == MODEL_LANE:
+        kinds, test = [k.name for k in KINDS.values() if k.lane != lane], "NOT IN"
+    else:
+        kinds, test = [k.name for k in KINDS.values() if k.lane == lane], "IN"
+    return f"kind {test} ({','.join('?' * len(kinds))})", tuple(kinds)
 
 
 def pid_alive(pid: int | None) -> bool:

@@ -31,15 +31,16 @@ import logging
 import os
 import re
 import shutil
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from core.errors import KnowledgeBaseError
 from core.jobs import supervisor
-from core.jobs.store import ACTIVE, Job, JobStore
+from core.jobs.store import ACTIVE, Job, JobError, JobStore
 from core.jobs.worker import write_settings
 from core.knowledge import snapshot
 from core.knowledge.catalog import Catalog
+from core.knowledge.uploads import FileResult
 
 log = logging.getLogger(__name__)
 KIND = "ingest"
@@ -88,6 +89,28 @@ def under_way(job: Job) -> str:
     doing = {"upload": f"{len(job.config.get('files', []))} files are being added to '{kb}'",
              "index": f"The search index of '{kb}' is being built"}.get(op, f"'{kb}' is being re-indexed")
     return f"{doing} in the background"
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """How a background upload or re-index ended, for the session that queued it."""
+
+    done: bool  # switched in; otherwise ``message`` says why not (failed, cancelled, interrupted)
+    message: str
+    results: list[FileResult]  # an upload's line per file
+
+
+def outcome(jobs: JobStore, job_id: str | None, kb: str) -> Outcome | None:
+    """How the background job ``job_id`` on ``kb`` ended, once it has and nothing of it waits to be
+    switched in; None while it runs (or waits), or when it is gone or was on another knowledge base."""
+    try:
+        job = jobs.get(job_id) if job_id else None
+    except JobError:
+        return None
+    if job is None or job.status in ACTIVE or job.config.get("kb") != kb or pending(jobs, kb) is not None:
+        return None
+    results = [FileResult(**r) for r in (job.result or {}).get("results", [])] if job.status == "done" else []
+    return Outcome(done=job.status == "done", message=job.message, results=results)
 
 
 def busy_message(job: Job) -> str:
@@ -142,6 +165,33 @@ def _submit(knowledge, jobs: JobStore, kb: str, name: str, config: dict, write_i
     job = jobs.submit(KIND, name[:120], config, prepare=prepare)
     supervisor.ensure_running(jobs)
     return job
+
+
+# --- where an upload or a re-index runs: the one decision the knowledge-base page asks for -----
+def add_files(knowledge, jobs: JobStore, kb: str, files: list[tuple[str, bytes]], progress=None) -> Job | list:
+    """Add ``files`` to ``kb`` where they belong: a large upload is queued as a job (returned); any
+    other runs here (its ``FileResult`` per file returned), followed by a job that builds the
+    search index if it took ``kb`` past ``OPTIMIZE_AT`` chunks."""
+    if upload_in_background(knowledge, kb, files):
+        return submit_upload(knowledge, jobs, kb, files)
+    before = knowledge.point_count(kb)
+    results = knowledge.ingest_files(kb, files, *([progress] if progress else []))
+    index_after_upload(knowledge, jobs, kb, before)
+    return results
+
+
+def reindex(knowledge, jobs: JobStore, kb: str, chunk_size: int | None = None, chunk_overlap: int | None = None,
+            progress=None) -> Job | None:
+    """Re-index ``kb`` (with new chunk settings, if given): queued as a job (returned) when it is
+    large (``ingest.background_reindex_chunks``), done here otherwise (None)."""
+    if reindex_in_background(knowledge, kb):
+        return submit_reindex(knowledge, jobs, kb, chunk_size, chunk_overlap)
+    more = [progress] if progress else []
+    if chunk_size is None:
+        knowledge.reindex(kb, *more)
+    else:
+        knowledge.update_chunking(kb, chunk_size, chunk_overlap, *more)
+    return None
 
 
 # --- 3. switch in (the process that owns the data folder) ---------------------------------------

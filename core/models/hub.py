@@ -1,11 +1,13 @@
 """Hugging Face hub models: found in the local cache, or downloaded when the user asks.
 
 The app process stays offline (``HF_HUB_OFFLINE=1``, set by ``load_settings``): loading a hub id
-reads the local Hugging Face cache and never downloads. Going online is this module's job alone,
-and only in a child process started for one model the user picked (``python -m core.models.hub``):
-it asks the hub for the files' sizes (shown before anything downloads), then downloads them into
-the ordinary Hugging Face cache with ``huggingface_hub.snapshot_download``. The page follows the
-download by the bytes that have reached the cache folder.
+reads the local Hugging Face cache and never downloads. Going online happens only in a child
+process started for one model the user picked: the size probe (``python -m core.models.hub
+--size-only``, shown before anything downloads) and the download itself, a job of kind "download"
+run by the job runner like training or an evaluation (``core.models.hub_worker``: its worker is
+the only one started online). It downloads into the ordinary Hugging Face cache with
+``huggingface_hub.snapshot_download``; its record carries the progress in bytes, the cancel flag
+and the outcome's one sentence, which the Models page shows.
 """
 
 from __future__ import annotations
@@ -16,7 +18,6 @@ import os
 import re
 import subprocess
 import sys
-import time
 from pathlib import Path
 from typing import Literal
 
@@ -24,6 +25,8 @@ from pydantic import BaseModel
 
 from core.config import REPO_ROOT, Settings
 from core.errors import ModelError
+from core.jobs import supervisor
+from core.jobs.store import ACTIVE, Job, JobStore
 
 _HUB_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,95}/[A-Za-z0-9][A-Za-z0-9_.-]{0,95}$")
 # What a transformers model needs, in its safetensors form: not the duplicate weights some repos
@@ -31,6 +34,7 @@ _HUB_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,95}/[A-Za-z0-9][A-Za-z0-9_.-
 ALLOW = ["*.json", "*.safetensors", "*.txt", "*.model", "*.jinja", "tokenizer*"]
 IGNORE = ["onnx/*", "openvino/*", "runs/*", "*.gguf", "*.bin", "*.pth", "*.pt", "*.msgpack", "*.h5"]
 PROBE_TIMEOUT_S = 60
+KIND = "download"  # the job kind (core.jobs.kinds)
 
 
 def is_hub_id(name: str) -> bool:
@@ -71,13 +75,15 @@ class HubSize(BaseModel):
 
 
 class DownloadState(BaseModel):
+    """A hub download as the Models page shows it, read from its job record."""
+
     repo_id: str
-    status: Literal["downloading", "done", "failed"]
+    status: Literal["downloading", "done", "failed", "cancelled"]  # downloading: queued or running
     total_bytes: int = 0
-    done_bytes: int = 0  # measured from the cache folder when read
+    done_bytes: int = 0  # in the cache, measured by the download as it goes
     message: str = ""
-    pid: int = 0
-    started: float = 0.0
+    job_id: str = ""
+    cancelling: bool = False  # a cancel was asked and the job has not stopped yet
 
     @property
     def fraction(self) -> float:
@@ -91,22 +97,19 @@ def _child_env() -> dict:
     return env
 
 
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except (ProcessLookupError, PermissionError, ValueError):
-        return False
-    return pid > 0
+def cached_bytes(repo_id: str, cache_dir: Path | None = None) -> int:
+    """Bytes of ``repo_id`` in the cache, the files still downloading included."""
+    blobs = _repo_folder(repo_id, cache_dir) / "blobs"
+    return sum(f.stat().st_size for f in blobs.iterdir() if f.is_file()) if blobs.is_dir() else 0
 
 
 class HubDownloads:
-    """Size probes and downloads of hub models, each in a child process; the state of each
-    download is a JSON file under ``data_dir/downloads`` that the child writes."""
+    """Size probes (a child process, answered at once) and downloads (jobs of kind "download" in
+    the job store, run by the job runner) of hub models."""
 
     def __init__(self, settings: Settings):
         self.settings = settings
-        self.folder = settings.data_dir / "downloads"
-        self._children: dict[str, subprocess.Popen] = {}
+        self.jobs = JobStore(settings.data_dir)
 
     def _check(self, repo_id: str) -> str:
         repo_id = (repo_id or "").strip()
@@ -132,56 +135,38 @@ class HubDownloads:
             raise ModelError(answer["error"])
         return HubSize(**answer)
 
-    def start(self, repo_id: str) -> DownloadState:
-        """Start downloading ``repo_id`` (once: a download under way is left to run)."""
+    def start(self, repo_id: str) -> Job:
+        """Queue the download of ``repo_id`` for the job runner (once: a download under way is left
+        to run). Files already in the cache are kept, so a download started again goes on."""
         repo_id = self._check(repo_id)
-        current = self.state(repo_id)
-        if current is not None and current.status == "downloading":
+        current = self.job(repo_id)
+        if current is not None and current.status in ACTIVE:
             return current
-        self.folder.mkdir(parents=True, exist_ok=True)
-        path = self._state_path(repo_id)
-        total = current.total_bytes if current else 0
-        state = DownloadState(repo_id=repo_id, status="downloading", total_bytes=total, started=time.time())
-        _write(path, state)
-        log = open(self.folder / "downloads.log", "ab")
-        child = subprocess.Popen([sys.executable, "-m", "core.models.hub", "--repo", repo_id, "--state", str(path)],
-                                 cwd=REPO_ROOT, env=_child_env(), stdin=subprocess.DEVNULL, stdout=log, stderr=log,
-                                 start_new_session=True)
-        self._children[repo_id] = child
-        state.pid = child.pid
-        _write(path, state)
-        return state
+        job = self.jobs.submit(KIND, f"Download {repo_id}", {"repo_id": repo_id})
+        supervisor.ensure_running(self.jobs)
+        return job
+
+    def cancel(self, job_id: str) -> None:
+        self.jobs.request_cancel(job_id)
+
+    def job(self, repo_id: str) -> Job | None:
+        """The newest download job of ``repo_id``, if any."""
+        return next((j for j in self.jobs.list(KIND) if j.config.get("repo_id") == repo_id), None)
 
     def state(self, repo_id: str) -> DownloadState | None:
-        """The download of ``repo_id`` as it stands, with the bytes already in the cache; None if never started."""
-        path = self._state_path(repo_id)
-        try:
-            state = DownloadState.model_validate_json(path.read_text(encoding="utf-8"))
-        except (OSError, ValueError):
+        """The download of ``repo_id`` as its job record has it; None if none was ever queued. A read."""
+        job = self.job(repo_id)
+        if job is None:
             return None
-        child = self._children.get(repo_id)
-        running = child.poll() is None if child is not None else _alive(state.pid)
-        if state.status == "downloading" and not running:
-            state = DownloadState.model_validate_json(path.read_text(encoding="utf-8"))  # it may have just finished
-            if state.status == "downloading":
-                state.status, state.message = "failed", "The download process stopped; start it again to resume."
-        blobs = _repo_folder(repo_id) / "blobs"
-        state.done_bytes = sum(f.stat().st_size for f in blobs.iterdir() if f.is_file()) if blobs.is_dir() else 0
-        if state.status == "done":
-            state.done_bytes = max(state.done_bytes, state.total_bytes)
-        return state
-
-    def _state_path(self, repo_id: str) -> Path:
-        return self.folder / (repo_id.replace("/", "--") + ".json")
+        status = {"queued": "downloading", "running": "downloading", "done": "done",
+                  "cancelled": "cancelled"}.get(job.status, "failed")
+        message = (self.jobs.waiting_reason(job) or "") if job.status == "queued" else job.message
+        done = job.total_steps if job.status == "done" else job.step
+        return DownloadState(repo_id=repo_id, status=status, total_bytes=job.total_steps, done_bytes=done,
+                             message=message, job_id=job.id, cancelling=job.cancel_requested and job.status in ACTIVE)
 
 
-def _write(path: Path, state: DownloadState) -> None:
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(state.model_dump_json(), encoding="utf-8")
-    tmp.replace(path)
-
-
-def _explain(repo_id: str, exc: Exception) -> str:
+def explain(repo_id: str, exc: Exception) -> str:
     """One sentence for what went wrong talking to the hub."""
     from huggingface_hub.errors import GatedRepoError, RepositoryNotFoundError
 
@@ -195,41 +180,21 @@ def _explain(repo_id: str, exc: Exception) -> str:
 
 
 def main() -> None:
-    """The child process: ``--size-only`` prints the sizes as one JSON line; otherwise download and
-    record the outcome in the ``--state`` file."""
+    """The size probe's child process: prints the sizes (or the error sentence) as one JSON line."""
     from huggingface_hub import snapshot_download
 
     parser = argparse.ArgumentParser()
     parser.add_argument("--repo", required=True)
-    parser.add_argument("--state")
-    parser.add_argument("--size-only", action="store_true")
-    args = parser.parse_args()
-    repo_id = args.repo
+    parser.add_argument("--size-only", action="store_true")  # what it does anyway; kept for the command line's readers
+    repo_id = parser.parse_args().repo
     try:
         files = snapshot_download(repo_id, allow_patterns=ALLOW, ignore_patterns=IGNORE, dry_run=True)
     except Exception as exc:  # every failure becomes one sentence for the page
-        message = _explain(repo_id, exc)
-        if args.size_only:
-            print(json.dumps({"error": message}))
-        else:
-            _write(Path(args.state), DownloadState(repo_id=repo_id, status="failed", message=message))
+        print(json.dumps({"error": explain(repo_id, exc)}))
         return
     size = HubSize(repo_id=repo_id, files=len(files), total_bytes=sum(f.file_size for f in files),
                    to_download_bytes=sum(f.file_size for f in files if f.will_download))
-    if args.size_only:
-        print(size.model_dump_json())
-        return
-    state_path = Path(args.state)
-    state = DownloadState(repo_id=repo_id, status="downloading", total_bytes=size.total_bytes, pid=os.getpid(),
-                          started=time.time())
-    _write(state_path, state)
-    try:
-        folder = snapshot_download(repo_id, allow_patterns=ALLOW, ignore_patterns=IGNORE)
-    except Exception as exc:  # noqa: BLE001 - recorded for the page; a second start resumes the partial files
-        state.status, state.message = "failed", _explain(repo_id, exc)
-    else:
-        state.status, state.message = "done", f"Downloaded to {folder}."
-    _write(state_path, state)
+    print(size.model_dump_json())
 
 
 if __name__ == "__main__":
