@@ -7,8 +7,9 @@ int8 without its library) is refused in one sentence before anything loads.
 
 int8 is weight-only, through torchao (PyTorch's own quantization library, the one PEFT can put
 LoRA adapters on): each Linear layer's weights are kept as int8 with a scale per output row and
-the matmul runs on fp32 activations, so memory drops to about a quarter and answers stay close
-to fp32's.
+the matmul runs on fp32 activations, so the layers' memory drops to a quarter and answers stay
+close to fp32's. It is a memory setting, not a speed one: on a CPU torchao widens the int8 weights
+to fp32 at every matmul (torchao 0.18, ``Int8Tensor``'s weight-only linear).
 """
 
 from __future__ import annotations
@@ -161,7 +162,9 @@ def quantize_int8(model) -> None:
     except ImportError as exc:
         raise ModelError(INT8_MISSING) from exc
     head = model.get_output_embeddings()
-    quantize_(model, Int8WeightOnlyConfig(), filter_fn=lambda m, fqn: isinstance(m, torch.nn.Linear) and m is not head)
+    # set_inductor_config=False: left on, it rewrites torch._inductor's global settings in this process.
+    quantize_(model, Int8WeightOnlyConfig(set_inductor_config=False),
+              filter_fn=lambda m, fqn: isinstance(m, torch.nn.Linear) and m is not head)
 
 
 def precision_of(model) -> Precision:
