@@ -1,6 +1,8 @@
 """The Models page, headless (AppTest): the model in use, a switch without a restart that a
-restart keeps, adapters of another base listed as unusable, and the offline sentence for a hub id."""
+restart keeps, adapters of another base listed as unusable, the offline sentence for a hub id, and
+the precision shown and switched."""
 
+import json
 import os
 import re
 import shutil
@@ -92,3 +94,26 @@ def test_a_hub_id_not_in_the_cache_gets_the_offline_sentence(page_env):
     assert "not in the local Hugging Face cache" in info and "hf download lab-test/not-downloaded" in info
     assert not any(b.label.startswith(("Download", "Ask the hub")) for b in at.button)
     assert not any(b.label == "Use this model" for b in at.button)
+
+
+def test_the_page_shows_the_precision_and_switches_it_and_refuses_one_the_cpu_cannot_serve(page_env, monkeypatch):
+    from core.models import precision
+    from ui import resources
+
+    data, _ = page_env
+    monkeypatch.setattr(precision, "cpu_features", lambda: {"avx2"})  # a CPU without bf16 instructions
+    at = open_models_page()
+    assert metric(at, "Precision") == "fp32"  # auto, on the bundled model or the folder copy of it
+    assert at.selectbox(key="models_dtype").value == "auto"
+
+    at.selectbox(key="models_dtype").set_value("bf16").run()
+    next(b for b in at.button if b.label == "Use this model").click().run()
+    assert not at.exception, at.exception
+    assert any("no fast bf16 arithmetic" in e.value for e in at.error)  # one sentence, and nothing changed
+    assert metric(at, "Precision") == "fp32" and resources.settings().models.dtype == "auto"
+
+    at.selectbox(key="models_dtype").set_value("int8").run()
+    next(b for b in at.button if b.label == "Use this model").click().run()
+    assert not at.exception, at.exception
+    assert metric(at, "Precision") == "int8" and resources.runtime().dtype == "int8"
+    assert json.loads((data / "model.json").read_text())["dtype"] == "int8"  # a restart keeps it
