@@ -31,6 +31,8 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 # HF_HUB_OFFLINE as the user set it, before load_settings defaults it to 1 for this process.
 USER_HUB_OFFLINE = os.environ.get("HF_HUB_OFFLINE", "").strip().lower() in {"1", "true", "yes", "on"}
 MODEL_CHOICE_FILE = "model.json"  # the model picked on the Models page, kept in the data folder
+MODEL_CHOICE_KEYS = ("llm", "device", "dtype")  # what model.json records
+DtypeSetting = Literal["auto", "fp32", "bf16", "int8"]  # core.models.precision says what each means
 
 
 class ModelSettings(BaseModel):
@@ -41,6 +43,13 @@ class ModelSettings(BaseModel):
     )
     embedder: str = Field(BUNDLED_EMBEDDER, description="Sentence embedder: the bundled MiniLM, a local folder or a hub id.")
     device: Literal["cpu", "cuda", "auto"] = Field("auto", description="Where the models run; auto is CUDA when torch sees a GPU, else CPU.")
+    dtype: DtypeSetting = Field(
+        "auto",
+        description="Precision of the language model's weights: fp32; bf16 (half the memory, fast on GPUs and on CPUs with "
+                    "AMX or AVX512-BF16); int8 weight-only (a quarter of the memory, needs torchao); auto: bf16 on a GPU, "
+                    "and on a bf16-capable CPU for models of 1B parameters or more, else fp32 (the bundled model stays fp32). "
+                    "The Models page can change it.",
+    )
     hub_downloads: bool = Field(
         True,
         description="Let the Models page download a hub model the user picks (only that download goes online; "
@@ -200,14 +209,14 @@ def load_settings(**overrides) -> Settings:
 
 
 def apply_model_choice(settings: Settings) -> Settings:
-    """Settings with the model (and device) picked on the Models page for this data folder, when
+    """Settings with the model (device and precision) picked on the Models page for this data folder, when
     there is one. The app and its job processes call it; tests and benchmarks do not, so a model
     picked in a workspace never changes what they measure."""
     import json
 
     try:
         choice = json.loads(settings.model_choice_path.read_text(encoding="utf-8"))
-        models = ModelSettings(**{**settings.models.model_dump(), **{k: choice[k] for k in ("llm", "device") if k in choice}})
+        models = ModelSettings(**{**settings.models.model_dump(), **{k: choice[k] for k in MODEL_CHOICE_KEYS if k in choice}})
     except FileNotFoundError:
         return settings
     except (OSError, ValueError, TypeError) as exc:  # a damaged file: the configured model, and the log says why

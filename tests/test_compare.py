@@ -37,6 +37,7 @@ def test_four_arms_answer_with_their_own_prompts_and_sources(engine, kb, tiny_ad
     assert all(a.wall_s >= a.ttft_s > 0 for a in c.arms.values())
     assert c.fairness.adapter_fingerprint == tiny_adapter.fingerprint
     assert c.fairness.kb_version == engine.knowledge.version(kb)
+    assert c.fairness.dtype == engine.runtime.dtype == "fp32"  # the strip says what precision answered
 
 
 def test_fine_tuned_arm_uses_the_adapter_and_base_arm_does_not(engine, kb, tiny_adapter):

@@ -39,6 +39,7 @@ def test_run_scores_every_arm_and_is_reproducible(engine, kb):
     decoding = Decoding(max_new_tokens=24)
     first = run_eval(engine, kb, ITEMS, ["base", "rag"], decoding=decoding)
     assert first.kb_version == engine.knowledge.version(kb) and first.model_fingerprint == engine.runtime.fingerprint
+    assert first.dtype == engine.runtime.dtype == "fp32"  # the bundled model under auto
     rag = [r.arms["rag"] for r in first.results]
     assert rag[0].hit == 1.0 and rag[0].reciprocal_rank == 1.0 and rag[0].sources[0] == "policy.md"
     assert first.results[0].arms["base"].hit is None  # closed-book arms have no retrieval

@@ -96,6 +96,8 @@ def test_diff_names_what_changed_and_which_questions_flipped(evals, kb):
     assert [d.delta for d in diff.metrics if d.metric == "key-fact accuracy"] == [1.0]
     withheld = run("Within 14 days.", 1).model_copy(update={"require_support": True})
     assert diff_runs(run("Within 14 days.", 1), withheld).pins == ["unsupported answers withheld: False → True"]
+    in_bf16 = run("Within 14 days.", 1).model_copy(update={"dtype": "bf16"})  # same weights (fingerprint), lower precision
+    assert diff_runs(run("Within 14 days.", 1), in_bf16).pins == ["precision: fp32 → bf16"]
 
 
 def test_bad_specs_get_plain_messages_and_cancel_keeps_a_partial_run(evals, kb):

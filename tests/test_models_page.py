@@ -1,7 +1,8 @@
 """The Models page, headless (AppTest): the model in use, a switch without a restart that a
 restart keeps, adapters of another base listed as unusable, the offline sentence for a hub id, and
-a hub download shown and cancelled through its job record."""
+a hub download shown and cancelled through its job record, and the precision shown and switched."""
 
+import json
 import os
 import re
 import shutil
@@ -125,3 +126,26 @@ def test_a_hub_download_shows_its_job_and_cancels_from_the_page(empty_env, monke
     assert store.get(job.id).status == "cancelled"
     assert any("Cancelled before it started" in i.value for i in at.info)
     assert any(b.label == "Ask the hub for its size" for b in at.button)  # free to start again
+
+
+def test_the_page_shows_the_precision_and_switches_it_and_refuses_one_the_cpu_cannot_serve(page_env, monkeypatch):
+    from core.models import precision
+    from ui import resources
+
+    data, _ = page_env
+    monkeypatch.setattr(precision, "cpu_features", lambda: {"avx2"})  # a CPU without bf16 instructions
+    at = open_models_page()
+    assert metric(at, "Precision") == "fp32"  # auto, on the bundled model or the folder copy of it
+    assert at.selectbox(key="models_dtype").value == "auto"
+
+    at.selectbox(key="models_dtype").set_value("bf16").run()
+    next(b for b in at.button if b.label == "Use this model").click().run()
+    assert not at.exception, at.exception
+    assert any("no fast bf16 arithmetic" in e.value for e in at.error)  # one sentence, and nothing changed
+    assert metric(at, "Precision") == "fp32" and resources.settings().models.dtype == "auto"
+
+    at.selectbox(key="models_dtype").set_value("int8").run()
+    next(b for b in at.button if b.label == "Use this model").click().run()
+    assert not at.exception, at.exception
+    assert metric(at, "Precision") == "int8" and resources.runtime().dtype == "int8"
+    assert json.loads((data / "model.json").read_text())["dtype"] == "int8"  # a restart keeps it

@@ -65,7 +65,7 @@ def answer_html(text: str, answer: ArmAnswer | None = None, cursor: bool = False
 def fairness_strip(f: Fairness, arms: list[str]) -> None:
     with st.container(border=True):
         c1, c2, c3, c4 = st.columns(4)
-        c1.markdown(f"**Base model**  \n{f.model}  \n`{f.model_fingerprint}`", help=glossary.FINGERPRINT)
+        c1.markdown(f"**Base model**  \n{f.model}  \n`{f.model_fingerprint}` · {f.dtype}", help=glossary.FINGERPRINT)
         if f.adapter:
             trained = f"KB `{f.adapter_kb_version}`" if f.adapter_kb_version else "no knowledge-base version recorded"
             c2.markdown(f"**Adapter**  \n{md_escape(f.adapter)}  \n`{f.adapter_fingerprint}` · trained on {trained}")

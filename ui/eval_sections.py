@@ -287,7 +287,7 @@ def results_section(evals: EvalService) -> None:
     run = evals.runs.get(run_id)
     summary = summarize(run)
     adapter = f"adapter {md_escape(run.adapter_name)} `{run.adapter_fingerprint}`" if run.adapter_fingerprint else "no adapter"
-    st.caption(f"Model `{run.model_fingerprint}` · {adapter} · knowledge base {md_escape(run.kb)} v`{run.kb_version}` · "
+    st.caption(f"Model `{run.model_fingerprint}` ({run.dtype}) · {adapter} · knowledge base {md_escape(run.kb)} v`{run.kb_version}` · "
                f"test set {md_escape(run.test_set_name)} `{run.test_set_hash}` · prompts `{run.prompt_hash}` · "
                f"max new tokens {run.decoding.get('max_new_tokens')}, temperature {run.decoding.get('temperature')}, "
                f"top-k {run.top_k}" + (" · unsupported answers withheld" if run.require_support else "")

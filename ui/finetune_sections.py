@@ -310,7 +310,7 @@ def adapters_section(ft: FinetuneService, knowledge, settings) -> None:
                 else " · ⏳ stale: the knowledge base changed since its dataset was built")
             st.markdown(f"**{md_escape(a.name)}** `{a.fingerprint}`{badge}", help=glossary.FINGERPRINT)
             st.caption(
-                f"base {lin.base_model} (`{lin.base_fingerprint}`) · dataset {md_escape(lin.dataset_name or '?')} "
+                f"base {lin.base_model} (`{lin.base_fingerprint}`, {lin.base_dtype}) · dataset {md_escape(lin.dataset_name or '?')} "
                 f"(`{lin.dataset_hash or '?'}`) · knowledge base {md_escape(lin.kb_name or '—')} `{lin.kb_version or '—'}` · "
                 f"train loss {lin.final_train_loss if lin.final_train_loss is None else round(lin.final_train_loss, 3)} · "
                 f"held-out loss {lin.final_eval_loss if lin.final_eval_loss is None else round(lin.final_eval_loss, 3)} · "

@@ -3,7 +3,11 @@
 VERSION = ("A short code for the exact documents and chunking settings: it changes whenever either changes, so a "
            "result or an adapter can say which documents it was made with.")
 FINGERPRINT = ("A short code computed from the model's or adapter's weights: the same code means exactly the same "
-               "weights, so two results with it were made by the same model.")
+               "weights, so two results with it were made by the same model. The precision the weights are held in "
+               "(fp32, bf16, int8), shown beside it, does not change the code.")
+PRECISION = ("How the model's weights are held: fp32 (4 bytes a weight, the reference), bf16 (2 bytes; fast on GPUs and "
+             "on CPUs with AMX or AVX512-BF16), int8 (about 1 byte, weight-only). Lower precision needs less memory "
+             "and can change some answers slightly; auto picks what this machine is good at.")
 RANK = ("How much the adapter can learn: the size of the small matrices LoRA adds (higher learns more, trains "
         "slower and overfits more easily).")
 ALPHA = "How strongly the adapter's changes are applied (usually twice the rank)."

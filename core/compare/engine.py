@@ -47,7 +47,7 @@ class CompareEngine:
         """What every arm shares, and where the arms' knowledge differs (a stale adapter)."""
         adapter = self.adapters.get(adapter_id) if adapter_id else None
         f = Fairness(
-            model=self.runtime.display_name, model_fingerprint=self.runtime.fingerprint,
+            model=self.runtime.display_name, model_fingerprint=self.runtime.fingerprint, dtype=self.runtime.dtype,
             kb=kb, kb_version=self.knowledge.version(kb), decoding=decoding.model_dump(exclude={"min_new_tokens"}),
             top_k=top_k, min_score=self.settings.retrieval.min_score,
             require_support=self.settings.retrieval.require_support if require_support is None else require_support,

@@ -75,6 +75,7 @@ class ArmAnswer(BaseModel):
 class Fairness(BaseModel):
     model: str
     model_fingerprint: str
+    dtype: str = "fp32"  # the base weights' precision (comparisons saved before it was recorded: fp32, the only one then)
     kb: str
     kb_version: str
     decoding: dict
@@ -111,7 +112,7 @@ def history_markdown(history: list[Comparison]) -> str:
     for n, c in enumerate(history, 1):
         f = c.fairness
         lines += [f"## {n}. {e(c.question)}", "",
-                  f"*{c.asked_at} · model {e(f.model)} ({f.model_fingerprint}) · knowledge base {e(f.kb)} v{f.kb_version}"
+                  f"*{c.asked_at} · model {e(f.model)} ({f.model_fingerprint}, {f.dtype}) · knowledge base {e(f.kb)} v{f.kb_version}"
                   + (f" · adapter {e(f.adapter)} ({f.adapter_fingerprint})" if f.adapter else "")
                   + f" · decoding {e(json.dumps(f.decoding))}*", ""]
         for note in f.notes:

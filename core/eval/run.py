@@ -60,6 +60,7 @@ class EvalRun(BaseModel):
     kb_version: str
     model_fingerprint: str
     model: str = ""  # the models.llm it ran on (runs saved before it was recorded: empty)
+    dtype: str = "fp32"  # the precision of the base weights (runs saved before it was recorded: fp32, the only one then)
     adapter_id: str | None
     adapter_fingerprint: str | None
     decoding: dict
@@ -141,7 +142,7 @@ def run_eval(engine: CompareEngine, kb: str, items: list[TestItem], arms: list[s
         require_support = engine.settings.retrieval.require_support
     adapter = engine.adapters.get(adapter_id) if adapter_id else None
     run = EvalRun(kb=kb, kb_version=engine.knowledge.version(kb), model_fingerprint=engine.runtime.fingerprint,
-                  model=engine.runtime.model_id, adapter_id=adapter_id, adapter_fingerprint=adapter.fingerprint if adapter else None,
+                  model=engine.runtime.model_id, dtype=engine.runtime.dtype, adapter_id=adapter_id, adapter_fingerprint=adapter.fingerprint if adapter else None,
                   adapter_name=adapter.name if adapter else None,
                   training_seconds=adapter.lineage.training_seconds if adapter else None,
                   test_set_hash=test_set_hash(items), prompt_hash=prompt_hash(),

@@ -77,7 +77,7 @@ class RunDiff(BaseModel):
     same_test_set: bool
 
 
-PIN_FIELDS = {"model_fingerprint": "model", "adapter_fingerprint": "adapter", "kb_version": "knowledge-base version",
+PIN_FIELDS = {"model_fingerprint": "model", "dtype": "precision", "adapter_fingerprint": "adapter", "kb_version": "knowledge-base version",
               "test_set_hash": "test set", "prompt_hash": "prompts", "decoding": "decoding", "top_k": "top-k",
               "require_support": "unsupported answers withheld"}
 

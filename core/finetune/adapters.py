@@ -31,6 +31,8 @@ class Lineage(BaseModel):
     name: str
     base_model: str = Field(description="The configured LLM id the adapter was trained on.")
     base_fingerprint: str = Field(description="Hash of that model's weights (core.models.loader.model_fingerprint).")
+    base_dtype: str = Field("fp32", description="The precision the base weights were in during training: fp32, bf16 "
+                                                "or int8 (adapters from before it was recorded: fp32, the only one then).")
     dataset_name: str | None = None
     dataset_hash: str | None = None
     kb_name: str | None = None

@@ -76,7 +76,10 @@ def export_merged(info: AdapterInfo, settings: Settings, out: Path) -> Path:
     out = Path(out)
     if out.exists():
         raise ExportError(f"{out} already exists: pick another place to export to.")
-    model, tokenizer, _ = load_base_model(settings)  # a private copy: merging changes its weights
+    # A private copy (merging changes its weights), in fp32 whatever models.dtype says: the deltas are
+    # merged at full precision and the folder holds the base's own weights plus them.
+    fp32 = settings.model_copy(update={"models": settings.models.model_copy(update={"dtype": "fp32"})})
+    model, tokenizer, _ = load_base_model(fp32)
     base_fingerprint = model_fingerprint(model)
     if base_fingerprint != info.lineage.base_fingerprint:
         raise ModelError(f"Adapter '{info.name}' was trained on {info.lineage.base_model} (weights "

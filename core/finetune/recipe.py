@@ -176,7 +176,9 @@ def add_lora(model, config: TrainingConfig):
     lora = LoraConfig(r=config.rank, lora_alpha=config.alpha, lora_dropout=config.dropout,
                       target_modules=config.target_modules, task_type="CAUSAL_LM")
     with quiet_peft():
-        return get_peft_model(model, lora)
+        # The adapter's weights stay fp32 over a bf16 (or int8) base, as in QLoRA: its small updates
+        # would round away in bf16. PEFT's default, written out because the recipe depends on it.
+        return get_peft_model(model, lora, autocast_adapter_dtype=True)
 
 
 def planned_steps(n_examples: int, config: TrainingConfig) -> int:

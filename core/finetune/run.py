@@ -59,6 +59,7 @@ def run_finetune(spec: FinetuneSpec, settings: Settings, job_dir: Path,
 
     from core.finetune import distributed
     from core.models.loader import load_base_model, model_fingerprint
+    from core.models.precision import precision_of
 
     if spec.base_model:  # the model in use when the job was queued, whatever was picked since
         settings = settings.model_copy(update={"models": settings.models.model_copy(update={"llm": spec.base_model})})
@@ -87,7 +88,7 @@ def run_finetune(spec: FinetuneSpec, settings: Settings, job_dir: Path,
     if result.stopped_early or not world.is_main:
         return None
     lineage = Lineage(
-        name=spec.adapter_name, base_model=settings.models.llm, base_fingerprint=fingerprint,
+        name=spec.adapter_name, base_model=settings.models.llm, base_fingerprint=fingerprint, base_dtype=precision_of(model),
         dataset_name=dataset.name, dataset_hash=dataset.hash, kb_name=dataset.kb_name, kb_version=dataset.kb_version,
         training={**spec.training.model_dump(), "mode": spec.mode, "train_examples": len(train_set),
                   "steps": result.steps, "processes": world.size},

@@ -14,18 +14,19 @@ import json
 import threading
 from typing import Callable
 
-from core.config import ModelSettings, Settings
+from core.config import MODEL_CHOICE_KEYS, ModelSettings, Settings
 from core.errors import ModelError
+from core.models import precision
 from core.models.runtime import ModelRuntime
 
 
 def save_choice(settings: Settings) -> None:
-    """Record ``settings.models``' model and device as this data folder's choice (read by
+    """Record ``settings.models``' model, device and precision as this data folder's choice (read by
     ``core.config.apply_model_choice``); written aside, then renamed."""
     path = settings.model_choice_path
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps({"llm": settings.models.llm, "device": settings.models.device}), encoding="utf-8")
+    tmp.write_text(json.dumps({k: getattr(settings.models, k) for k in MODEL_CHOICE_KEYS}), encoding="utf-8")
     tmp.replace(path)
 
 
@@ -53,20 +54,21 @@ class ActiveModel:
                 self._runtime = self._build(self.settings.model_copy())
             return self._runtime
 
-    def switch(self, llm: str, device: str | None = None) -> ModelRuntime:
-        """Load ``llm`` on ``device`` (default: the current device setting) and answer with it from
-        now on; on failure nothing changes and the error says why in one sentence."""
+    def switch(self, llm: str, device: str | None = None, dtype: str | None = None) -> ModelRuntime:
+        """Load ``llm`` on ``device`` in precision ``dtype`` (defaults: the current settings) and answer
+        with it from now on; on failure nothing changes and the error says why in one sentence."""
         llm = (llm or "").strip()
         if not llm:
             raise ModelError("Name a model first: a folder, a .gguf file or a hub id.")
+        device, dtype = device or self.settings.models.device, dtype or self.settings.models.dtype
         try:
-            models = ModelSettings(**{**self.settings.models.model_dump(), "llm": llm,
-                                      "device": device or self.settings.models.device})
+            models = ModelSettings(**{**self.settings.models.model_dump(), "llm": llm, "device": device, "dtype": dtype})
         except ValueError:
-            raise ModelError(f"'{device}' is not a device: pick auto, cpu or cuda.") from None
+            raise ModelError(precision.not_a_setting(dtype) if dtype not in precision.SETTINGS
+                             else f"'{device}' is not a device: pick auto, cpu or cuda.") from None
         with self._loading:
-            current = self._runtime
-            if current is not None and current.model_id == llm and self.settings.models.device == models.device:
+            current, now = self._runtime, self.settings.models
+            if current is not None and current.model_id == llm and (now.device, now.dtype) == (models.device, models.dtype):
                 return current
             chosen = self.settings.model_copy(update={"models": models})
             runtime = self._build(chosen)  # raises ModelError; the old runtime stays in use

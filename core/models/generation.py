@@ -108,7 +108,10 @@ def _row_scaled(runtime: ModelRuntime, key: str, names: list[str]):
     if not layers or any(key in getattr(m, "lora_variant", {}) for m in layers):
         yield False
         return
-    rows = torch.tensor([n == key for n in names], dtype=torch.float32, device=runtime.device).view(-1, 1, 1)
+    # In the adapter's dtype (fp32 also over a bf16 or int8 base: PEFT keeps adapters in fp32), so that
+    # lora_B(...) * scaling has the dtype and the rounding it has with PEFT's float scaling.
+    dtype = layers[0].lora_B[key].weight.dtype
+    rows = torch.tensor([n == key for n in names], dtype=dtype, device=runtime.device).view(-1, 1, 1)
     previous = runtime.peft.active_adapter
     saved = [(m, m.scaling[key]) for m in layers]
     try:

@@ -75,31 +75,63 @@ def _gguf_cache(settings: Settings, source: ModelSource) -> Path:
 
 
 def load_base_model(settings: Settings):
-    """Return (model, tokenizer, source) for the configured LLM, in eval mode, fp32 on CPU.
+    """Return (model, tokenizer, source) for the configured LLM, in eval mode, on the configured
+    device, in the precision ``models.dtype`` resolves to (``core.models.precision``; its name is
+    ``precision.precision_of(model)``). A precision the machine cannot serve is one sentence
+    (ModelError) before anything loads.
 
-    A GGUF file is dequantized once and kept as safetensors under ``models.cache_dir``:
-    dequantizing takes seconds of CPU on every load, reading safetensors well under one (job
-    processes load the model each time they start).
+    A GGUF file is dequantized once and kept as safetensors under ``models.cache_dir``, in fp32
+    whatever the precision: dequantizing takes seconds of CPU on every load, reading safetensors
+    well under one (job processes load the model each time they start). The weights are cast
+    after loading; the fingerprint is taken before (see ``model_fingerprint``).
     """
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
+    from core.models import precision
+
     source = resolve_llm(settings.models.llm, settings.models.downloads_allowed)
+    device = pick_device(settings.models.device)
+    if (why := precision.unavailable(settings.models.dtype, device)) is not None:
+        raise ModelError(why)
     location, kwargs = source.location, ({"gguf_file": source.gguf_file} if source.gguf_file else {})
     cache = _gguf_cache(settings, source) if source.gguf_file else None
     if cache is not None and (cache / "config.json").is_file():
         location, kwargs = str(cache), {}
+    stored = None if kwargs else precision.read_checkpoint(_folder_of(source, location))
+    wanted = precision.resolve_dtype(settings.models.dtype, device, stored.parameters) if stored else None
+    # A checkpoint stored in bf16 loads straight into bf16 (a 3B model never takes its 12 GB of fp32);
+    # its weights read as floats are exactly the fp32 load's, so the fingerprint is the same. Anything
+    # else loads in fp32 and is cast below.
+    load_dtype = torch.bfloat16 if wanted == "bf16" and stored.dtypes == {"BF16"} else torch.float32
     try:
         tokenizer = AutoTokenizer.from_pretrained(location, **kwargs)
-        model = AutoModelForCausalLM.from_pretrained(location, dtype=torch.float32, **kwargs)
+        model = AutoModelForCausalLM.from_pretrained(location, dtype=load_dtype, **kwargs)
     except (OSError, ValueError) as exc:
         raise ModelError(f"The language model '{settings.models.llm}' could not be loaded: {exc}") from exc
     if cache is not None and kwargs:
         _save_cache(cache, model, tokenizer)
     if tokenizer.pad_token_id is None:
         tokenizer.pad_token = tokenizer.eos_token
-    model.to(pick_device(settings.models.device)).eval()
+    wanted = wanted or precision.resolve_dtype(settings.models.dtype, device, model.num_parameters())
+    fingerprint = model_fingerprint(model)
+    try:
+        precision.cast(model, wanted)
+    except (RuntimeError, TypeError, ValueError, NotImplementedError) as exc:  # e.g. a layer torchao cannot quantize
+        raise ModelError(f"The language model '{settings.models.llm}' could not be put in {wanted}: {exc}") from exc
+    model.to(device).eval()
+    if wanted != "fp32":  # the weights as loaded keep naming the model (model_fingerprint)
+        setattr(model, CAST_FROM, (_weights_hash(model), fingerprint))
     return model, tokenizer, source
+
+
+def _folder_of(source: ModelSource, location: str) -> Path:
+    """The folder holding the checkpoint at ``location`` (a hub id's cached snapshot)."""
+    from core.models import hub
+
+    if source.kind == "hub" and location == source.location:
+        return hub.cached_snapshot(location) or Path(location)
+    return Path(location)
 
 
 def pick_device(device: str) -> str:
@@ -145,33 +177,56 @@ def save_as_folder(model, tokenizer, folder: Path) -> None:
 
 
 def _save_cache(cache: Path, model, tokenizer) -> None:
-    """Keep the dequantized GGUF model for the next load."""
+    """Keep the dequantized GGUF model (fp32) for the next load."""
     try:
         save_as_folder(model, tokenizer, cache)
     except (OSError, ValueError, RuntimeError):  # another process won the race, or the disk is read-only: loading still worked
         pass
 
 
+CAST_FROM = "lab_cast_from"  # set on a model cast at load: (hash of its cast weights, fingerprint before the cast)
+
+
 def model_fingerprint(model) -> str:
     """Short hash of the base weights, so adapters and runs can be pinned to them. LoRA layers put
     on the model (and PEFT's renaming of the wrapped weights) do not change it: the same base
-    weights give the same fingerprint with or without adapters loaded."""
+    weights give the same fingerprint with or without adapters loaded. Nor does the precision: a
+    model cast to bf16 or int8 at load keeps the fingerprint of the weights it was cast from, for as
+    long as its weights are the ones cast, so an adapter trained in fp32 fits it in bf16 and the
+    other way round (the adapter's deltas are changes to the same base weights)."""
+    current = _weights_hash(model)
+    base = model.get_base_model() if hasattr(model, "get_base_model") else model
+    cast_hash, before = getattr(base, CAST_FROM, (None, None))
+    return before if cast_hash == current else current
+
+
+def _weights_hash(model) -> str:
+    """The hash of the first 64 KB (as fp32) of the first eight base tensors by name."""
+    import torch
+
     digest = hashlib.sha256()
     base = {}
     for name, tensor in model.state_dict().items():
-        if "lora_" in name:
+        if "lora_" in name or not isinstance(tensor, torch.Tensor):
             continue
         base[name.removeprefix("base_model.model.").replace(".base_layer", "")] = tensor
     for name, tensor in sorted(base.items())[:8]:
+        tensor = tensor.detach()
+        if tensor.is_quantized or type(tensor) not in (torch.Tensor, torch.nn.Parameter):  # int8 (torchao)
+            tensor = tensor.dequantize()
         digest.update(name.encode())
-        digest.update(tensor.detach().float().cpu().numpy().tobytes()[:65536])
+        # 16,384 floats = the first 64 KB of the tensor's fp32 bytes, without converting all of it
+        digest.update(tensor.reshape(-1)[:16384].float().cpu().numpy().tobytes())
     return digest.hexdigest()[:12]
 
 
 @contextmanager
 def quiet_peft():
     """Wrapping a model with PEFT reads transformers' deprecated ``is_gradient_checkpointing`` alias and
-    warns each time; not ours to fix, and noise in job and app logs. Only that one warning is hidden."""
+    warns each time; not ours to fix, and noise in job and app logs. Over an int8 (torchao) base, PEFT
+    also warns per layer that merging it would fail: the lab never merges an int8 model (an export
+    loads its own fp32 copy). Only those two warnings are hidden."""
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message=".*is_gradient_checkpointing.*", category=FutureWarning)
+        warnings.filterwarnings("ignore", message=".*instantiated without `get_apply_tensor_subclass`.*")
         yield

@@ -17,6 +17,7 @@ from pathlib import Path
 from core.config import Settings
 from core.errors import ModelError
 from core.models.loader import load_base_model, model_fingerprint, quiet_peft
+from core.models.precision import precision_of, weight_bytes
 
 log = logging.getLogger(__name__)
 
@@ -66,9 +67,14 @@ class ModelRuntime:
         return self.model.num_parameters()
 
     @property
+    def dtype(self) -> str:
+        """The precision the base weights are in: "fp32", "bf16" or "int8" (``models.dtype`` resolved)."""
+        return precision_of(self.model)
+
+    @property
     def memory_bytes(self) -> int:
         """Bytes the base weights take (adapters add a few MB each)."""
-        return self.model.get_memory_footprint()
+        return weight_bytes(self.model)
 
     # --- measured speed --------------------------------------------------------------------
     def record_speed(self, steps: int, tokens: int, seconds: float) -> None:
