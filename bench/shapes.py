@@ -12,7 +12,8 @@ and its figures mean nothing), at torch's default thread count:
 - memory: the resident memory the model added when built (RSS after minus before), and the process's RSS then;
 - prompt pass: 2 rows of 550 tokens, the size of the RAG and hybrid prompts (tokens/s);
 - decoding, 1 and 4 rows, greedy, --tokens new tokens after a 60-token prompt: a plain loop over a static cache
-  (the model's own speed) and the app's engine, ``core.models.generation.generate_batch`` (tokens/s summed);
+  (the model's own speed) and the app's engine, ``core.models.generation.generate_batch``, before any adapter is
+  loaded (tokens/s summed over the rows; the difference is the engine's own overhead);
 - the four arms of one demo question through ``generate_batch``: two 550-token prompts (RAG, hybrid) and two
   60-token ones (base, fine-tuned), --tokens new tokens each, the fine-tuned and hybrid rows through a fresh random
   LoRA adapter (the recipe's default: r=16, all linear layers): seconds, and the process's peak RSS then (the target
@@ -275,9 +276,8 @@ def pick(names: str | None, known: dict[str, Path]) -> dict[str, Path]:
 
 
 def machine_facts() -> dict:
-    import peft
-    import torch
-    import transformers
+    """The CPU, its bf16/int8 instruction sets and the versions, without importing torch here (the parent stays small)."""
+    from importlib.metadata import version
 
     cpu, flags = platform.processor() or platform.machine(), set()
     try:
@@ -292,7 +292,7 @@ def machine_facts() -> dict:
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
     wanted = ("amx_bf16", "amx_int8", "amx_tile", "avx512_bf16", "avx512_vnni", "avx512f", "avx2")
     return {"cpu": cpu, "cores": cores, "flags": {f: f in flags for f in wanted}, "python": platform.python_version(),
-            "torch": torch.__version__, "transformers": transformers.__version__, "peft": peft.__version__}
+            "torch": version("torch"), "transformers": version("transformers"), "peft": version("peft")}
 
 
 def write(path: Path, record: dict) -> None:
@@ -304,12 +304,12 @@ def write(path: Path, record: dict) -> None:
 
 
 def table(results: list[dict]) -> None:
-    print(f"{'shape':34} {'dtype':5} {'params':>7} {'memory':>7} {'prompt':>7} {'loop 1':>7} {'loop 4':>7} "
+    print(f"{'shape':36} {'dtype':5} {'params':>7} {'memory':>7} {'prompt':>7} {'loop 1':>7} {'loop 4':>7} "
           f"{'engine 1':>8} {'engine 4':>8} {'4 arms':>7} {'peak':>7} {'LoRA':>7}")
-    print(f"{'':34} {'':5} {'':>7} {'GB':>7} {'tok/s':>7} {'tok/s':>7} {'tok/s':>7} {'tok/s':>8} {'tok/s':>8} "
+    print(f"{'':36} {'':5} {'':>7} {'GB':>7} {'tok/s':>7} {'tok/s':>7} {'tok/s':>7} {'tok/s':>8} {'tok/s':>8} "
           f"{'s':>7} {'GB':>7} {'s/step':>7}")
     for r in results:
-        print(f"{r['repo_id']:34} {r['dtype']:5} {r['parameters'] / 1e9:6.2f}B {r['memory_bytes'] / GB:7.2f} "
+        print(f"{r['repo_id']:36} {r['dtype']:5} {r['parameters'] / 1e9:6.2f}B {r['memory_bytes'] / GB:7.2f} "
               f"{r['prompt_tok_s']:7.1f} {r['loop_tok_s_1']:7.1f} {r['loop_tok_s_4']:7.1f} {r['engine_tok_s_1']:8.1f} "
               f"{r['engine_tok_s_4']:8.1f} {r['four_arms_s']:7.2f} {r['peak_rss_bytes'] / GB:7.2f} {r['lora_step_s']:7.2f}")
 
