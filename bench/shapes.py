@@ -94,6 +94,17 @@ def build(config_dir: str, dtype: str):
     return model.eval()
 
 
+def save_tokenizer(folder: str) -> str:
+    """The bundled model's tokenizer, saved once to ``folder`` for every measuring process (read from there in under
+    a second; from the GGUF file it takes ~15 s). Runs in a process of its own, so the parent never runs torch."""
+    from core.config import load_settings
+    from core.models.loader import load_base_model
+
+    _, tokenizer, _ = load_base_model(load_settings(data_dir=Path(folder) / "data"))
+    tokenizer.save_pretrained(folder)
+    return folder
+
+
 class FoldedTokenizer:
     """The bundled tokenizer standing in for a shape's own, for the engine's per-step text decoding."""
 
@@ -178,13 +189,12 @@ def measure(job: dict) -> dict:
     import torch
     from transformers import AutoTokenizer
 
-    from core.config import BUNDLED_LLM, load_settings
+    from core.config import load_settings
     from core.models.generation import Decoding, Request, generate_batch
-    from core.models.loader import ModelSource, resolve_llm
+    from core.models.loader import ModelSource
     from core.models.runtime import ModelRuntime
 
-    bundled = resolve_llm(BUNDLED_LLM)
-    inner = AutoTokenizer.from_pretrained(bundled.location, gguf_file=bundled.gguf_file)
+    inner = AutoTokenizer.from_pretrained(job["tokenizer_dir"])
     gc.collect()
     before = rss()
     model = build(job["config_dir"], job["dtype"])
@@ -226,9 +236,9 @@ def measure(job: dict) -> dict:
         lora_step_s=step_s, train_peak_rss_bytes=peak_rss()))
 
 
-def child(job: dict, reply) -> None:
+def child(work, job, reply) -> None:
     try:
-        reply.send({"figures": measure(job)})
+        reply.send({"value": work(job)})
     except BaseException as exc:  # the parent records it and goes on with the next measurement
         traceback.print_exc()
         reply.send({"error": f"{type(exc).__name__}: {exc}"})
@@ -237,11 +247,11 @@ def child(job: dict, reply) -> None:
 
 
 # --- in the parent ---------------------------------------------------------------------------
-def in_own_process(job: dict, start_method: str) -> dict:
-    """Run ``measure(job)`` in a new process: {"figures": ...} or {"error": ...}, also when it is killed."""
+def in_own_process(work, job, start_method: str) -> dict:
+    """``work(job)`` in a new process: {"value": ...} or {"error": ...}, also when the process is killed."""
     context = mp.get_context(start_method)
     receive, send = context.Pipe(duplex=False)
-    process = context.Process(target=child, args=(job, send))
+    process = context.Process(target=child, args=(work, job, send))
     process.start()
     send.close()
     try:
@@ -345,22 +355,26 @@ def main() -> None:
                   "settings": {"tokens": args.tokens, "repeats": args.repeats, "long_prompt": LONG, "short_prompt": SHORT,
                                "train_batch": f"{TRAIN_ROWS} x {TRAIN_LEN} tokens, loss on {TRAIN_ANSWER}"},
                   "load_average_start": os.getloadavg(), "results": [], "failures": []}
+        start_method = "fork" if args.smoke else "spawn"
+        tokenizer = in_own_process(save_tokenizer, str(Path(tmp) / "tokenizer"), start_method)
+        if "error" in tokenizer:
+            sys.exit(f"the bundled tokenizer could not be prepared: {tokenizer['error']}")
         m = record["machine"]
         print(f"{m['cpu']}, {m['cores']} cores, torch {m['torch']}, transformers {m['transformers']}; bf16 in hardware: "
               f"AMX {m['flags']['amx_bf16']}, AVX512-BF16 {m['flags']['avx512_bf16']}; load average {os.getloadavg()[0]:.1f}")
         for repo_id, folder in shapes.items():
             for dtype in dtypes:
                 job = {"repo_id": repo_id, "config_dir": str(folder), "dtype": dtype, "tokens": args.tokens,
-                       "repeats": args.repeats}
+                       "repeats": args.repeats, "tokenizer_dir": tokenizer["value"]}
                 started = time.perf_counter()
-                reply = in_own_process(job, "fork" if args.smoke else "spawn")
+                measured = in_own_process(measure, job, start_method)
                 took = time.perf_counter() - started
-                if "figures" in reply:
-                    record["results"].append(reply["figures"])
+                if "value" in measured:
+                    record["results"].append(measured["value"])
                     print(f"  {repo_id} {dtype}: measured in {took:.0f} s", flush=True)
                 else:
-                    record["failures"].append({**job, "error": reply["error"]})
-                    print(f"  {repo_id} {dtype}: FAILED after {took:.0f} s: {reply['error']}", flush=True)
+                    record["failures"].append({"repo_id": repo_id, "dtype": dtype, "error": measured["error"]})
+                    print(f"  {repo_id} {dtype}: FAILED after {took:.0f} s: {measured['error']}", flush=True)
                 record["load_average_end"] = os.getloadavg()
                 if out is not None:
                     write(out, record)
