@@ -43,10 +43,10 @@ bench: install
 
 # Every benchmark at its --smoke size (seconds each after imports; eval_page.py about two minutes: a
 # server, a browser and two evaluation workers). tests/test_bench_smoke.py runs the same, eval_page.py
-# only with BENCH_SMOKE_ALL=1. shapes.py joins once it exists.
+# only with BENCH_SMOKE_ALL=1.
 # Passive OpenMP threads: a smoke run's figures mean nothing, and on a shared machine spinning threads
 # made them several times slower (that test says by how much).
-SMOKE_BENCHES := $(filter-out bench/shapes.py,$(sort $(wildcard bench/*.py)))
+SMOKE_BENCHES := $(sort $(wildcard bench/*.py))
 bench-smoke: install
 	for b in $(SMOKE_BENCHES); do echo "== $$b --smoke"; $(OFFLINE_ENV) OMP_WAIT_POLICY=PASSIVE $(PY) $$b --smoke; done
 

@@ -22,7 +22,7 @@ from core.config import REPO_ROOT
 
 BENCH = REPO_ROOT / "bench"
 # Written on other branches; they join this test when they take --smoke.
-NOT_YET = {"shapes.py"}
+NOT_YET: set[str] = set()
 BENCHES = sorted(p for p in BENCH.glob("*.py") if p.name not in NOT_YET)
 TIMEOUT_S = 300  # per benchmark, on a busy 2-core machine; a smoke run takes seconds after imports
 # eval_page.py's smoke starts `streamlit run`, Chromium and two evaluation workers (a fresh interpreter

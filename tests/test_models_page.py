@@ -1,6 +1,7 @@
 """The Models page, headless (AppTest): the model in use, a switch without a restart that a
-restart keeps, adapters of another base listed as unusable, the offline sentence for a hub id, and
-a hub download shown and cancelled through its job record, and the precision shown and switched."""
+restart keeps, adapters of another base listed as unusable, the offline sentence for a hub id, a hub
+download shown and cancelled through its job record, the precision shown and switched, and the suggested
+models' figures, measured (bench/shapes.py) or estimated."""
 
 import json
 import os
@@ -13,6 +14,7 @@ from streamlit.testing.v1 import AppTest
 
 from core.config import REPO_ROOT
 from tests.model_copies import save_folder
+from tests.test_shapes import figures, write_run
 
 TIMEOUT = 300
 
@@ -149,3 +151,45 @@ def test_the_page_shows_the_precision_and_switches_it_and_refuses_one_the_cpu_ca
     assert not at.exception, at.exception
     assert metric(at, "Precision") == "int8" and resources.runtime().dtype == "int8"
     assert json.loads((data / "model.json").read_text())["dtype"] == "int8"  # a restart keeps it
+
+
+def suggestions_section(measured_file: str):
+    """The page's suggestions section alone (no model to load), reading its figures from ``measured_file``."""
+    from pathlib import Path
+
+    from ui import models_sections
+
+    models_sections.suggestions(None, measured_file=Path(measured_file))
+
+
+def open_suggestions(measured_file):
+    """The section opened headless, and its table indexed by model."""
+    at = AppTest.from_function(suggestions_section, args=(str(measured_file),), default_timeout=60)
+    at.run()
+    assert not at.exception, at.exception
+    return at, at.dataframe[0].value.set_index("model")
+
+
+def test_the_suggestions_show_measured_figures_with_their_machine_and_date(tmp_path):
+    from dataclasses import asdict
+
+    path = tmp_path / "shapes_measured.json"
+    write_run(path, [asdict(figures())])  # Qwen2.5-1.5B in bf16 only
+    at, table = open_suggestions(path)
+    measured = table.loc["Qwen/Qwen2.5-1.5B-Instruct"]
+    assert measured["figures"] == "measured on Test CPU 9000, 2026-12-07"
+    assert measured["memory fp32 / bf16"] == "6.2 GB (est.) / 3.1 GB"
+    assert measured["tok/s, one answer, fp32 / bf16"].endswith("(est.) / 4.2")
+    assert measured["four arms of a question, fp32 / bf16"] == "— / 13.7 s"
+    assert measured["LoRA step, fp32 / bf16"] == "— / 9.5 s"
+    others = table.drop(index="Qwen/Qwen2.5-1.5B-Instruct")
+    assert set(others["figures"]) == {"estimates"} and others["memory fp32 / bf16"].str.contains(r"\(est\.\) / —").all()
+    captions = " ".join(c.value for c in at.caption)
+    assert "Measured on Test CPU 9000 (2 cores), 2026-12-07" in captions and "48 new tokens" in captions
+
+
+def test_without_measurements_every_suggested_figure_is_an_estimate_labelled_so(tmp_path):
+    at, table = open_suggestions(tmp_path / "absent.json")
+    assert set(table["figures"]) == {"estimates"}
+    assert table["tok/s, one answer, fp32 / bf16"].str.endswith("(est.) / —").all()
+    assert not any("Measured on" in c.value for c in at.caption)

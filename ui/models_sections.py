@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pandas as pd
 import streamlit as st
 
@@ -183,17 +185,44 @@ def download_progress(downloads: hub.HubDownloads, repo: str) -> None:
             st.rerun()
 
 
-def suggestions(runtime: ModelRuntime | None) -> None:
+def _both(fp32: catalog.ShapeFigures | None, bf16: catalog.ShapeFigures | None, show, fp32_estimate: str = "—") -> str:
+    """"fp32 / bf16" of one figure: measured where there is a measurement, else the estimate (fp32 only) or a dash."""
+    return f"{show(fp32) if fp32 else fp32_estimate} / {show(bf16) if bf16 else '—'}"
+
+
+def suggestion_row(s: catalog.Suggestion, measured: catalog.ShapeMeasurements | None) -> dict:
+    """One suggested model: measured figures where bench/shapes.py measured its shape, estimates (marked) elsewhere."""
+    fp32, bf16 = (measured.get(s.repo_id, dtype) if measured else None for dtype in ("fp32", "bf16"))
+    return {
+        "model": s.repo_id, "parameters": count(s.parameters), "context": f"{s.context:,}",
+        "download (est.)": size(s.download_bytes),
+        "memory fp32 / bf16": _both(fp32, bf16, lambda m: size(m.memory_bytes), f"{size(s.memory_bytes)} (est.)"),
+        "tok/s, one answer, fp32 / bf16": _both(fp32, bf16, lambda m: f"{m.engine_tok_s_1:.1f}", f"{s.tokens_per_s():.1f} (est.)"),
+        "four arms of a question, fp32 / bf16": _both(fp32, bf16, lambda m: f"{m.four_arms_s:.1f} s"),
+        "LoRA step, fp32 / bf16": _both(fp32, bf16, lambda m: f"{m.lora_step_s:.1f} s"),
+        "figures": measured.label if fp32 or bf16 else "estimates",
+        "note": s.note,
+    }
+
+
+def suggestions(runtime: ModelRuntime | None, measured_file: Path = catalog.MEASURED_FILE) -> None:
     st.subheader("Suggested instruction-tuned models")
-    rows = [{"model": s.repo_id, "parameters": count(s.parameters), "context": f"{s.context:,}",
-             "download (est.)": size(s.download_bytes), "memory fp32 (est.)": size(s.memory_bytes),
-             "tok/s on 2 CPU cores (est.)": round(s.tokens_per_s(), 1), "note": s.note} for s in catalog.SUGGESTED]
-    st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch")
+    measured = catalog.measured_shapes(measured_file)
+    st.dataframe(pd.DataFrame([suggestion_row(s, measured) for s in catalog.SUGGESTED]), hide_index=True, width="stretch")
+    if measured is not None:
+        st.caption(
+            f"Measured on {measured.cpu} ({measured.cores} cores), {measured.date}, by `bench/shapes.py`: each model's "
+            "published shape with random weights (speed and memory depend on the shape, not the values). Memory: what "
+            "the weights take once loaded; tok/s: one answer through this app's engine; four arms: one demo question's "
+            "base, RAG, fine-tuned and hybrid answers together (two ~550-token prompts, "
+            f"{measured.tokens} new tokens each); LoRA step: "
+            "one training step of the app's recipe (8 rows). Another machine gives other figures."
+        )
     st.caption(
-        "Estimates, not measurements: download at 2 bytes a weight (bf16 safetensors; the hub is asked for the exact "
-        "size before anything downloads), memory at 4 bytes a weight (fp32; bf16 takes half, int8 about a quarter), speed for one answer "
-        f"extrapolated from {catalog.MEASURED_MODEL}, measured at 12 tok/s: 2.06 ms a layer + 0.16 ns a weight per "
-        "decoding step. A GPU is much faster and is not covered."
+        "Figures marked (est.) are estimates, not measurements: download at 2 bytes a weight (bf16 safetensors; the hub "
+        "is asked for the exact size before anything downloads), memory at 4 bytes a weight (fp32; bf16 takes half, int8 "
+        f"about a quarter), speed for one answer extrapolated from {catalog.MEASURED_MODEL}, measured at 12 tok/s: 2.06 ms "
+        "a layer + 0.16 ns a weight per decoding step. A GPU is much faster and is not covered."
         + (f" The model in use measures {runtime.speed().per_answer_tok_s:.1f} tok/s per answer on this machine."
            if runtime is not None and runtime.speed() else "")
     )

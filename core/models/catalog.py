@@ -11,11 +11,21 @@ model's published config) is an estimate, and the page says so:
   and 148 ms for four, which a fixed cost per layer plus a cost per weight and answer fits as
   2.06 ms a layer + 0.16 ns a weight. Bigger models read more weights per token, so the cost per
   weight dominates them; a GPU is not covered by these figures.
+
+Measured figures replace the estimates where ``bench/shapes.py`` has measured a model's shape (its published
+config with random weights) and written ``bench/shapes_measured.json``: ``measured_shapes`` reads that file.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import json
+import logging
+from dataclasses import dataclass, fields
+from pathlib import Path
+
+from core.config import REPO_ROOT
+
+log = logging.getLogger(__name__)
 
 MEASURED_MODEL = "SmolLM2-135M-Instruct (fp32, 2 CPU cores)"
 MS_PER_LAYER = 2.06  # (83.3 - 21.6) ms / 30 layers
@@ -56,3 +66,73 @@ SUGGESTED = [
     Suggestion("Qwen/Qwen2.5-3B-Instruct", 3_085_938_688, 36, 32768, "a GPU, or patience"),
     Suggestion("meta-llama/Llama-3.2-3B-Instruct", 3_212_749_824, 28, 131072, "gated: accept its licence, then hf auth login"),
 ]
+
+
+MEASURED_FILE = REPO_ROOT / "bench" / "shapes_measured.json"  # written by bench/shapes.py
+
+
+@dataclass(frozen=True)
+class ShapeFigures:
+    """What bench/shapes.py measured for one model shape at one dtype, in one process (random weights of the
+    published shape). Speeds are tokens per second, summed over the rows decoded together."""
+
+    repo_id: str
+    dtype: str  # "fp32" or "bf16"
+    parameters: int
+    threads: int  # torch's thread count in the measuring process
+    memory_bytes: int  # resident memory the weights added when the model was built
+    rss_bytes: int  # the process's resident memory then
+    prompt_tok_s: float  # prompt pass, 2 rows x 550 tokens (the RAG and hybrid prompts)
+    loop_tok_s_1: float  # greedy decoding, plain loop over a static cache, 1 row
+    loop_tok_s_4: float  # the same, 4 rows
+    engine_tok_s_1: float  # greedy decoding through the app's engine (generate_batch), 1 row
+    engine_tok_s_4: float  # the same, 4 rows
+    four_arms_s: float  # one demo question's four arms through the engine, adapter rows included
+    peak_rss_bytes: int  # the process's peak resident memory after them
+    lora_step_s: float  # one LoRA training step of the product's recipe
+    train_peak_rss_bytes: int  # the process's peak resident memory after it
+
+
+@dataclass(frozen=True)
+class ShapeMeasurements:
+    """One run of bench/shapes.py: the machine it ran on and its figures by (repo id, dtype)."""
+
+    cpu: str
+    cores: int
+    date: str
+    tokens: int  # new tokens per answer in the decoding figures and the four arms
+    figures: dict[tuple[str, str], ShapeFigures]
+
+    def get(self, repo_id: str, dtype: str) -> ShapeFigures | None:
+        return self.figures.get((repo_id, dtype))
+
+    @property
+    def label(self) -> str:
+        return f"measured on {self.cpu}, {self.date}"
+
+
+_CONVERT = {"int": int, "float": float, "str": str}
+
+
+def measured_shapes(path: Path = MEASURED_FILE) -> ShapeMeasurements | None:
+    """The figures in ``path`` (bench/shapes.py's output), or None when there are none. A damaged file is
+    logged and read as none: the page then shows its estimates, labelled as such."""
+    try:
+        data = json.loads(Path(path).read_text(encoding="utf-8"))
+        machine = data.get("machine") or {}
+        figures = {}
+        for row in data.get("results") or []:
+            try:
+                one = ShapeFigures(**{f.name: _CONVERT[f.type](row[f.name]) for f in fields(ShapeFigures)})
+            except (KeyError, TypeError, ValueError):  # a row of another version of the bench: skipped
+                continue
+            figures[(one.repo_id, one.dtype)] = one
+        measured = ShapeMeasurements(str(machine.get("cpu") or "an unnamed CPU"), int(machine.get("cores") or 0),
+                                     str(data.get("date") or "an unknown date"),
+                                     int((data.get("settings") or {}).get("tokens") or 0), figures)
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError, TypeError, AttributeError) as exc:
+        log.warning("ignored %s: %s", path, exc)
+        return None
+    return measured if figures else None

@@ -1,0 +1,420 @@
+"""Speed and memory measured, not extrapolated, on the model shapes users pick.
+
+Run: .venv/bin/python bench/shapes.py [--shapes qwen2.5-1.5b,llama-3.2-1b] [--dtypes fp32,bf16] [--tokens 48]
+     [--repeats 2] [--out bench/shapes_measured.json]
+``--smoke``: a tiny shape built in code (2 layers, hidden 64, vocabulary 1,000), both dtypes, 4 tokens, one run
+each, nothing written unless --out is given; tests/test_bench_smoke.py runs it.
+
+Each shape is built from its published config.json (bench/shapes/<owner>/<name>/, origins in the README there)
+with random weights: speed and memory depend on the shape, not on the values, and nothing is downloaded. Each
+(shape, dtype) is measured in a process of its own, spawned, so its memory figures are its own (smoke forks: cheaper,
+and its figures mean nothing), at torch's default thread count:
+- memory: the resident memory the model added when built (RSS after minus before), and the process's RSS then;
+- prompt pass: 2 rows of 550 tokens, the size of the RAG and hybrid prompts (tokens/s);
+- decoding, 1 and 4 rows, greedy, --tokens new tokens after a 60-token prompt: a plain loop over a static cache
+  (the model's own speed) and the app's engine, ``core.models.generation.generate_batch``, before any adapter is
+  loaded (tokens/s summed over the rows; the difference is the engine's own overhead);
+- the four arms of one demo question through ``generate_batch``: two 550-token prompts (RAG, hybrid) and two
+  60-token ones (base, fine-tuned), --tokens new tokens each, the fine-tuned and hybrid rows through a fresh random
+  LoRA adapter (the recipe's default: r=16, all linear layers): seconds, and the process's peak RSS then (the target
+  for a 1.5B shape: <= 15 s and <= 4.5 GB; the app's embedder and Qdrant come on top of this process's figure);
+- one LoRA training step of the product's recipe (``core.finetune.recipe.train``, default LoRA and batch of 8 rows,
+  here of 64 tokens with the loss on the last 16): seconds, the second of two steps (the first pays one-off set-up).
+Timed parts run --repeats times and keep the best (the machines are shared). Prompts are random token ids below the
+shape's vocabulary; the engine decodes each answer's text at every step (streaming) with the bundled tokenizer,
+ids folded into its vocabulary: the text means nothing, its cost is the app's.
+Writes --out after each measurement (default bench/shapes_measured.json, which the Models page shows).
+Last line: ratio=<bf16 over fp32 engine decoding tok/s at 4 rows, for the largest shape measured at both>
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import multiprocessing as mp
+import os
+import platform
+import resource
+import sys
+import tempfile
+import time
+import traceback
+from dataclasses import asdict
+from datetime import datetime, timezone
+from pathlib import Path
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+import core  # noqa: E402,F401  (sets the MKL code path before torch loads)
+from core.models.catalog import MEASURED_FILE, SUGGESTED, ShapeFigures  # noqa: E402
+
+SHAPES_DIR = Path(__file__).resolve().parent / "shapes"
+LONG, SHORT = 550, 60  # prompt tokens: a RAG prompt of the demo (3 passages of 120 tokens), a closed-book one
+TRAIN_ROWS, TRAIN_LEN, TRAIN_ANSWER = 8, 64, 16  # the recipe's batch of 8; a demo pair is about 55-65 tokens
+TARGET = ("Qwen/Qwen2.5-1.5B-Instruct", 15.0, 4.5)  # issue 25: four arms in <= 15 s, <= 4.5 GB resident
+TINY = {"architectures": ["LlamaForCausalLM"], "model_type": "llama", "hidden_size": 64, "intermediate_size": 128,
+        "num_hidden_layers": 2, "num_attention_heads": 4, "num_key_value_heads": 2, "vocab_size": 1000,
+        "max_position_embeddings": 2048, "tie_word_embeddings": True, "bos_token_id": 1, "eos_token_id": 2}
+SMOKE = {"tokens": 4, "repeats": 1, "dtypes": "fp32,bf16"}
+GB = 1e9
+
+
+# --- in the measuring process ----------------------------------------------------------------
+def rss() -> int:
+    import psutil
+
+    return psutil.Process().memory_info().rss
+
+
+def peak_rss() -> int:
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return peak if sys.platform == "darwin" else peak * 1024  # bytes on macOS, KB on Linux
+
+
+def build(config_dir: str, dtype: str):
+    """The shape in ``config_dir`` with random weights: torch's initialisation is skipped and every tensor filled
+    once (normal(0, initializer_range) for matrices, zero biases, unit norms), which takes a single pass."""
+    import torch
+    from transformers import AutoConfig, AutoModelForCausalLM
+    from transformers.initialization import no_init_weights
+
+    config = AutoConfig.from_pretrained(config_dir)
+    with no_init_weights():
+        model = AutoModelForCausalLM.from_config(config, dtype={"fp32": torch.float32, "bf16": torch.bfloat16}[dtype])
+    # Skipping the initialisation skips the tying too (init_weights does both): without it a tied shape carries a
+    # second vocabulary matrix (measured: +0.6 GB resident for Qwen2.5-0.5B in fp32).
+    model.tie_weights()
+    if getattr(config, "tie_word_embeddings", False):
+        assert model.get_output_embeddings().weight is model.get_input_embeddings().weight, "embeddings not tied"
+    generator = torch.Generator().manual_seed(0)
+    with torch.no_grad():
+        for name, p in model.named_parameters():
+            if p.dim() >= 2:
+                p.normal_(0.0, getattr(config, "initializer_range", 0.02), generator=generator)
+            else:
+                p.fill_(0.0 if name.endswith("bias") else 1.0)
+    assert all(torch.isfinite(b).all() for b in model.buffers()), "a buffer was left uninitialised"
+    return model.eval()
+
+
+def save_tokenizer(folder: str) -> str:
+    """The bundled model's tokenizer, saved once to ``folder`` for every measuring process (read from there in under
+    a second; from the GGUF file it takes ~15 s). Runs in a process of its own, so the parent never runs torch."""
+    from core.config import load_settings
+    from core.models.loader import load_base_model
+
+    _, tokenizer, _ = load_base_model(load_settings(data_dir=Path(folder) / "data"))
+    tokenizer.save_pretrained(folder)
+    return folder
+
+
+class FoldedTokenizer:
+    """The bundled tokenizer standing in for a shape's own, for the engine's per-step text decoding."""
+
+    def __init__(self, inner, eos_id: int):
+        self.inner, self.size = inner, len(inner)
+        self.eos_token_id = self.pad_token_id = eos_id
+
+    def decode(self, ids, **kwargs) -> str:
+        return self.inner.decode([i % self.size for i in ids], **kwargs)
+
+
+def prompt_pass(model, ids) -> float:
+    """Tokens/s of one prompt pass, as the engine runs it (a growing cache, logits of the last position)."""
+    import torch
+    from transformers import DynamicCache
+
+    started = time.perf_counter()
+    with torch.inference_mode():
+        model(input_ids=ids, cache=DynamicCache(), use_cache=True, logits_to_keep=1)
+    return ids.numel() / (time.perf_counter() - started)
+
+
+def plain_loop(model, ids, tokens: int) -> float:
+    """Greedy decoding with a static cache, nothing else: tokens/s summed over the rows, prompt pass excluded."""
+    import torch
+    from transformers import StaticCache
+
+    rows, length = ids.shape
+    cache = StaticCache(config=model.config, max_cache_len=length + tokens + 1)
+    with torch.inference_mode():
+        out = model(input_ids=ids, cache=cache, use_cache=True, cache_position=torch.arange(length), logits_to_keep=1)
+        current = out.logits[:, -1].argmax(-1, keepdim=True)
+        started = time.perf_counter()
+        for position in range(length, length + tokens - 1):
+            out = model(input_ids=current, cache=cache, use_cache=True, cache_position=torch.tensor([position]))
+            current = out.logits[:, -1].argmax(-1, keepdim=True)
+    return rows * (tokens - 1) / (time.perf_counter() - started)
+
+
+def engine_decoding(runtime, prompt: list[int], rows: int, tokens: int) -> float:
+    """The engine's decoding steps (its first token comes from the prompt pass): tokens/s summed over the rows."""
+    from core.models.generation import Decoding, Request, generate_batch
+
+    results = generate_batch(runtime, [Request(prompt)] * rows, Decoding(max_new_tokens=tokens, min_new_tokens=tokens))
+    return sum(len(r.token_ids) - 1 for r in results) / max(r.decode_s for r in results)
+
+
+def random_adapter(model, folder: Path):
+    """A LoRA adapter of the recipe's default shape with random weights, saved to ``folder``; returns the model
+    without it (the runtime loads it back, as the app does)."""
+    import torch
+
+    from core.finetune.recipe import TrainingConfig, add_lora
+
+    peft_model = add_lora(model, TrainingConfig())
+    with torch.no_grad():
+        for name, p in peft_model.named_parameters():
+            if "lora_B" in name:  # zero at creation: the rows would not differ from base rows
+                p.normal_(0, 0.01)
+    peft_model.save_pretrained(str(folder))
+    return peft_model.unload()
+
+
+def lora_step(model, vocab: int, generator) -> float:
+    """Seconds of the second of two training steps of the product's recipe on one batch."""
+    import torch
+
+    from core.finetune.recipe import IGNORE, Example, TrainingConfig, add_lora, train
+
+    examples = []
+    for _ in range(TRAIN_ROWS):
+        ids = torch.randint(3, vocab, (TRAIN_LEN,), generator=generator).tolist()
+        examples.append(Example(ids, [IGNORE] * (TRAIN_LEN - TRAIN_ANSWER) + ids[-TRAIN_ANSWER:]))
+    result = train(add_lora(model, TrainingConfig()), examples, [], TrainingConfig(max_steps=2), pad_id=0)
+    return result.history[1].elapsed_s - result.history[0].elapsed_s
+
+
+def measure(job: dict) -> dict:
+    """Build one shape at one dtype and measure it (see the module's docstring); returns ShapeFigures as a dict."""
+    import gc
+
+    import torch
+    from transformers import AutoTokenizer
+
+    from core.config import load_settings
+    from core.models.generation import Decoding, Request, generate_batch
+    from core.models.loader import ModelSource
+    from core.models.runtime import ModelRuntime
+
+    def progress(what: str) -> None:  # a full run takes long: say where it is
+        print(f"    {job['repo_id']} {job['dtype']}: {what}", flush=True)
+
+    inner = AutoTokenizer.from_pretrained(job["tokenizer_dir"])
+    gc.collect()
+    before = rss()
+    model = build(job["config_dir"], job["dtype"])
+    after = rss()
+    progress(f"built, {(after - before) / GB:.2f} GB resident")
+    config, repeats, tokens = model.config, job["repeats"], job["tokens"]
+    vocab = config.vocab_size
+    generator = torch.Generator().manual_seed(1)
+    long_ids = torch.randint(3, vocab, (1, LONG), generator=generator)
+    short_ids = torch.randint(3, vocab, (1, SHORT), generator=generator)
+
+    # Each timed part runs `repeats` times; the best is kept (tokens/s: the highest; seconds: the lowest).
+    prompt = max(prompt_pass(model, long_ids.repeat(2, 1)) for _ in range(repeats))
+    loop = {rows: max(plain_loop(model, short_ids.repeat(rows, 1), tokens) for _ in range(repeats)) for rows in (1, 4)}
+    progress(f"prompt pass {prompt:.1f} tok/s, plain loop {loop[1]:.1f} / {loop[4]:.1f} tok/s (1 / 4 rows)")
+
+    with tempfile.TemporaryDirectory() as tmp:
+        model = random_adapter(model, Path(tmp) / "adapter")
+        eos = config.eos_token_id[0] if isinstance(config.eos_token_id, list) else config.eos_token_id
+        source = ModelSource(job["config_dir"], None, job["repo_id"], "folder")
+        runtime = ModelRuntime(load_settings(data_dir=Path(tmp) / "data"), loaded=(model, FoldedTokenizer(inner, eos), source))
+        short, long = short_ids[0].tolist(), long_ids[0].tolist()
+        engine = {rows: max(engine_decoding(runtime, short, rows, tokens) for _ in range(repeats)) for rows in (1, 4)}
+        progress(f"engine {engine[1]:.1f} / {engine[4]:.1f} tok/s (1 / 4 rows)")
+        key = runtime.ensure_adapter(Path(tmp) / "adapter", "random", job["repo_id"], runtime.fingerprint, "random LoRA")
+        arms = [Request(short), Request(long), Request(short, key), Request(long, key)]  # base, RAG, fine-tuned, hybrid
+        decoding = Decoding(max_new_tokens=tokens, min_new_tokens=tokens)
+
+        def four_arms() -> float:
+            started = time.perf_counter()
+            generate_batch(runtime, arms, decoding)
+            return time.perf_counter() - started
+
+        four_arms_s = min(four_arms() for _ in range(repeats))
+        peak = peak_rss()
+        progress(f"four arms {four_arms_s:.2f} s, peak RSS {peak / GB:.2f} GB")
+        base = runtime.peft.unload()  # the runtime is done: its adapter's layers come off for training
+    step_s = lora_step(base, vocab, generator)
+    return asdict(ShapeFigures(
+        repo_id=job["repo_id"], dtype=job["dtype"], parameters=base.num_parameters(), threads=torch.get_num_threads(),
+        memory_bytes=after - before, rss_bytes=after, prompt_tok_s=prompt, loop_tok_s_1=loop[1], loop_tok_s_4=loop[4],
+        engine_tok_s_1=engine[1], engine_tok_s_4=engine[4], four_arms_s=four_arms_s, peak_rss_bytes=peak,
+        lora_step_s=step_s, train_peak_rss_bytes=peak_rss()))
+
+
+def child(work, job, reply) -> None:
+    try:
+        reply.send({"value": work(job)})
+    except BaseException as exc:  # the parent records it and goes on with the next measurement
+        traceback.print_exc()
+        reply.send({"error": f"{type(exc).__name__}: {exc}"})
+    finally:
+        reply.close()
+
+
+# --- in the parent ---------------------------------------------------------------------------
+def in_own_process(work, job, start_method: str) -> dict:
+    """``work(job)`` in a new process: {"value": ...} or {"error": ...}, also when the process is killed."""
+    context = mp.get_context(start_method)
+    receive, send = context.Pipe(duplex=False)
+    process = context.Process(target=child, args=(work, job, send))
+    process.start()
+    send.close()
+    try:
+        reply = receive.recv()
+    except EOFError:
+        reply = None
+    process.join()
+    if reply is None:
+        why = " (killed: out of memory?)" if process.exitcode == -9 else ""
+        reply = {"error": f"the measuring process ended with exit code {process.exitcode}{why}"}
+    return reply
+
+
+def published_shapes() -> dict[str, Path]:
+    """Repository id -> config folder, smallest model first (a run that stops late keeps the most figures)."""
+    sizes = {s.repo_id: s.parameters for s in SUGGESTED}
+    found = {f"{p.parent.parent.name}/{p.parent.name}": p.parent for p in SHAPES_DIR.glob("*/*/config.json")}
+    return dict(sorted(found.items(), key=lambda item: (sizes.get(item[0], 0), item[0])))
+
+
+def pick(names: str | None, known: dict[str, Path]) -> dict[str, Path]:
+    """``--shapes``: repository ids or their names, any case, "-Instruct" optional."""
+    if not names:
+        return known
+    picked = {}
+    for name in (n.strip().lower() for n in names.split(",") if n.strip()):
+        hits = [r for r in known if name in (r.lower(), r.split("/")[1].lower(), r.split("/")[1].lower().removesuffix("-instruct"))]
+        if not hits:
+            sys.exit(f"no shape '{name}' in {SHAPES_DIR}: pick from {', '.join(known)}")
+        picked[hits[0]] = known[hits[0]]
+    return picked
+
+
+def machine_facts() -> dict:
+    """The CPU, its bf16/int8 instruction sets and the versions, without importing torch here (the parent stays small)."""
+    from importlib.metadata import version
+
+    cpu, flags = platform.processor() or platform.machine(), set()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            key, _, value = line.partition(":")
+            if key.strip() == "model name":
+                cpu = value.strip()
+            elif key.strip() == "flags":
+                flags = set(value.split())
+    except OSError:
+        pass
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    wanted = ("amx_bf16", "amx_int8", "amx_tile", "avx512_bf16", "avx512_vnni", "avx512f", "avx2")
+    return {"cpu": cpu, "cores": cores, "flags": {f: f in flags for f in wanted}, "python": platform.python_version(),
+            "torch": version("torch"), "transformers": version("transformers"), "peft": version("peft")}
+
+
+def write(path: Path, record: dict) -> None:
+    """Written aside, then renamed: the page never reads half a file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_name(f".{path.name}.partial")
+    partial.write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
+    partial.replace(path)
+
+
+def table(results: list[dict]) -> None:
+    print(f"{'shape':36} {'dtype':5} {'params':>7} {'memory':>7} {'prompt':>7} {'loop 1':>7} {'loop 4':>7} "
+          f"{'engine 1':>8} {'engine 4':>8} {'4 arms':>7} {'peak':>7} {'LoRA':>7}")
+    print(f"{'':36} {'':5} {'':>7} {'GB':>7} {'tok/s':>7} {'tok/s':>7} {'tok/s':>7} {'tok/s':>8} {'tok/s':>8} "
+          f"{'s':>7} {'GB':>7} {'s/step':>7}")
+    for r in results:
+        print(f"{r['repo_id']:36} {r['dtype']:5} {r['parameters'] / 1e9:6.2f}B {r['memory_bytes'] / GB:7.2f} "
+              f"{r['prompt_tok_s']:7.1f} {r['loop_tok_s_1']:7.1f} {r['loop_tok_s_4']:7.1f} {r['engine_tok_s_1']:8.1f} "
+              f"{r['engine_tok_s_4']:8.1f} {r['four_arms_s']:7.2f} {r['peak_rss_bytes'] / GB:7.2f} {r['lora_step_s']:7.2f}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--shapes", help="comma-separated, e.g. qwen2.5-1.5b,SmolLM2-360M (default: all in bench/shapes/)")
+    parser.add_argument("--dtypes", default="fp32,bf16", help="comma-separated: fp32, bf16")
+    parser.add_argument("--tokens", type=int, default=48, help="new tokens per answer (decoding and the four arms)")
+    parser.add_argument("--repeats", type=int, default=2, help="runs of each timed part; the best is kept")
+    parser.add_argument("--out", type=Path, help="results file (default bench/shapes_measured.json; with --smoke, none unless given)")
+    parser.add_argument("--smoke", action="store_true", help=f"a tiny shape built in code, {SMOKE}: seconds")
+    if "--smoke" in sys.argv[1:]:
+        parser.set_defaults(**SMOKE)
+    args = parser.parse_args()
+    dtypes = [d.strip() for d in args.dtypes.split(",") if d.strip()]
+    if not dtypes or set(dtypes) - {"fp32", "bf16"}:
+        parser.error(f"--dtypes takes fp32 and/or bf16, not {args.dtypes!r}")
+    if args.tokens < 2 or args.repeats < 1:
+        parser.error("--tokens must be at least 2 and --repeats at least 1")
+    out = args.out if args.out or args.smoke else MEASURED_FILE
+
+    with tempfile.TemporaryDirectory() as tmp:
+        if args.smoke:
+            tiny = Path(tmp) / "tiny"
+            tiny.mkdir()
+            (tiny / "config.json").write_text(json.dumps(TINY))
+            shapes = {"tiny/llama-2-layers": tiny}
+        else:
+            shapes = pick(args.shapes, published_shapes())
+        record = {"machine": machine_facts(), "date": datetime.now(timezone.utc).strftime("%Y-%m-%d"),
+                  "started_utc": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M"),
+                  "settings": {"tokens": args.tokens, "repeats": args.repeats, "long_prompt": LONG, "short_prompt": SHORT,
+                               "train_batch": f"{TRAIN_ROWS} x {TRAIN_LEN} tokens, loss on {TRAIN_ANSWER}"},
+                  "load_average_start": os.getloadavg(), "results": [], "failures": []}
+        start_method = "fork" if args.smoke else "spawn"
+        tokenizer = in_own_process(save_tokenizer, str(Path(tmp) / "tokenizer"), start_method)
+        if "error" in tokenizer:
+            sys.exit(f"the bundled tokenizer could not be prepared: {tokenizer['error']}")
+        m = record["machine"]
+        print(f"{m['cpu']}, {m['cores']} cores, torch {m['torch']}, transformers {m['transformers']}; bf16 in hardware: "
+              f"AMX {m['flags']['amx_bf16']}, AVX512-BF16 {m['flags']['avx512_bf16']}; load average {os.getloadavg()[0]:.1f}")
+        for repo_id, folder in shapes.items():
+            for dtype in dtypes:
+                job = {"repo_id": repo_id, "config_dir": str(folder), "dtype": dtype, "tokens": args.tokens,
+                       "repeats": args.repeats, "tokenizer_dir": tokenizer["value"]}
+                started = time.perf_counter()
+                measured = in_own_process(measure, job, start_method)
+                took = time.perf_counter() - started
+                if "value" in measured:
+                    record["results"].append(measured["value"])
+                    print(f"  {repo_id} {dtype}: measured in {took:.0f} s", flush=True)
+                else:
+                    record["failures"].append({"repo_id": repo_id, "dtype": dtype, "error": measured["error"]})
+                    print(f"  {repo_id} {dtype}: FAILED after {took:.0f} s: {measured['error']}", flush=True)
+                record["load_average_end"] = os.getloadavg()
+                if out is not None:
+                    write(out, record)
+
+    results = record["results"]
+    print(f"\n{args.tokens} new tokens; prompt pass 2 x {LONG} tokens; decoding after a {SHORT}-token prompt, tok/s summed "
+          f"over rows; 4 arms: 2 x {LONG} + 2 x {SHORT} prompt tokens through the engine, 2 rows with a LoRA adapter; "
+          f"memory: RSS the weights added; peak: the process's peak RSS after the four arms")
+    table(results)
+    repo, seconds, gigabytes = TARGET
+    for r in results:
+        if r["repo_id"] == repo:
+            met = r["four_arms_s"] <= seconds and r["peak_rss_bytes"] / GB <= gigabytes
+            print(f"target, {repo} {r['dtype']}: four arms {r['four_arms_s']:.1f} s (<= {seconds:.0f}), peak RSS "
+                  f"{r['peak_rss_bytes'] / GB:.2f} GB (<= {gigabytes}): {'met' if met else 'not met'}")
+    if out is not None:
+        print(f"written: {out}")
+    by = {(r["repo_id"], r["dtype"]): r for r in results}
+    both = [r for r in results if r["dtype"] == "fp32" and (r["repo_id"], "bf16") in by]
+    if not both:
+        print("ratio=n/a (no shape measured at both fp32 and bf16)")
+        return
+    largest = max(both, key=lambda r: r["parameters"])
+    bf16 = by[(largest["repo_id"], "bf16")]
+    print(f"engine decoding at 4 rows, {largest['repo_id']}: fp32 {largest['engine_tok_s_4']:.1f} tok/s, "
+          f"bf16 {bf16['engine_tok_s_4']:.1f} tok/s")
+    print(f"ratio={bf16['engine_tok_s_4'] / largest['engine_tok_s_4']:.2f}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,58 @@
+"""The model shapes bench/shapes.py measures (bench/shapes/), and how the Models page reads its figures."""
+
+import json
+from dataclasses import asdict
+
+from core.config import REPO_ROOT
+from core.models import catalog
+from core.models.catalog import ShapeFigures, measured_shapes
+
+SHAPES = REPO_ROOT / "bench" / "shapes"
+
+
+def figures(repo_id: str = "Qwen/Qwen2.5-1.5B-Instruct", dtype: str = "bf16", **changes) -> ShapeFigures:
+    values = dict(repo_id=repo_id, dtype=dtype, parameters=1_543_714_304, threads=2, memory_bytes=3_100_000_000,
+                  rss_bytes=3_600_000_000, prompt_tok_s=384.0, loop_tok_s_1=4.8, loop_tok_s_4=17.7, engine_tok_s_1=4.2,
+                  engine_tok_s_4=15.1, four_arms_s=13.7, peak_rss_bytes=4_200_000_000, lora_step_s=9.5,
+                  train_peak_rss_bytes=5_000_000_000)
+    return ShapeFigures(**{**values, **changes})
+
+
+def write_run(path, rows: list[dict]) -> None:
+    path.write_text(json.dumps({"machine": {"cpu": "Test CPU 9000", "cores": 2}, "date": "2026-12-07",
+                                "settings": {"tokens": 48}, "results": rows}))
+
+
+def test_every_suggested_model_has_its_published_shape_and_it_builds_to_the_listed_size():
+    """Built on the meta device: no memory, no download; the parameter count pins every size that matters."""
+    import torch
+    from transformers import AutoConfig, AutoModelForCausalLM
+
+    shipped = sorted(f"{p.parent.parent.name}/{p.parent.name}" for p in SHAPES.glob("*/*/config.json"))
+    assert shipped == sorted(s.repo_id for s in catalog.SUGGESTED)
+    for s in catalog.SUGGESTED:
+        config = AutoConfig.from_pretrained(SHAPES / s.repo_id)
+        with torch.device("meta"):
+            model = AutoModelForCausalLM.from_config(config)
+        assert (model.num_parameters(), config.num_hidden_layers, config.max_position_embeddings) == \
+            (s.parameters, s.layers, s.context), s.repo_id
+
+
+def test_measured_figures_are_read_with_the_machine_and_date_they_come_from(tmp_path):
+    path = tmp_path / "measured.json"
+    write_run(path, [asdict(figures()), asdict(figures(dtype="fp32", memory_bytes=6_200_000_000))])
+    measured = measured_shapes(path)
+    assert measured.label == "measured on Test CPU 9000, 2026-12-07" and measured.cores == 2 and measured.tokens == 48
+    assert measured.get("Qwen/Qwen2.5-1.5B-Instruct", "bf16") == figures()
+    assert measured.get("Qwen/Qwen2.5-1.5B-Instruct", "fp32").memory_bytes == 6_200_000_000
+    assert measured.get("Qwen/Qwen2.5-3B-Instruct", "bf16") is None
+
+
+def test_no_file_a_damaged_file_or_rows_of_another_version_read_as_no_measurements(tmp_path):
+    assert measured_shapes(tmp_path / "absent.json") is None
+    (tmp_path / "damaged.json").write_text('{"results": [')
+    assert measured_shapes(tmp_path / "damaged.json") is None
+    row = asdict(figures())
+    del row["four_arms_s"]
+    write_run(tmp_path / "old.json", [row, {**asdict(figures(dtype="fp32")), "memory_bytes": "a lot"}])
+    assert measured_shapes(tmp_path / "old.json") is None
