@@ -1,7 +1,7 @@
 """Speed and memory measured, not extrapolated, on the model shapes users pick.
 
 Run: .venv/bin/python bench/shapes.py [--shapes qwen2.5-1.5b,llama-3.2-1b] [--dtypes fp32,bf16] [--tokens 48]
-     [--repeats 2] [--out bench/shapes_measured.json]
+     [--repeats 2] [--no-train] [--out bench/shapes_measured.json]
 ``--smoke``: a tiny shape built in code (2 layers, hidden 64, vocabulary 1,000), both dtypes, 4 tokens, one run
 each, nothing written unless --out is given; tests/test_bench_smoke.py runs it.
 
@@ -20,6 +20,8 @@ and its figures mean nothing), at torch's default thread count:
   for a 1.5B shape: <= 15 s and <= 4.5 GB; the app's embedder and Qdrant come on top of this process's figure);
 - one LoRA training step of the product's recipe (``core.finetune.recipe.train``, default LoRA and batch of 8 rows,
   here of 64 tokens with the loss on the last 16): seconds, the second of two steps (the first pays one-off set-up).
+  Slow in bf16 where the CPU has no bf16 instructions (742 s a step for Qwen2.5-0.5B on a busy 2-core AMD EPYC
+  without AVX512-BF16 or AMX, against 44 s in fp32): --no-train leaves it out.
 Timed parts run --repeats times and keep the best (the machines are shared). Prompts are random token ids below the
 shape's vocabulary; the engine decodes each answer's text at every step (streaming) with the bundled tokenizer,
 ids folded into its vocabulary: the text means nothing, its cost is the app's.
@@ -240,7 +242,7 @@ def measure(job: dict) -> dict:
         peak = peak_rss()
         progress(f"four arms {four_arms_s:.2f} s, peak RSS {peak / GB:.2f} GB")
         base = runtime.peft.unload()  # the runtime is done: its adapter's layers come off for training
-    step_s = lora_step(base, vocab, generator)
+    step_s = lora_step(base, vocab, generator) if job["train"] else None
     return asdict(ShapeFigures(
         repo_id=job["repo_id"], dtype=job["dtype"], parameters=base.num_parameters(), threads=torch.get_num_threads(),
         memory_bytes=after - before, rss_bytes=after, prompt_tok_s=prompt, loop_tok_s_1=loop[1], loop_tok_s_4=loop[4],
@@ -333,7 +335,8 @@ def table(results: list[dict]) -> None:
     for r in results:
         print(f"{r['repo_id']:36} {r['dtype']:5} {r['parameters'] / 1e9:6.2f}B {r['memory_bytes'] / GB:7.2f} "
               f"{r['prompt_tok_s']:7.1f} {r['loop_tok_s_1']:7.1f} {r['loop_tok_s_4']:7.1f} {r['engine_tok_s_1']:8.1f} "
-              f"{r['engine_tok_s_4']:8.1f} {r['four_arms_s']:7.2f} {r['peak_rss_bytes'] / GB:7.2f} {r['lora_step_s']:7.2f}")
+              f"{r['engine_tok_s_4']:8.1f} {r['four_arms_s']:7.2f} {r['peak_rss_bytes'] / GB:7.2f} "
+              + (f"{r['lora_step_s']:7.2f}" if r["lora_step_s"] is not None else f"{'—':>7}"))
 
 
 def main() -> None:
@@ -342,6 +345,7 @@ def main() -> None:
     parser.add_argument("--dtypes", default="fp32,bf16", help="comma-separated: fp32, bf16")
     parser.add_argument("--tokens", type=int, default=48, help="new tokens per answer (decoding and the four arms)")
     parser.add_argument("--repeats", type=int, default=2, help="runs of each timed part; the best is kept")
+    parser.add_argument("--no-train", action="store_true", help="leave out the LoRA training step")
     parser.add_argument("--out", type=Path, help="results file (default bench/shapes_measured.json; with --smoke, none unless given)")
     parser.add_argument("--smoke", action="store_true", help=f"a tiny shape built in code, {SMOKE}: seconds")
     if "--smoke" in sys.argv[1:]:
@@ -377,7 +381,7 @@ def main() -> None:
         for repo_id, folder in shapes.items():
             for dtype in dtypes:
                 job = {"repo_id": repo_id, "config_dir": str(folder), "dtype": dtype, "tokens": args.tokens,
-                       "repeats": args.repeats, "tokenizer_dir": tokenizer["value"]}
+                       "repeats": args.repeats, "train": not args.no_train, "tokenizer_dir": tokenizer["value"]}
                 started = time.perf_counter()
                 measured = in_own_process(measure, job, start_method)
                 took = time.perf_counter() - started

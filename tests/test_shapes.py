@@ -40,11 +40,12 @@ def test_every_suggested_model_has_its_published_shape_and_it_builds_to_the_list
 
 def test_measured_figures_are_read_with_the_machine_and_date_they_come_from(tmp_path):
     path = tmp_path / "measured.json"
-    write_run(path, [asdict(figures()), asdict(figures(dtype="fp32", memory_bytes=6_200_000_000))])
+    write_run(path, [asdict(figures()), asdict(figures(dtype="fp32", memory_bytes=6_200_000_000, lora_step_s=None))])
     measured = measured_shapes(path)
     assert measured.label == "measured on Test CPU 9000, 2026-12-07" and measured.cores == 2 and measured.tokens == 48
     assert measured.get("Qwen/Qwen2.5-1.5B-Instruct", "bf16") == figures()
-    assert measured.get("Qwen/Qwen2.5-1.5B-Instruct", "fp32").memory_bytes == 6_200_000_000
+    fp32 = measured.get("Qwen/Qwen2.5-1.5B-Instruct", "fp32")
+    assert fp32.memory_bytes == 6_200_000_000 and fp32.lora_step_s is None  # a run with --no-train
     assert measured.get("Qwen/Qwen2.5-3B-Instruct", "bf16") is None
 
 

@@ -199,7 +199,7 @@ def suggestion_row(s: catalog.Suggestion, measured: catalog.ShapeMeasurements | 
         "memory fp32 / bf16": _both(fp32, bf16, lambda m: size(m.memory_bytes), f"{size(s.memory_bytes)} (est.)"),
         "tok/s, one answer, fp32 / bf16": _both(fp32, bf16, lambda m: f"{m.engine_tok_s_1:.1f}", f"{s.tokens_per_s():.1f} (est.)"),
         "four arms of a question, fp32 / bf16": _both(fp32, bf16, lambda m: f"{m.four_arms_s:.1f} s"),
-        "LoRA step, fp32 / bf16": _both(fp32, bf16, lambda m: f"{m.lora_step_s:.1f} s"),
+        "LoRA step, fp32 / bf16": _both(fp32, bf16, lambda m: "—" if m.lora_step_s is None else f"{m.lora_step_s:.1f} s"),
         "figures": measured.label if fp32 or bf16 else "estimates",
         "note": s.note,
     }

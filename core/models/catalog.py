@@ -89,7 +89,7 @@ class ShapeFigures:
     engine_tok_s_4: float  # the same, 4 rows
     four_arms_s: float  # one demo question's four arms through the engine, adapter rows included
     peak_rss_bytes: int  # the process's peak resident memory after them
-    lora_step_s: float  # one LoRA training step of the product's recipe
+    lora_step_s: float | None  # one LoRA training step of the product's recipe; None: not measured (--no-train)
     train_peak_rss_bytes: int  # the process's peak resident memory after it
 
 
@@ -111,7 +111,7 @@ class ShapeMeasurements:
         return f"measured on {self.cpu}, {self.date}"
 
 
-_CONVERT = {"int": int, "float": float, "str": str}
+_CONVERT = {"int": int, "float": float, "str": str, "float | None": lambda v: None if v is None else float(v)}
 
 
 def measured_shapes(path: Path = MEASURED_FILE) -> ShapeMeasurements | None:

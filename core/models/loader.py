@@ -215,7 +215,9 @@ def _weights_hash(model) -> str:
         if tensor.is_quantized or type(tensor) not in (torch.Tensor, torch.nn.Parameter):  # int8 (torchao)
             tensor = tensor.dequantize()
         digest.update(name.encode())
-        # 16,384 floats = the first 64 KB of the tensor's fp32 bytes, without converting all of it
+        # The first 16,384 values as fp32 (65,536 bytes), converted alone. Converting the whole tensor and then
+        # cutting its bytes (the same bytes) copied the embedding matrix at every load, for a moment: measured
+        # 1.09 GB above the weights of a Qwen2.5-0.5B shape in bf16, about 1.9 GB for a 1.5B one.
         digest.update(tensor.reshape(-1)[:16384].float().cpu().numpy().tobytes())
     return digest.hexdigest()[:12]
 
