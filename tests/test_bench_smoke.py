@@ -23,7 +23,8 @@ from core.config import REPO_ROOT
 BENCH = REPO_ROOT / "bench"
 # Written on other branches; they join this test when they take --smoke.
 NOT_YET: set[str] = set()
-BENCHES = sorted(p for p in BENCH.glob("*.py") if p.name not in NOT_YET)
+# A benchmark is a script (it has a __main__ block); a module it imports (bench/shape_measure.py) is not one.
+BENCHES = sorted(p for p in BENCH.glob("*.py") if p.name not in NOT_YET and '__name__ == "__main__"' in p.read_text())
 TIMEOUT_S = 300  # per benchmark, on a busy 2-core machine; a smoke run takes seconds after imports
 # eval_page.py's smoke starts `streamlit run`, Chromium and two evaluation workers (a fresh interpreter
 # and a model load each): 103 s on a busy 2-core machine, more than this whole file may add to the suite.
