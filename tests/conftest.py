@@ -8,7 +8,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 # A fresh demo workspace trains the demo adapter in the background: only the tests of that feature
-# (tests/test_demo_adapter*.py, the browser test's fresh-start case) switch it on.
+# (tests/test_demo_adapter.py, the browser test of a first start) switch it on.
 os.environ.setdefault("LAB_DEMO_ADAPTER__ENABLED", "false")
 # The suite's expectations were measured with the fp32 embedder; the int8 default has its own
 # tests (test_embedder_backends.py). Set here, so job worker processes inherit it too.

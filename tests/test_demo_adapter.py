@@ -1,34 +1,20 @@
-"""The demo adapter: queued by the seed of a fresh workspace, trained by the job supervisor with
-the product's recipe (capped to 2 steps here), its lineage tied to the demo dataset and the
-bundled model, and its evaluation of the demo test set queued by the job runner itself when the
-training is done (a job step: once, also after a restart), saved and re-runnable."""
-
-import time
+"""The demo adapter: queued by the seed of a fresh workspace, what the panes say meanwhile, and its
+evaluation of the demo test set queued by the job runner itself when the training is done (a job
+step: once, also after a restart). The real training, its lineage and the evaluation it is followed
+by run once, in a real browser: tests/e2e/test_first_start.py."""
 
 import pytest
 
 from core import demo_adapter
 from core.compare.results import EVAL_ARMS
 from core.jobs import successors, supervisor
-from core.config import BUNDLED_LLM
 from core.demo import DEMO_KB
 from core.demo_adapter import seed_demo_adapter
-from core.finetune.datasets import DatasetStore
 from core.finetune.service import FinetuneService
 from core.jobs.store import Job, JobStore
 from core.seed import DEMO_DATASET, demo_pairs
 
 STEPS = 2
-
-
-def wait_for(read, condition, timeout=1500):  # generous: on a shared 2-core machine a step can take minutes
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = read()
-        if condition(value):
-            return value
-        time.sleep(0.5)
-    raise AssertionError(f"timed out; last seen {read()}")
 
 
 @pytest.fixture
@@ -85,49 +71,6 @@ def test_a_fresh_workspace_queues_the_demo_adapter_once_and_the_setting_switches
     assert demo_adapter.queue_training(ft, queued.config["dataset_id"]) is None  # once per workspace
     assert [j.id for j in ft.jobs.list()] == [queued.id]
     assert demo_adapter.status(ft).message.startswith("The demo adapter is queued for training: about ")
-
-
-@pytest.mark.timeout(2700)
-def test_demo_adapter_trains_in_the_background_with_the_demo_lineage_then_its_evaluation_is_saved(
-        demo_settings, empty_demo_kb, runtime):
-    from core.eval.service import EvalService, EvalSpec
-    from core.eval.testsets import demo_test_set
-
-    bundled = runtime.fingerprint  # taken when the shared model was loaded: other tests may have put adapters on it since
-    ft = FinetuneService(demo_settings)
-    queued = seed_demo_adapter(ft, empty_demo_kb)
-    step = successors.successor(ft.jobs, queued.id)  # its evaluation: the training's next step, not a thread here
-    assert step["kind"] == "eval" and step["name"] == demo_adapter.DEMO_EVAL and step["state"] == "waiting"
-    evals = EvalService(demo_settings, knowledge=empty_demo_kb)
-    seen = wait_for(lambda: demo_adapter.status(ft), lambda s: s.job.status != "queued")
-    assert seen.message.startswith("The demo adapter is")
-
-    done = wait_for(lambda: demo_adapter.status(ft), lambda s: not s.training)
-    assert done.ready, done.job.message
-    adapter = ft.adapters.get(done.adapter_id)
-    lineage = adapter.lineage
-    shipped = DatasetStore(demo_settings.data_dir / "shipped").save("x", demo_pairs("train"), demo_pairs("test"))
-    assert (lineage.dataset_name, lineage.dataset_hash) == (DEMO_DATASET, shipped.hash)
-    assert (lineage.base_model, lineage.base_fingerprint) == (BUNDLED_LLM, bundled)
-    assert (lineage.kb_name, lineage.kb_version) == (DEMO_KB, empty_demo_kb.version(DEMO_KB))
-    assert lineage.training["steps"] == STEPS and lineage.training["train_examples"] == 105
-    assert lineage.job_id == queued.id
-
-    # the job runner queued the demo evaluation itself once the training was done, and runs it in a worker
-    store = JobStore(demo_settings.data_dir)
-    eval_id = wait_for(lambda: store.get_meta(demo_adapter.EVAL_KEY), bool, timeout=120)
-    assert eval_id == step["next_id"] and store.get(eval_id).config["adapter_id"] == adapter.id
-    finished = wait_for(lambda: store.get(eval_id), lambda j: j.status not in ("queued", "running"))
-    assert finished.status == "done", finished.message
-    run = evals.runs.get(finished.result["run_id"])
-    assert run.name == demo_adapter.DEMO_EVAL and run.arms == list(EVAL_ARMS)
-    assert run.adapter_fingerprint == adapter.fingerprint and len(run.results) == 1
-    assert demo_adapter.attach_evaluation(demo_settings, empty_demo_kb) is None  # once per workspace
-    supervisor.reconcile(store)  # the next start-up: nothing queued twice
-    assert [j.id for j in store.list("eval")] == [eval_id]
-
-    spec = EvalSpec.model_validate(run.spec)  # what "Re-run" starts again, exactly (EvalService.rerun)
-    assert (spec.adapter_id, spec.arms, spec.items) == (adapter.id, list(EVAL_ARMS), demo_test_set()[:1])
 
 
 def test_a_training_that_ended_while_the_app_was_down_gets_its_evaluation_at_the_next_start_once(

@@ -1,7 +1,7 @@
 """One runner for all background work: a job's next step (``core.jobs.successors``) is queued by the
 runner when the job is done, once, also after a restart; lanes let a download run beside the model's
 jobs without a second job system. No model, no real worker process: the records and the
-supervisor's loop are what is tested here (tests/test_demo_adapter.py runs the real chain)."""
+supervisor's loop are what is tested here (tests/e2e/test_first_start.py runs the real chain)."""
 
 import json
 import sys
