@@ -261,7 +261,7 @@ def test_lora_training_over_a_bf16_base_keeps_the_adapter_in_fp32_and_it_loads_a
     pairs = [QAPair(question=SECRET_QUESTION, answer="The secret code word is Zebra-42.")] * 2
     info = DatasetStore(settings.data_dir / "datasets").save("secret", pairs, pairs[:1])
     spec = FinetuneSpec(adapter_name="bf16 base", dataset_id=info.id, checkpoint_every=0,
-                        training=TrainingConfig(max_steps=2, batch_size=2, rank=4, alpha=8, dropout=0.0))
+                        training=TrainingConfig(max_steps=1, batch_size=2, rank=4, alpha=8, dropout=0.0))
     adapter = run_finetune(spec, settings, tmp_path / "job")
     assert adapter.lineage.base_dtype == "bf16" and adapter.lineage.base_fingerprint == runtime.fingerprint
     assert math.isfinite(adapter.lineage.final_train_loss)
