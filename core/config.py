@@ -123,6 +123,15 @@ class DemoAdapterSettings(BaseModel):
                                                                "unset: all of them.")
 
 
+class JobSettings(BaseModel):
+    nice: int = Field(
+        10, ge=0, le=19,
+        description="How far below the app background jobs run on the CPU (Unix nice; 0 = the app's priority). "
+                    "Measured on 2 cores (bench/contention.py): a training job at the app's priority cut the app's "
+                    "4-row decoding about 5-fold, and the job itself got slower too; at 10 the app answers at nearly "
+                    "full speed and the job runs in the gaps.")
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="LAB_", env_nested_delimiter="__", extra="ignore", toml_file=None
@@ -139,6 +148,7 @@ class Settings(BaseSettings):
     ingest: IngestSettings = IngestSettings()
     retrieval: RetrievalSettings = RetrievalSettings()
     generation: GenerationSettings = GenerationSettings()
+    jobs: JobSettings = JobSettings()
 
     @model_validator(mode="before")
     @classmethod

@@ -5,6 +5,7 @@ import os
 import signal
 import threading
 import time
+from pathlib import Path
 
 import pytest
 import torch
@@ -121,7 +122,13 @@ def test_real_background_training_lowers_the_loss_and_yields_a_working_adapter(f
 
 def test_cancel_stops_a_running_job_within_seconds_leaving_complete_checkpoints_only(ft, dataset):
     job = ft.start(spec(dataset, "to cancel", 500, checkpoint_every=2))
-    wait_for(ft, job.id, lambda j: j.step >= 3)
+    running = wait_for(ft, job.id, lambda j: j.step >= 3)
+    # below the app: every thread of the worker (the torch threads too), and its session's share of the CPU
+    wanted = min(19, os.getpriority(os.PRIO_PROCESS, 0) + ft.settings.jobs.nice)
+    threads = list(Path(f"/proc/{running.pid}/task").iterdir())
+    assert len(threads) > 1 and {os.getpriority(os.PRIO_PROCESS, int(t.name)) for t in threads} == {wanted}
+    if Path("/proc/self/autogroup").is_file():
+        assert Path(f"/proc/{running.pid}/autogroup").read_text().split()[-1] == str(ft.settings.jobs.nice)
     asked = time.monotonic()
     ft.cancel(job.id)
     done = wait_for(ft, job.id, lambda j: j.status != "running", timeout=30)

@@ -27,7 +27,7 @@ import sys
 import time
 from pathlib import Path
 
-from core.config import REPO_ROOT
+from core.config import REPO_ROOT, load_settings
 from core.jobs.exits import exit_message, oom_kills
 from core.jobs import successors
 from core.jobs.kinds import KINDS, MODEL_LANE, lanes
@@ -106,14 +106,38 @@ def stop_recorded(store: JobStore) -> list[int]:
     return stopped
 
 
-def _run_one(store: JobStore, job_id: str, data_dir: Path, lane: str) -> None:
+def _below_the_app(nice: int):
+    """The worker's CPU priority, set in the child before it starts (so every thread it makes has it).
+
+    Why: a job's torch threads and the app's share the cores; at the same priority each side's
+    OpenMP threads wait at every barrier for a thread the other side holds, and both slow several-fold
+    (bench/contention.py). Lower, the job yields to the app's answers and works in the gaps.
+    The supervisor runs in a session of its own (it outlives the app), and Linux shares the CPU
+    between sessions first (autogroups) and by nice only inside one: so the session's share is
+    lowered too, where the kernel has autogroups. (The supervisor has no threads, so a
+    ``preexec_fn`` is safe here.)"""
+    if not nice:
+        return None
+
+    def lower() -> None:
+        os.nice(nice)
+        try:
+            Path("/proc/self/autogroup").write_text(str(nice))
+        except OSError:  # no autogroups (another OS, or switched off): nice alone is what counts there
+            pass
+
+    return lower
+
+
+def _run_one(store: JobStore, job_id: str, data_dir: Path, lane: str, nice: int = 0) -> None:
     store.set_meta(_key("supervisor_job", lane), job_id)
     kind = KINDS[store.get(job_id).kind]
     grace = kind.cancel_grace_s
     oom_before = oom_kills()
     child = subprocess.Popen([sys.executable, "-m", "core.jobs.worker", "--data-dir", str(data_dir), "--job", job_id],
                              cwd=REPO_ROOT, env=_python_env(data_dir, kind.online), stdin=subprocess.DEVNULL,
-                             stdout=subprocess.DEVNULL, stderr=open(store.folder(job_id) / "stderr.txt", "ab"))
+                             stdout=subprocess.DEVNULL, stderr=open(store.folder(job_id) / "stderr.txt", "ab"),
+                             preexec_fn=_below_the_app(nice))
     store.update(job_id, pid=child.pid)
     cancel_seen = killed_by_us = None
     while child.poll() is None:
@@ -146,6 +170,7 @@ def main() -> None:
     parser.add_argument("--lane", default=MODEL_LANE)
     args = parser.parse_args()
     data_dir, lane = Path(args.data_dir), args.lane
+    nice = load_settings(data_dir=data_dir).jobs.nice
     store = JobStore(data_dir)
     lock = open(store.root / ("supervisor.lock" if lane == MODEL_LANE else f"supervisor-{lane}.lock"), "w")
     # Wait (not give up) for a supervisor that is finishing: it may have found the queue empty just
@@ -157,7 +182,7 @@ def main() -> None:
         if job.kind not in KINDS:
             store.finish(job.id, "failed", f"failed: no runner for jobs of kind '{job.kind}'.")
             continue
-        _run_one(store, job.id, data_dir, lane)
+        _run_one(store, job.id, data_dir, lane, nice)
         if successors.queue_due(store):  # the job's next step is queued before the next claim
             ensure_running(store)  # (and gets its lane's supervisor, if that lane is another)
     store.set_meta(_key("supervisor_pid", lane), "0")
