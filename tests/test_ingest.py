@@ -1,7 +1,7 @@
 """Ingestion correctness: dedup, replace, failure safety, stable ids, bad batches."""
 
 
-from core.knowledge.ingest import chunk_id, chunk_key, document_id
+from core.knowledge.ids import chunk_id, chunk_key, document_id
 from core.knowledge.retrieval import search
 
 POLICY_V1 = b"# Refunds\n\nUnopened products can be returned within 14 days of delivery."

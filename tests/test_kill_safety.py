@@ -33,7 +33,7 @@ def prepared(service, kb, name, data):
     info = service.get_kb(kb)
     from core.db import now
     from core.knowledge.catalog import DocumentInfo
-    from core.knowledge.ingest import document_id
+    from core.knowledge.ids import document_id
 
     doc_id = document_id(kb, name)
     nodes = build_nodes(service.embedder, doc_id, name, "text", data.decode(), info.chunk_size, info.chunk_overlap)

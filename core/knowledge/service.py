@@ -23,7 +23,8 @@ from core.errors import KnowledgeBaseError
 from core.knowledge import store
 from core.knowledge.catalog import Catalog, DocumentInfo, KBInfo
 from core.knowledge.embeddings import embedder_identity, load_embedder
-from core.knowledge.ingest import build_nodes, chunk_id, chunk_key
+from core.knowledge.ids import chunk_id, chunk_key
+from core.knowledge.ingest import build_nodes
 from core.knowledge.migrate import migrate_local_mode
 from core.knowledge import bulk, recovery, uploads, versions
 from core.knowledge.uploads import FileResult  # noqa: F401  (callers import it from here)
@@ -309,6 +310,11 @@ class KnowledgeService:
         if job is not None:
             raise KnowledgeBaseError(bulk.busy_message(job))
 
+    def embed_document(self, info: KBInfo, doc_id: str, name: str, kind: str, text: str) -> list:
+        """Split and embed one document's text as knowledge base ``info`` does (its chunking, the
+        embedder it was built with); nothing is stored (``write_document`` does that)."""
+        return build_nodes(self.embedder_for(info), doc_id, name, kind, text, info.chunk_size, info.chunk_overlap)
+
     def write_document(self, info: KBInfo, row: DocumentInfo, nodes, text: str, report=None) -> None:
         """Store one embedded document so that a kill at any point leaves either the old version
         or the new one: the text is kept first, the chunks are written hidden beside the old
@@ -367,7 +373,7 @@ class KnowledgeService:
         for i, doc in enumerate(docs):
             progress(i / max(len(docs), 1), f"Re-indexing {doc.name} ({i + 1} of {len(docs)})")
             text = self.document_text(name, doc.doc_id)
-            nodes = build_nodes(self.embedder_for(info), doc.doc_id, doc.name, doc.kind, text, info.chunk_size, info.chunk_overlap)
+            nodes = self.embed_document(info, doc.doc_id, doc.name, doc.kind, text)
             row = DocumentInfo(**{**doc.__dict__, "chunks": len(nodes)})
             self.write_document(info, row, nodes, text)
         self.catalog.record_version(name)

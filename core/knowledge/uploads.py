@@ -16,7 +16,8 @@ from core.errors import RejectedFile
 from core.db import now
 from core.knowledge.catalog import DocumentInfo, KBInfo
 from core.knowledge.filenames import safe_display_name
-from core.knowledge.ingest import document_id, embed_nodes, split_document
+from core.knowledge.ids import document_id
+from core.knowledge.ingest import embed_nodes, split_document
 from core.knowledge.sandbox import Parser
 
 log = logging.getLogger(__name__)
