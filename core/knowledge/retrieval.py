@@ -1,5 +1,10 @@
 """Retrieval over a knowledge base: hybrid (dense + BM25, RRF-fused) or dense only, with the
-sentences of each passage closest to the query marked (``core.knowledge.sentences``)."""
+sentences of each passage closest to the query marked (``core.knowledge.sentences``).
+
+Each function reads through the ``KnowledgeService`` it is given (``service``: its store, its
+lock, the knowledge base's embedder), as recovery and uploads do; it is not imported here, so
+that retrieval sits below the service like them.
+"""
 
 from __future__ import annotations
 
@@ -10,7 +15,6 @@ from llama_index.core import VectorStoreIndex
 from llama_index.core.vector_stores.types import VectorStoreQueryMode
 
 from core.knowledge.sentences import closeness, mark
-from core.knowledge.service import KnowledgeService
 
 
 @dataclass
@@ -25,7 +29,7 @@ class Hit:
     sentences: list[tuple[str, bool]] = field(default_factory=list)
 
 
-def search(service: KnowledgeService, kb: str, query: str, top_k: int | None = None, mode: str | None = None) -> list[Hit]:
+def search(service, kb: str, query: str, top_k: int | None = None, mode: str | None = None) -> list[Hit]:
     """Top-k passages for ``query``; ``mode`` overrides the knowledge base's own mode."""
     info = service.get_kb(kb)
     query = (query or "").strip()
@@ -68,7 +72,7 @@ def _mark_closest(embedder, query: str, hits: list[Hit]) -> None:
         hit.sentences = marked
 
 
-def gold_passages(service: KnowledgeService, kb: str, doc_name: str, query: str, top_k: int) -> list[Hit]:
+def gold_passages(service, kb: str, doc_name: str, query: str, top_k: int) -> list[Hit]:
     """The ``top_k`` chunks of one named document closest to ``query`` (the evaluation's oracle:
     retrieval that always finds the right document). Empty when no such document exists."""
     doc = next((d for d in service.documents(kb) if d.name == doc_name), None)
