@@ -29,8 +29,8 @@ from core.eval import metrics as m  # noqa: E402
 from core.eval.run import EvalRun  # noqa: E402
 from core.models.abstention import is_abstention  # noqa: E402
 from core.compare import support  # noqa: E402
-from core.knowledge.embeddings import load_embedder  # noqa: E402
-from core.knowledge.sentences import FLOOR, closeness, split_sentences  # noqa: E402
+from core.knowledge.embedding.embeddings import load_embedder  # noqa: E402
+from core.knowledge.retrieval.sentences import FLOOR, closeness, split_sentences  # noqa: E402
 
 # The README's command with the fewest questions and one open-book arm: a run to score in seconds.
 SMOKE_EVAL = ["--arms", "rag", "--limit", "1", "--top-k", "1", "--max-new-tokens", "8", "--no-require-support"]

@@ -1,8 +1,8 @@
 """The one support check: a sentence supports an answer only if it is close to it and states its facts."""
 
 from core.compare.support import key_facts, mark_sentences, states, supporting
-from core.knowledge.retrieval import Hit
-from core.knowledge.sentences import FLOOR
+from core.knowledge.retrieval.search import Hit
+from core.knowledge.retrieval.sentences import FLOOR
 
 
 def test_key_facts_are_numbers_dates_and_names_the_question_did_not_contain():

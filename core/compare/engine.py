@@ -25,7 +25,7 @@ from core.compare.support import mark_sentences
 from core.config import Settings
 from core.errors import LabError
 from core.finetune.adapters import AdapterInfo, AdapterRegistry, changed_since_training
-from core.knowledge.retrieval import Hit, gold_passages, search
+from core.knowledge.retrieval.search import Hit, gold_passages, search
 from core.knowledge.service import KnowledgeService
 from core.models.generation import Decoding, Request, generate_batch
 from core.models.runtime import ModelRuntime

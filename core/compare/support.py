@@ -5,7 +5,7 @@ evaluation's groundedness.
 A sentence supports a claim when all of these hold:
 1. it is close to the claim: embedding cosine plus half the share of the claim's keywords it
    contains (the keyword share carries non-English text, which the English-only default
-   embedder cannot), at least ``FLOOR`` (``core.knowledge.sentences``: the measure and the
+   embedder cannot), at least ``FLOOR`` (``core.knowledge.retrieval.sentences``: the measure and the
    threshold a search's highlights use too);
 2. it states the claim's facts: every number, date and name of the claim that the question did
    not already contain is in the sentence. Without this rule "A: No." was taken as support for
@@ -32,8 +32,8 @@ from __future__ import annotations
 
 import re
 
-from core.knowledge import sparse
-from core.knowledge.sentences import closeness, mark
+from core.knowledge.embedding import sparse
+from core.knowledge.retrieval.sentences import closeness, mark
 
 ON_TOPIC = 0.45  # closeness to the question; on the demo test set every right answer's support had 0.51 or more
 MIN_WORDS = 3  # a supporting sentence states something: fewer words is a label or a heading
@@ -152,7 +152,7 @@ def contradicts_itself(question: str, prediction: str) -> bool:
 
 def supporting(embedder, claim: str, sentences: list[str], question: str = "") -> list[float | None]:
     """For each sentence, its closeness to ``claim`` when rules 2-7 of the module hold, else None.
-    A sentence supports the claim when its value is at least ``FLOOR`` (``core.knowledge.sentences``)."""
+    A sentence supports the claim when its value is at least ``FLOOR`` (``core.knowledge.retrieval.sentences``)."""
     if restates(claim, question) or contradicts_itself(question, claim):
         return [None] * len(sentences)
     facts, named = key_facts(claim, question), identifiers(question)
@@ -163,9 +163,9 @@ def supporting(embedder, claim: str, sentences: list[str], question: str = "") -
 
 
 def mark_sentences(embedder, answer: str, hits: list, question: str) -> None:
-    """Mark, in each hit (``core.knowledge.retrieval.Hit``), the sentences that support ``answer`` to
+    """Mark, in each hit (``core.knowledge.retrieval.search.Hit``), the sentences that support ``answer`` to
     ``question`` (``supporting``), by the rule that marks a search's highlights
-    (``core.knowledge.sentences.mark``)."""
+    (``core.knowledge.retrieval.sentences.mark``)."""
     def score(sentences: list[str]) -> list[float]:
         return [-1.0 if sc is None else sc for sc in supporting(embedder, answer, sentences, question)]
 

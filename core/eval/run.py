@@ -16,8 +16,8 @@ from core.compare.results import Source
 from core.eval.items import TestItem
 from core.eval import metrics as m
 from core.compare import support
-from core.knowledge.retrieval import search
-from core.knowledge.sentences import FLOOR, split_sentences
+from core.knowledge.retrieval.search import search
+from core.knowledge.retrieval.sentences import FLOOR, split_sentences
 from core.models.abstention import is_abstention
 from core.models.generation import Decoding
 

@@ -15,8 +15,8 @@ from __future__ import annotations
 import json
 import logging
 
-from core.knowledge.ids import chunk_key
-from core.knowledge.versions import archive_path
+from core.knowledge.storage.ids import chunk_key
+from core.knowledge.storage.versions import archive_path
 
 log = logging.getLogger(__name__)
 

@@ -9,7 +9,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from core.knowledge import sparse
+from core.knowledge.embedding import sparse
 
 FLOOR = 0.5  # measured on the demo test set (README, Evaluation): off-topic sentences stay below it
 MARGIN = 0.05  # sentences this close to the best one are marked too

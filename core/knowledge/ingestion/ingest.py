@@ -1,5 +1,5 @@
 """From parsed text to embedded chunks: LlamaIndex's ingestion pipeline with stable ids
-(``core.knowledge.ids``). Embedding happens before anything is written: if it fails, the previous
+(``core.knowledge.storage.ids``). Embedding happens before anything is written: if it fails, the previous
 version of the document stays searchable.
 """
 
@@ -12,8 +12,8 @@ from llama_index.core.ingestion import IngestionPipeline
 from llama_index.core.node_parser import SentenceSplitter
 from llama_index.core.schema import BaseNode, MetadataMode, TransformComponent
 
-from core.knowledge.embeddings import token_counter
-from core.knowledge.ids import chunk_id
+from core.knowledge.embedding.embeddings import token_counter
+from core.knowledge.storage.ids import chunk_id
 
 # Chunk text alone is embedded: a file-name prefix cost ~9% of embedding time for little recall.
 NOT_EMBEDDED = ["kind", "chunk_index", "doc_name", "file_name"]

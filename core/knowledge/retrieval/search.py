@@ -1,5 +1,5 @@
 """Retrieval over a knowledge base: hybrid (dense + BM25, RRF-fused) or dense only, with the
-sentences of each passage closest to the query marked (``core.knowledge.sentences``).
+sentences of each passage closest to the query marked (``core.knowledge.retrieval.sentences``).
 
 Each function reads through the ``KnowledgeService`` it is given (``service``: its store, its
 lock, the knowledge base's embedder), as recovery and uploads do; it is not imported here, so
@@ -14,7 +14,7 @@ import numpy as np
 from llama_index.core import VectorStoreIndex
 from llama_index.core.vector_stores.types import VectorStoreQueryMode
 
-from core.knowledge.sentences import closeness, mark
+from core.knowledge.retrieval.sentences import closeness, mark
 
 
 @dataclass

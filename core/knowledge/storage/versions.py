@@ -16,9 +16,9 @@ from pathlib import Path
 
 from core.errors import KnowledgeBaseError
 from core.db import now
-from core.knowledge.catalog import DocumentInfo
-from core.knowledge.embeddings import parse_identity
-from core.knowledge.ids import document_id
+from core.knowledge.storage.catalog import DocumentInfo
+from core.knowledge.embedding.embeddings import parse_identity
+from core.knowledge.storage.ids import document_id
 
 VERSION_COPY = " - version "  # KB names allow only letters, digits, spaces, '.', '-', '_'
 
