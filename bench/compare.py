@@ -76,7 +76,7 @@ def main() -> None:
 
     from core.demo import DEMO_KB
     from core.finetune.adapters import AdapterRegistry
-    from core.knowledge.retrieval import search
+    from core.knowledge.retrieval.search import search
     from core.knowledge.service import KnowledgeService
     from core.models.generation import Decoding, Request, generate_batch, generate_sequential
     from core.models.prompts import Passage, build

@@ -26,7 +26,7 @@ from core.config import load_settings  # noqa: E402
 from core.demo import DATASETS_DIR, DEMO_KB  # noqa: E402
 from core.eval.metrics import reciprocal_rank  # noqa: E402
 from core.eval.items import load_test_items  # noqa: E402
-from core.knowledge.retrieval import search  # noqa: E402
+from core.knowledge.retrieval.search import search  # noqa: E402
 from core.knowledge.service import KnowledgeService  # noqa: E402
 from core.seed import reset_demo  # noqa: E402
 

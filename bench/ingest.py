@@ -27,8 +27,8 @@ from sentence_transformers import SentenceTransformer  # noqa: E402
 
 from core.config import load_settings  # noqa: E402
 from core.demo import CORPUS_DIR  # noqa: E402
-from core.knowledge.embeddings import embedder_path  # noqa: E402
-from core.knowledge.retrieval import search  # noqa: E402
+from core.knowledge.embedding.embeddings import embedder_path  # noqa: E402
+from core.knowledge.retrieval.search import search  # noqa: E402
 from core.knowledge.service import KnowledgeService  # noqa: E402
 
 

@@ -38,12 +38,12 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 import torch  # noqa: E402
 
 from core.config import load_settings  # noqa: E402
-from core.knowledge import edge_store  # noqa: E402
+from core.knowledge.storage import edge_store  # noqa: E402
 from core.knowledge import service as service_module  # noqa: E402
-from core.knowledge.embeddings import load_embedder  # noqa: E402
-from core.knowledge.retrieval import search  # noqa: E402
+from core.knowledge.embedding.embeddings import load_embedder  # noqa: E402
+from core.knowledge.retrieval.search import search  # noqa: E402
 from core.knowledge.service import KnowledgeService  # noqa: E402
-from core.knowledge.versions import archive_path  # noqa: E402
+from core.knowledge.storage.versions import archive_path  # noqa: E402
 
 KB = "trials"
 SMOKE = {"random": 0, "targeted": 1}

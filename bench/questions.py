@@ -34,7 +34,7 @@ sys.path.insert(0, str(ROOT))
 from core.demo import CORPUS_DIR  # noqa: E402
 from core.finetune import dataset_gen  # noqa: E402
 from core.finetune.question_check import well_formed  # noqa: E402
-from core.knowledge.readers import extract_text  # noqa: E402
+from core.knowledge.ingestion.readers import extract_text  # noqa: E402
 
 BASELINE = "878a3db"  # the last commit with the fill-in-the-blank rule
 DEBIAN_DOCS = [

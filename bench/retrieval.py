@@ -37,11 +37,12 @@ from qdrant_client import QdrantClient  # noqa: E402
 
 from core.config import load_settings  # noqa: E402
 from core.demo import DATASETS_DIR, DEMO_KB  # noqa: E402
-from core.knowledge.embeddings import load_embedder  # noqa: E402
-from core.knowledge.ingest import NOT_EMBEDDED, chunk_id  # noqa: E402
-from core.knowledge.retrieval import search  # noqa: E402
+from core.knowledge.embedding.embeddings import load_embedder  # noqa: E402
+from core.knowledge.ingestion.ingest import NOT_EMBEDDED  # noqa: E402
+from core.knowledge.retrieval.search import search  # noqa: E402
 from core.knowledge.service import KnowledgeService  # noqa: E402
-from core.knowledge.store import ServerStore  # noqa: E402
+from core.knowledge.storage.ids import chunk_id  # noqa: E402
+from core.knowledge.storage.store import ServerStore  # noqa: E402
 from core.seed import seed_demo  # noqa: E402
 
 

@@ -1,5 +1,5 @@
 """How well the support check separates right from wrong open-book answers, before and after
-the fact rule (core.knowledge.support): on a saved evaluation run made with the check off
+the fact rule (core.compare.support): on a saved evaluation run made with the check off
 (`python -m core.eval --no-require-support --out run.json`), so every answer is the model's own.
 
     .venv/bin/python bench/support_rule.py run.json
@@ -28,9 +28,9 @@ from core.config import load_settings  # noqa: E402
 from core.eval import metrics as m  # noqa: E402
 from core.eval.run import EvalRun  # noqa: E402
 from core.models.abstention import is_abstention  # noqa: E402
-from core.knowledge import support  # noqa: E402
-from core.knowledge.embeddings import load_embedder  # noqa: E402
-from core.knowledge.retrieval import split_sentences  # noqa: E402
+from core.compare import support  # noqa: E402
+from core.knowledge.embedding.embeddings import load_embedder  # noqa: E402
+from core.knowledge.retrieval.sentences import FLOOR, closeness, split_sentences  # noqa: E402
 
 # The README's command with the fewest questions and one open-book arm: a run to score in seconds.
 SMOKE_EVAL = ["--arms", "rag", "--limit", "1", "--top-k", "1", "--max-new-tokens", "8", "--no-require-support"]
@@ -50,8 +50,8 @@ def smoke_run() -> str:
 
 def supported(embedder, answer: str, sentences: list[str], question: str, facts: bool) -> bool:
     scores = support.supporting(embedder, answer, sentences, question) if facts else \
-        support.closeness(embedder, answer, sentences)
-    return any(sc is not None and sc >= support.FLOOR for sc in scores)
+        closeness(embedder, answer, sentences)
+    return any(sc is not None and sc >= FLOOR for sc in scores)
 
 
 def main() -> int:

@@ -140,7 +140,7 @@ class Settings(BaseSettings):
     data_dir: Path = Field(REPO_ROOT / "data", description="Runtime state: knowledge bases, jobs, adapters.")
     knowledge_dir: Path | None = Field(None, description="Where the knowledge bases (catalog and vectors) live; "
                                                          "unset: the data folder. A job process points it at its "
-                                                         "private snapshot (core.knowledge.snapshot).")
+                                                         "private snapshot (core.knowledge.storage.snapshot).")
     demo_seed: bool = Field(True, description="Seed the demo knowledge base on first start.")
     demo_adapter: DemoAdapterSettings = DemoAdapterSettings()
     models: ModelSettings = ModelSettings()

@@ -17,7 +17,7 @@ os.environ.setdefault("LAB_MODELS__EMBEDDER_BACKEND", "torch")
 import pytest
 
 from core.config import load_settings
-from core.knowledge.embeddings import load_embedder
+from core.knowledge.embedding.embeddings import load_embedder
 from core.knowledge.service import KnowledgeService
 
 

@@ -112,10 +112,10 @@ def test_no_thread_in_the_app_does_model_download_or_polling_work():
     and a hub download a job kind, not threads of the app. The one thread left pumps the sandboxed
     parser's stdout into a queue so a read can time out; it does no work of its own. (A thread pool
     scoped to one call, joined before it returns, like the upload's read-ahead in
-    core/knowledge/uploads.py, is not background work.)"""
+    core/knowledge/ingestion/uploads.py, is not background work.)"""
     found = {}
     for path in [ROOT / "app.py", *sorted(p for d in ("core", "ui", "pages") for p in (ROOT / d).rglob("*.py"))]:
         source = path.read_text(encoding="utf-8")
         if calls := re.findall(r"\b(?:threading\.)?(?:Thread|Timer)\(", source):
             found[str(path.relative_to(ROOT))] = len(calls)
-    assert found == {"core/knowledge/sandbox.py": 1}
+    assert found == {"core/knowledge/ingestion/sandbox.py": 1}

@@ -1,4 +1,4 @@
-"""Large uploads and re-indexes as background jobs (core.knowledge.bulk): built by the real job
+"""Large uploads and re-indexes as background jobs (core.knowledge.ingestion.bulk): built by the real job
 runner (a supervisor and a worker process) on a snapshot, switched in by the process that owns
 the data folder; nothing changes until then, and a kill at any step loses nothing."""
 
@@ -9,8 +9,9 @@ import pytest
 
 from core.errors import KnowledgeBaseError
 from core.jobs.store import JobStore
-from core.knowledge import bulk, bulk_worker
-from core.knowledge.retrieval import search
+from core.knowledge import bulk_worker
+from core.knowledge.ingestion import bulk
+from core.knowledge.retrieval.search import search
 from core.knowledge.service import KnowledgeService
 
 POLICY = b"Refunds.\nCustomers may return unopened products within 14 days of delivery for a full refund.\n"
@@ -195,7 +196,7 @@ def test_an_upload_in_the_page_that_crosses_the_index_line_queues_the_index_buil
     with pytest.raises(KnowledgeBaseError, match="search index of 'test' is being built"):
         service.ingest_files(kb, [("other.md", b"Other.\nSomething else entirely.\n")])
     optimized = []
-    monkeypatch.setattr("core.knowledge.edge_store.EdgeVectorStore.optimize", lambda self: optimized.append(self))
+    monkeypatch.setattr("core.knowledge.storage.edge_store.EdgeVectorStore.optimize", lambda self: optimized.append(self))
     jobs.claim(job.id, pid=1)
     assert bulk_worker.run(jobs, job.id) == 0 and len(optimized) == 1
     changed_version = service.version(kb)

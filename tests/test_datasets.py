@@ -12,7 +12,7 @@ from core.finetune import dataset_gen
 from core.finetune import datasets as ds
 from core.finetune.datasets import IDK, DatasetError, DatasetStore, QAPair
 from core.finetune.question_check import well_formed
-from core.knowledge.readers import extract_text
+from core.knowledge.ingestion.readers import extract_text
 
 
 def jsonl(*rows) -> bytes:

@@ -8,9 +8,9 @@ import pytest
 
 from core.config import BUNDLED_EMBEDDER, load_settings
 from core.errors import ConfigError
-from core.knowledge.embeddings import INT8, TORCH, default_backend, identity, load_embedder, parse_identity
-from core.knowledge.onnx_embedder import OnnxEmbedding, cache_path
-from core.knowledge.retrieval import search
+from core.knowledge.embedding.embeddings import INT8, TORCH, default_backend, identity, load_embedder, parse_identity
+from core.knowledge.embedding.onnx_embedder import OnnxEmbedding, cache_path
+from core.knowledge.retrieval.search import search
 from core.knowledge.service import KnowledgeService
 
 INT8_ID = identity(BUNDLED_EMBEDDER, INT8)

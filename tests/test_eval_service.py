@@ -160,7 +160,7 @@ def test_a_killed_evaluation_worker_is_recorded_as_killed_and_its_snapshot_goes(
     import os
     import signal
 
-    from core.knowledge import snapshot
+    from core.knowledge.storage import snapshot
 
     spec = EvalSpec(name="to kill", kb=kb, arms=["base"], test_set_name="unit", items=ITEMS * 20, max_new_tokens=16)
     job = evals.start(spec)

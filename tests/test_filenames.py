@@ -1,7 +1,7 @@
 import pytest
 
 from core.errors import RejectedFile
-from core.knowledge.filenames import MAX_NAME_CHARS, safe_display_name
+from core.knowledge.ingestion.filenames import MAX_NAME_CHARS, safe_display_name
 
 
 def test_directory_parts_are_dropped():

@@ -1,6 +1,6 @@
 """HTML import keeps inline elements inside their sentence; block elements break lines."""
 
-from core.knowledge.readers import extract_text
+from core.knowledge.ingestion.readers import extract_text
 
 # The shape mandoc gives a Debian man page (group(5)), and a license page's shape: real markup
 # with source line breaks inside paragraphs, inline code/links/emphasis, lists and a table.

@@ -1,8 +1,8 @@
 """Ingestion correctness: dedup, replace, failure safety, stable ids, bad batches."""
 
 
-from core.knowledge.ingest import chunk_id, chunk_key, document_id
-from core.knowledge.retrieval import search
+from core.knowledge.storage.ids import chunk_id, chunk_key, document_id
+from core.knowledge.retrieval.search import search
 
 POLICY_V1 = b"# Refunds\n\nUnopened products can be returned within 14 days of delivery."
 POLICY_V2 = b"# Refunds\n\nUnopened products can be returned within 30 days of delivery. Keep the receipt."
@@ -48,7 +48,7 @@ def test_embedding_failure_keeps_the_old_version_searchable(service, kb, monkeyp
     def broken(*args, **kwargs):
         raise RuntimeError("embedding backend died")
 
-    monkeypatch.setattr("core.knowledge.uploads.embed_nodes", broken)
+    monkeypatch.setattr("core.knowledge.ingestion.uploads.embed_nodes", broken)
     [result] = service.ingest_files(kb, [("policy.md", POLICY_V2)])
     assert result.status == "rejected" and "nothing was changed" in result.reason
     [hit] = search(service, kb, "return unopened products", top_k=1)
@@ -64,7 +64,7 @@ def test_chunk_ids_are_deterministic_so_a_repeated_write_never_duplicates(servic
     # Simulate a crash after the vectors were written but before the catalog was: the retry
     # rewrites the same point ids.
     info = service.get_kb(kb)
-    from core.knowledge.ingest import build_nodes
+    from core.knowledge.ingestion.ingest import build_nodes
 
     nodes = build_nodes(service.embedder, doc_id, "policy.md", "markdown", POLICY_V1.decode(), 200, 20)
     row = service.documents(kb)[0]

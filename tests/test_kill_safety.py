@@ -7,8 +7,8 @@ from __future__ import annotations
 import hashlib
 import json
 
-from core.knowledge.ingest import build_nodes
-from core.knowledge.retrieval import search
+from core.knowledge.ingestion.ingest import build_nodes
+from core.knowledge.retrieval.search import search
 from core.knowledge.service import KnowledgeService
 
 V1 = b"Kettle guide. The Lumora kettle boils water in four minutes."
@@ -32,8 +32,8 @@ def prepared(service, kb, name, data):
     """A document embedded but not yet written, as ``ingest_files`` holds it just before writing."""
     info = service.get_kb(kb)
     from core.db import now
-    from core.knowledge.catalog import DocumentInfo
-    from core.knowledge.ingest import document_id
+    from core.knowledge.storage.catalog import DocumentInfo
+    from core.knowledge.storage.ids import document_id
 
     doc_id = document_id(kb, name)
     nodes = build_nodes(service.embedder, doc_id, name, "text", data.decode(), info.chunk_size, info.chunk_overlap)
@@ -128,7 +128,7 @@ def test_a_document_whose_chunks_are_lost_is_re_embedded_from_its_kept_text_at_s
 
 def test_progress_moves_per_slice_of_chunks_within_one_large_file(service, kb, monkeypatch):
     from core.knowledge import service as service_module
-    from core.knowledge import uploads
+    from core.knowledge.ingestion import uploads
 
     monkeypatch.setattr(uploads, "EMBED_SLICE", 8)
     monkeypatch.setattr(service_module, "WRITE_BATCH", 8)

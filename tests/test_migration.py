@@ -9,10 +9,10 @@ import logging
 from llama_index.vector_stores.qdrant import QdrantVectorStore
 from qdrant_client import QdrantClient, models
 
-from core.knowledge import sparse
-from core.knowledge.ingest import build_nodes
-from core.knowledge.migrate import MIGRATED
-from core.knowledge.retrieval import search
+from core.knowledge.embedding import sparse
+from core.knowledge.ingestion.ingest import build_nodes
+from core.knowledge.storage.migrate import MIGRATED
+from core.knowledge.retrieval.search import search
 from core.knowledge.service import KnowledgeService
 
 DOCS = [

@@ -14,7 +14,7 @@ from pypdf import PdfReader, PdfWriter
 from core.config import REPO_ROOT
 from core.demo import CORPUS_DIR
 from core.errors import RejectedFile
-from core.knowledge.readers import extract
+from core.knowledge.ingestion.readers import extract
 from tests.files import docx_bytes
 
 NAIVE = "The naïve reader thinks the café’s crème brûlée costs 5 €.\nA naïve guess is not good enough.\n"
@@ -107,7 +107,7 @@ def lying_docx_bomb(unpacked_mb: int) -> bytes:
 
 PEAK_RSS = """
 import json, re, sys
-from core.knowledge.parse_worker import handle
+from core.knowledge.ingestion.parse_worker import handle
 answer = handle(json.loads(sys.argv[1]))
 # VmHWM is this process's own peak (ru_maxrss would carry the parent's peak across exec).
 peak_kb = int(re.search(r"VmHWM:\\s+(\\d+)", open("/proc/self/status").read()).group(1))

@@ -4,7 +4,7 @@ import pytest
 
 from core.demo import CORPUS_DIR
 from core.errors import RejectedFile
-from core.knowledge.readers import extract_text
+from core.knowledge.ingestion.readers import extract_text
 from tests.files import blank_pdf, docx_bytes, docx_zip_bomb
 
 

@@ -2,8 +2,8 @@
 
 import pytest
 
-from core.knowledge.retrieval import search
-from core.knowledge.sparse import encode_documents, encode_queries, tokenize
+from core.knowledge.retrieval.search import search
+from core.knowledge.embedding.sparse import encode_documents, encode_queries, tokenize
 
 DOCS = [
     ("fan.md", b"When the fan makes a rattling noise, switch the purifier off and check the intake grille for dust."),

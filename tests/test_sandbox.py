@@ -3,7 +3,7 @@
 import pytest
 
 from core.errors import RejectedFile
-from core.knowledge.sandbox import parse_file
+from core.knowledge.ingestion.sandbox import parse_file
 from tests.files import docx_bytes
 
 
@@ -38,7 +38,7 @@ def test_memory_limit_stops_the_parse(tmp_path):
 
 
 def test_one_parser_serves_a_batch_and_recovers_from_a_dead_child(tmp_path):
-    from core.knowledge.sandbox import Parser
+    from core.knowledge.ingestion.sandbox import Parser
 
     with Parser(tmp_path, timeout_s=30, memory_mb=160, max_unpacked_mb=200) as parser:
         assert parser.parse("a.md", b"first").text == "first"

@@ -9,7 +9,7 @@ import threading
 from pathlib import Path
 
 from core.jobs.store import JobStore
-from core.knowledge.catalog import Catalog, DocumentInfo, KBInfo
+from core.knowledge.storage.catalog import Catalog, DocumentInfo, KBInfo
 
 THREADS, CALLS = 4, 300
 PROCESSES, PROCESS_CALLS = 3, 100

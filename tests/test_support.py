@@ -1,7 +1,8 @@
 """The one support check: a sentence supports an answer only if it is close to it and states its facts."""
 
-from core.knowledge.retrieval import Hit, mark_sentences
-from core.knowledge.support import FLOOR, key_facts, states, supporting
+from core.compare.support import key_facts, mark_sentences, states, supporting
+from core.knowledge.retrieval.search import Hit
+from core.knowledge.retrieval.sentences import FLOOR
 
 
 def test_key_facts_are_numbers_dates_and_names_the_question_did_not_contain():
@@ -40,7 +41,7 @@ def test_headings_off_topic_sentences_and_echoed_questions_support_nothing(embed
     """Cases from the demo test set (README, Evaluation): "The answer is: 2." was supported by the
     heading "# 2.", an HR-portal sentence supported an answer about salary day, and an answer that
     only copied the question was supported by a FAQ line."""
-    from core.knowledge.support import asserts, restates
+    from core.compare.support import asserts, restates
 
     assert not asserts("# 2.") and not asserts("## Air purifiers") and not asserts("A: No.")
     assert asserts("Unopened products can be returned within 14 days.") and asserts("AP-300B: AeroPure 300, black")
@@ -65,7 +66,7 @@ def test_faq_questions_other_models_and_padded_echoes_support_nothing(embedder):
     """Cases from the demo test set (README, Evaluation): the AeroPure 200's filter price shown as
     support for an answer about the AeroPure 300's, a product-list line for what code E2 means,
     "Yes. There is a sale…" echoing the question, and a Korean echo padded with a new question."""
-    from core.knowledge.support import answer_part, asserts, identifiers, restates
+    from core.compare.support import answer_part, asserts, identifiers, restates
 
     assert identifiers("What does the code E2 indicate on the AeroPure 300?") == {"e2", "300"}
     assert identifiers("Is the AP-300B in stock?") == {"ap-300b"}

@@ -17,8 +17,8 @@ from llama_index.core.vector_stores.types import VectorStoreQuery, VectorStoreQu
 from qdrant_client import QdrantClient
 
 from core.config import load_settings
-from core.knowledge import sparse
-from core.knowledge.store import EdgeStore, ServerStore, open_copy
+from core.knowledge.embedding import sparse
+from core.knowledge.storage.store import EdgeStore, ServerStore, open_copy
 
 DIM = 16
 RRF_K = 60
@@ -143,7 +143,7 @@ def test_a_shard_copy_opens_in_another_process_while_the_app_holds_the_original(
     try:
         store.collection("kb_a").add(make_nodes(30))
         copy = store.copy("kb_a", tmp_path / "copy")
-        code = ("import sys; from core.knowledge.store import open_copy; "
+        code = ("import sys; from core.knowledge.storage.store import open_copy; "
                 "print(open_copy(__import__('pathlib').Path(sys.argv[1])).count())")
         out = subprocess.run([sys.executable, "-c", code, str(copy)], capture_output=True, text=True, timeout=120)
         assert out.returncode == 0, out.stderr

@@ -7,9 +7,9 @@ import streamlit as st
 
 from core.demo import DEMO_KB
 from core.errors import LabError
-from core.knowledge import bulk
-from core.knowledge.catalog import KBInfo
-from core.knowledge.retrieval import search
+from core.knowledge.ingestion import bulk
+from core.knowledge.storage.catalog import KBInfo
+from core.knowledge.retrieval.search import search
 from core.knowledge.service import KnowledgeService
 from core.seed import reset_demo
 from ui.widgets import md_escape, report_error, show_passage, switch_session_kb

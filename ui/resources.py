@@ -9,7 +9,7 @@ import streamlit as st
 from core.config import Settings, apply_model_choice, load_settings
 from core.errors import LabError
 from core.jobs.store import JobStore
-from core.knowledge import bulk
+from core.knowledge.ingestion import bulk
 from core.knowledge.service import KnowledgeService
 
 

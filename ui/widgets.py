@@ -8,7 +8,7 @@ import streamlit as st
 
 from core.errors import LabError
 from core.markdown import md_escape  # noqa: F401  (the pages import it from here)
-from core.knowledge.catalog import KBInfo
+from core.knowledge.storage.catalog import KBInfo
 from core.knowledge.service import KnowledgeService
 from ui import glossary
 
@@ -77,7 +77,7 @@ def active_kb_picker(service: KnowledgeService, key: str = "kb_picker") -> KBInf
                          help="For this browser tab only: other people using the lab keep their own choice.")
     info = service.get_kb(name)
     st.sidebar.caption(f"Version `{service.version(name)}` · {info.mode} retrieval", help=glossary.VERSION)
-    from core.knowledge import bulk
+    from core.knowledge.ingestion import bulk
     from ui.resources import job_store
 
     if (job := bulk.pending(job_store(), name)) is not None:

@@ -21,10 +21,11 @@ from core.models.abstention import is_abstention
 from core.models.prompts import ABSTAIN, Passage, build, citations, cut_repetition, strip_markers
 from core.compare.arms import ARMS_BY_NAME, known, retrieving, using_adapter
 from core.compare.results import ArmAnswer, Comparison, Fairness, Source
+from core.compare.support import mark_sentences
 from core.config import Settings
 from core.errors import LabError
 from core.finetune.adapters import AdapterInfo, AdapterRegistry, changed_since_training
-from core.knowledge.retrieval import Hit, gold_passages, mark_sentences, search
+from core.knowledge.retrieval.search import Hit, gold_passages, search
 from core.knowledge.service import KnowledgeService
 from core.models.generation import Decoding, Request, generate_batch
 from core.models.runtime import ModelRuntime

@@ -23,7 +23,7 @@ from core.compare.results import Source
 from core.demo import CORPUS_V2_DIR, DATASETS_DIR
 from core.errors import LabError, RejectedFile
 from core.eval.metrics import key_fact_recall
-from core.knowledge.readers import TEXT_KINDS, extract_text, kind_for_name
+from core.knowledge.ingestion.readers import TEXT_KINDS, extract_text, kind_for_name
 from core.knowledge.service import KnowledgeService, Progress, no_progress
 from core.models.generation import Decoding
 

@@ -15,7 +15,7 @@ from typing import Literal
 
 import numpy as np
 
-from core.knowledge.support import NUMBER_WORDS, contradicts_itself, is_yes_no_question, restates  # noqa: F401  (scored here, defined with the support rules)
+from core.compare.support import NUMBER_WORDS, contradicts_itself, is_yes_no_question, restates  # noqa: F401  (scored here, defined with the support rules)
 from core.models.abstention import is_abstention
 
 Verdict = Literal["right", "wrong", "abstained"]

@@ -15,8 +15,9 @@ from core.compare.engine import CompareEngine
 from core.compare.results import Source
 from core.eval.items import TestItem
 from core.eval import metrics as m
-from core.knowledge import support
-from core.knowledge.retrieval import search, split_sentences
+from core.compare import support
+from core.knowledge.retrieval.search import search
+from core.knowledge.retrieval.sentences import FLOOR, split_sentences
 from core.models.abstention import is_abstention
 from core.models.generation import Decoding
 
@@ -89,7 +90,7 @@ def prompt_hash() -> str:
 
 def _grounded(embedder, answer: str, passages: list[str], question: str = "") -> float | None:
     """Share of the answer's sentences that some passage sentence supports (the one support
-    check of ``core.knowledge.support``, as on the compare page)."""
+    check of ``core.compare.support``, as on the compare page)."""
     sentences = [s.strip() for s in split_sentences(answer) if len(s.strip()) > 2]
     passage_sentences = [s.strip() for p in passages for s in split_sentences(p) if s.strip()]
     if not sentences or not passage_sentences:
@@ -97,7 +98,7 @@ def _grounded(embedder, answer: str, passages: list[str], question: str = "") ->
     supported = 0
     for sentence in sentences:
         scores = support.supporting(embedder, sentence, passage_sentences, question)
-        supported += any(sc is not None and sc >= support.FLOOR for sc in scores)
+        supported += any(sc is not None and sc >= FLOOR for sc in scores)
     return supported / len(sentences)
 
 

@@ -28,7 +28,7 @@ from core.eval.run import EvalRun, TestItem, run_eval
 from core.eval.runs import RunStore
 from core.jobs import successors, supervisor
 from core.jobs.store import Job, JobError, JobStore
-from core.knowledge import snapshot
+from core.knowledge.storage import snapshot
 
 log = logging.getLogger(__name__)
 KIND = "eval"

@@ -1,7 +1,7 @@
 """Evaluations and freshness probes in a job worker process (``core.jobs.kinds``).
 
 The app queues them with the settings in use (``settings.json``: the model picked, decoding,
-retrieval) and a snapshot of the knowledge base they read (``core.knowledge.snapshot``); here the
+retrieval) and a snapshot of the knowledge base they read (``core.knowledge.storage.snapshot``); here the
 worker loads its own model and embedder, opens the snapshot, runs the job through the same
 ``EvalService`` code the command line uses, and deletes the snapshot. The app's process does no
 model work for them, so an open page does not slow them down.
@@ -13,7 +13,7 @@ import logging
 
 from core.jobs.store import JobStore
 from core.jobs.worker import read_settings
-from core.knowledge import snapshot
+from core.knowledge.storage import snapshot
 
 log = logging.getLogger(__name__)
 def _run(store: JobStore, job_id: str, probe: bool) -> int:

@@ -23,7 +23,7 @@ from pydantic import BaseModel
 
 from core.errors import LabError, RejectedFile
 from core.models.abstention import ABSTAIN
-from core.knowledge.readers import decode_text
+from core.knowledge.ingestion.readers import decode_text
 
 MAX_ROWS = 50_000
 MAX_CHARS = 4000

@@ -19,7 +19,7 @@ import re
 from pydantic import BaseModel, Field
 
 from core.finetune.datasets import QAPair, RefPassage
-from core.knowledge.retrieval import gold_passages, search
+from core.knowledge.retrieval.search import gold_passages, search
 from core.models.prompts import ABSTAIN
 
 _STOP = set("the a an of to in on for and or is are was be by with at from that this it as your you".split())

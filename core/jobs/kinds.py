@@ -48,7 +48,8 @@ KINDS: dict[str, Kind] = {k.name: k for k in (
     # An evaluation checks the cancel flag between questions; one question of five arms can take a minute.
     Kind("eval", "evaluation", False, 90.0, "core.eval.worker:run"),
     Kind("freshness", "freshness probe", False, 90.0, "core.eval.worker:run_probe"),
-    # A large upload or re-index builds a copy of the knowledge base, switched in when done (core.knowledge.bulk).
+    # A large upload or re-index builds a copy of the knowledge base, switched in when done
+    # (core.knowledge.ingestion.bulk).
     # An upload is what someone waits for on the knowledge-base page, and takes minutes: it goes before
     # queued training and evaluations (the demo adapter's, at first start), never before a running job.
     Kind("ingest", "upload job", False, 30.0, "core.knowledge.bulk_worker:run", uses="the embedder", first=True),

@@ -3,7 +3,7 @@
 A job's folder ``<data>/jobs/<id>/`` holds ``config.json``, ``metrics.jsonl`` (one line per
 step), ``log.txt``, ``checkpoints/step-N/`` (complete or absent: written as ``.partial``
 and renamed) and, while the job is queued or running, ``knowledge/``: the private copy of the
-knowledge bases it reads (``SNAPSHOT``; taken by ``core.knowledge.snapshot``, removed by the
+knowledge bases it reads (``SNAPSHOT``; taken by ``core.knowledge.storage.snapshot``, removed by the
 supervisor when the job ends).
 """
 

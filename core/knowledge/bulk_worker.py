@@ -1,7 +1,8 @@
-"""Step 2 of a background upload or re-index (``core.knowledge.bulk``): the build, in a job worker
-process. The knowledge base's snapshot is opened as the worker's own data folder, the same code as
-an upload in the page runs on it, and the finished folder waits (``bulk.READY``) for the process
-that owns the data folder to switch it in.
+"""Step 2 of a background upload or re-index (``core.knowledge.ingestion.bulk``): the build, in a
+job worker process. The knowledge base's snapshot is opened as the worker's own data folder, the
+same code as an upload in the page runs on it, and the finished folder waits (``bulk.READY``) for
+the process that owns the data folder to switch it in. It sits above ``KnowledgeService`` (it makes
+one), so it is not in ``ingestion``, which the service uses.
 """
 
 from __future__ import annotations
@@ -13,8 +14,9 @@ from dataclasses import asdict
 
 from core.jobs.store import JobStore
 from core.jobs.worker import read_settings
-from core.knowledge import bulk, snapshot
+from core.knowledge.ingestion import bulk
 from core.knowledge.service import KnowledgeService
+from core.knowledge.storage import snapshot
 
 STEPS = 1000  # progress is recorded as step / STEPS
 

@@ -20,14 +20,15 @@ from pathlib import Path
 from core.config import Settings
 from core.db import now
 from core.errors import KnowledgeBaseError
-from core.knowledge import store
-from core.knowledge.catalog import Catalog, DocumentInfo, KBInfo
-from core.knowledge.embeddings import embedder_identity, load_embedder
-from core.knowledge.ingest import build_nodes, chunk_id, chunk_key
-from core.knowledge.migrate import migrate_local_mode
-from core.knowledge import bulk, recovery, uploads, versions
-from core.knowledge.uploads import FileResult  # noqa: F401  (callers import it from here)
-from core.knowledge.versions import VersionInfo, write_atomic
+from core.knowledge.embedding.embeddings import embedder_identity, load_embedder
+from core.knowledge.ingestion import bulk, uploads
+from core.knowledge.ingestion.ingest import build_nodes
+from core.knowledge.ingestion.uploads import FileResult  # noqa: F401  (callers import it from here)
+from core.knowledge.storage import recovery, store, versions
+from core.knowledge.storage.catalog import Catalog, DocumentInfo, KBInfo
+from core.knowledge.storage.ids import chunk_id, chunk_key
+from core.knowledge.storage.migrate import migrate_local_mode
+from core.knowledge.storage.versions import VersionInfo, write_atomic
 
 log = logging.getLogger(__name__)
 Progress = Callable[[float, str], None]
@@ -88,7 +89,7 @@ class KnowledgeService:
 
     @property
     def store(self):
-        """The process's vector store (``core.knowledge.store``: Edge shards or a Qdrant server)."""
+        """The process's vector store (``core.knowledge.storage.store``: Edge shards or a Qdrant server)."""
         self.open()
         return self._store
 
@@ -111,7 +112,7 @@ class KnowledgeService:
 
     def recover(self) -> dict[str, int]:
         """Put the data folder right after a kill: finish or roll back half-written documents
-        (``core.knowledge.recovery``; returns its counts), delete what a background job's switch-in
+        (``core.knowledge.storage.recovery``; returns its counts), delete what a background job's switch-in
         left behind, and switch in background uploads that finished while no process owned the
         folder. The process that owns the data folder calls it once, when it opens it (the app, the
         command line), and so does a job process on its snapshot."""
@@ -288,7 +289,8 @@ class KnowledgeService:
         return [{"chunk_index": p.get("chunk_index", 0), "text": _node_text(p)} for p in payloads]
 
     def ingest_files(self, name: str, files: list[tuple[str, bytes]], progress: Progress = no_progress) -> list[FileResult]:
-        """Add or update files; each file succeeds or fails on its own, with a reason (``core.knowledge.uploads``)."""
+        """Add or update files; each file succeeds or fails on its own, with a reason
+        (``core.knowledge.ingestion.uploads``)."""
         self.check_writable(name)
         return uploads.ingest_files(self, name, files, progress)
 
@@ -302,12 +304,17 @@ class KnowledgeService:
 
     def check_writable(self, name: str) -> None:
         """Refuse a change to a knowledge base that a background upload or re-index is rebuilding
-        (``core.knowledge.bulk``): its result replaces the knowledge base, so the change would be lost."""
+        (``core.knowledge.ingestion.bulk``): its result replaces the knowledge base, so the change would be lost."""
         if self.settings.knowledge_dir is not None:  # a job's own snapshot: the job is the writer
             return
         job = bulk.pending(self.job_store(), name)
         if job is not None:
             raise KnowledgeBaseError(bulk.busy_message(job))
+
+    def embed_document(self, info: KBInfo, doc_id: str, name: str, kind: str, text: str) -> list:
+        """Split and embed one document's text as knowledge base ``info`` does (its chunking, the
+        embedder it was built with); nothing is stored (``write_document`` does that)."""
+        return build_nodes(self.embedder_for(info), doc_id, name, kind, text, info.chunk_size, info.chunk_overlap)
 
     def write_document(self, info: KBInfo, row: DocumentInfo, nodes, text: str, report=None) -> None:
         """Store one embedded document so that a kill at any point leaves either the old version
@@ -367,7 +374,7 @@ class KnowledgeService:
         for i, doc in enumerate(docs):
             progress(i / max(len(docs), 1), f"Re-indexing {doc.name} ({i + 1} of {len(docs)})")
             text = self.document_text(name, doc.doc_id)
-            nodes = build_nodes(self.embedder_for(info), doc.doc_id, doc.name, doc.kind, text, info.chunk_size, info.chunk_overlap)
+            nodes = self.embed_document(info, doc.doc_id, doc.name, doc.kind, text)
             row = DocumentInfo(**{**doc.__dict__, "chunks": len(nodes)})
             self.write_document(info, row, nodes, text)
         self.catalog.record_version(name)

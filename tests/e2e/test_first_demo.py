@@ -65,7 +65,7 @@ def test_a_second_fresh_workspace_gives_byte_identical_answers(shown, tmp_path, 
     from core.config import load_settings
     from core.demo import DEMO_KB
     from core.finetune.adapters import AdapterRegistry
-    from core.knowledge.embeddings import load_embedder
+    from core.knowledge.embedding.embeddings import load_embedder
     from core.knowledge.service import KnowledgeService
     from core.seed import seed_demo
 

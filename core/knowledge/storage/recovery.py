@@ -15,8 +15,8 @@ from __future__ import annotations
 import json
 import logging
 
-from core.knowledge.ingest import build_nodes, chunk_key
-from core.knowledge.versions import archive_path
+from core.knowledge.storage.ids import chunk_key
+from core.knowledge.storage.versions import archive_path
 
 log = logging.getLogger(__name__)
 
@@ -70,7 +70,7 @@ def _rebuild(service, info, doc) -> bool:
         text = text_path.read_text(encoding="utf-8")
     else:
         return False
-    nodes = build_nodes(service.embedder_for(info), doc.doc_id, doc.name, doc.kind, text, info.chunk_size, info.chunk_overlap)
+    nodes = service.embed_document(info, doc.doc_id, doc.name, doc.kind, text)
     row = type(doc)(**{**doc.__dict__, "chunks": len(nodes)})
     service.write_document(info, row, nodes, text)
     return True

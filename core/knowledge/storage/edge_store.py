@@ -25,7 +25,7 @@ from llama_index.core.vector_stores.types import (
 )
 from llama_index.core.vector_stores.utils import metadata_dict_to_node, node_to_metadata_dict
 
-from core.knowledge import sparse
+from core.knowledge.embedding import sparse
 
 DENSE = "dense"
 SPARSE = "sparse-bm25"

@@ -56,7 +56,7 @@ class Parser:
     def _start(self) -> subprocess.Popen:
         env = {**os.environ, "PYTHONPATH": str(REPO_ROOT), "OMP_NUM_THREADS": "1"}
         proc = subprocess.Popen(
-            [sys.executable, "-m", "core.knowledge.parse_worker"],
+            [sys.executable, "-m", "core.knowledge.ingestion.parse_worker"],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
             preexec_fn=_limits(self.memory_mb), env=env, cwd=REPO_ROOT, text=True,
         )

@@ -15,9 +15,9 @@ import shutil
 from collections.abc import Callable
 
 from core.errors import StoreUnavailable
-from core.knowledge import edge_store
-from core.knowledge.catalog import Catalog
-from core.knowledge.ingest import chunk_key
+from core.knowledge.storage import edge_store
+from core.knowledge.storage.catalog import Catalog
+from core.knowledge.storage.ids import chunk_key
 
 log = logging.getLogger(__name__)
 MIGRATED = "qdrant-local-mode.migrated"  # <data>/qdrant is renamed to this once copied

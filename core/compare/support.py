@@ -5,7 +5,8 @@ evaluation's groundedness.
 A sentence supports a claim when all of these hold:
 1. it is close to the claim: embedding cosine plus half the share of the claim's keywords it
    contains (the keyword share carries non-English text, which the English-only default
-   embedder cannot), at least ``FLOOR``;
+   embedder cannot), at least ``FLOOR`` (``core.knowledge.retrieval.sentences``: the measure and the
+   threshold a search's highlights use too);
 2. it states the claim's facts: every number, date and name of the claim that the question did
    not already contain is in the sentence. Without this rule "A: No." was taken as support for
    the wrong answer "A: 1" (same format, nothing else in common);
@@ -31,12 +32,9 @@ from __future__ import annotations
 
 import re
 
-import numpy as np
+from core.knowledge.embedding import sparse
+from core.knowledge.retrieval.sentences import closeness, mark
 
-from core.knowledge import sparse
-
-FLOOR = 0.5  # measured on the demo test set (README, Evaluation): off-topic sentences stay below it
-MARGIN = 0.05  # sentences this close to the best one are marked too
 ON_TOPIC = 0.45  # closeness to the question; on the demo test set every right answer's support had 0.51 or more
 MIN_WORDS = 3  # a supporting sentence states something: fewer words is a label or a heading
 
@@ -79,21 +77,6 @@ def states(sentence: str, facts: set[str]) -> bool:
         return True
     have = _numbers(sentence) | {w.lower() for w in _WORD.findall(sentence)}
     return facts <= have
-
-
-def closeness(embedder, claim: str, sentences: list[str]) -> list[float]:
-    """Embedding cosine plus half the keyword share, for each sentence against ``claim``."""
-    if not sentences:
-        return []
-    vectors = np.array(embedder.get_text_embedding_batch([claim] + sentences))
-    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True) + 1e-9
-    cosines = vectors[1:] @ vectors[0]
-    claim_tokens = set(sparse.tokenize(claim))
-    out = []
-    for s, cos in zip(sentences, cosines):
-        overlap = len(set(sparse.tokenize(s)) & claim_tokens) / max(len(claim_tokens), 1)
-        out.append(float(cos) + 0.5 * overlap)
-    return out
 
 
 def asserts(sentence: str) -> bool:
@@ -169,7 +152,7 @@ def contradicts_itself(question: str, prediction: str) -> bool:
 
 def supporting(embedder, claim: str, sentences: list[str], question: str = "") -> list[float | None]:
     """For each sentence, its closeness to ``claim`` when rules 2-7 of the module hold, else None.
-    A sentence supports the claim when its value is at least ``FLOOR``."""
+    A sentence supports the claim when its value is at least ``FLOOR`` (``core.knowledge.retrieval.sentences``)."""
     if restates(claim, question) or contradicts_itself(question, claim):
         return [None] * len(sentences)
     facts, named = key_facts(claim, question), identifiers(question)
@@ -177,3 +160,14 @@ def supporting(embedder, claim: str, sentences: list[str], question: str = "") -
     topical = closeness(embedder, question, sentences) if question else [ON_TOPIC] * len(sentences)
     return [sc if states(s, facts) and asserts(s) and names(s, named) and on >= ON_TOPIC else None
             for s, sc, on in zip(sentences, scores, topical)]
+
+
+def mark_sentences(embedder, answer: str, hits: list, question: str) -> None:
+    """Mark, in each hit (``core.knowledge.retrieval.search.Hit``), the sentences that support ``answer`` to
+    ``question`` (``supporting``), by the rule that marks a search's highlights
+    (``core.knowledge.retrieval.sentences.mark``)."""
+    def score(sentences: list[str]) -> list[float]:
+        return [-1.0 if sc is None else sc for sc in supporting(embedder, answer, sentences, question)]
+
+    for hit, marked in zip(hits, mark([h.text for h in hits], score)):
+        hit.sentences = marked

@@ -14,7 +14,7 @@ import zlib
 from dataclasses import dataclass
 
 from core.errors import RejectedFile
-from core.knowledge.decoding import decode, decode_text, guess_note
+from core.knowledge.ingestion.decoding import decode, decode_text, guess_note
 
 __all__ = ["Extracted", "decode_text", "extract", "extract_text", "kind_for_name", "TEXT_KINDS"]
 
@@ -138,7 +138,7 @@ def read_docx(data: bytes, max_unpacked_mb: int = 200) -> str:
 
 
 def read_html(data: bytes | str) -> str:
-    from core.knowledge.html_text import html_to_text
+    from core.knowledge.ingestion.html_text import html_to_text
 
     return html_to_text(data if isinstance(data, str) else decode_text(data))
 

@@ -58,7 +58,7 @@ def settings_for(settings: Settings, target: Path) -> Settings:
 def discard(knowledge, target: Path) -> None:
     """Close the job's knowledge service and delete the snapshot; with a Qdrant server, also drop
     the collections the job created there (its version copies and probe copies)."""
-    from core.knowledge.store import ServerStore
+    from core.knowledge.storage.store import ServerStore
 
     if knowledge is not None:
         if knowledge.is_open and isinstance(knowledge.store, ServerStore):

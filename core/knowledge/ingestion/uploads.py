@@ -14,10 +14,11 @@ from typing import Literal
 
 from core.errors import RejectedFile
 from core.db import now
-from core.knowledge.catalog import DocumentInfo, KBInfo
-from core.knowledge.filenames import safe_display_name
-from core.knowledge.ingest import document_id, embed_nodes, split_document
-from core.knowledge.sandbox import Parser
+from core.knowledge.ingestion.filenames import safe_display_name
+from core.knowledge.ingestion.ingest import embed_nodes, split_document
+from core.knowledge.ingestion.sandbox import Parser
+from core.knowledge.storage.catalog import DocumentInfo, KBInfo
+from core.knowledge.storage.ids import document_id
 
 log = logging.getLogger(__name__)
 Progress = Callable[[float, str], None]

@@ -4,7 +4,7 @@ An Edge shard admits one process at a time and the app keeps its shards open, so
 write into the knowledge base the app serves. It builds the new state beside it instead:
 
 1. **Queue** (the app): the uploaded files go into the job's folder (``input/``) with the
-   settings in use, and a snapshot of the knowledge base (``core.knowledge.snapshot``).
+   settings in use, and a snapshot of the knowledge base (``core.knowledge.storage.snapshot``).
 2. **Build** (the worker, ``core.knowledge.bulk_worker``): the snapshot is opened as the
    worker's own data folder and the same code as an upload in the page runs on it
    (``KnowledgeService.ingest_files`` / ``reindex``, crash-safe per document); a large result gets
@@ -38,9 +38,9 @@ from core.errors import KnowledgeBaseError
 from core.jobs import supervisor
 from core.jobs.store import ACTIVE, Job, JobError, JobStore
 from core.jobs.worker import write_settings
-from core.knowledge import snapshot
-from core.knowledge.catalog import Catalog
-from core.knowledge.uploads import FileResult
+from core.knowledge.ingestion.uploads import FileResult
+from core.knowledge.storage import snapshot
+from core.knowledge.storage.catalog import Catalog
 
 log = logging.getLogger(__name__)
 KIND = "ingest"
@@ -54,7 +54,7 @@ OPTIMIZE_AT = 20_000  # chunks from which the worker builds the HNSW index (exha
 def available(knowledge) -> bool:
     """Whether this knowledge service can hand work to a job: the embedded store, in the process
     that owns the data folder (not inside a job's snapshot)."""
-    from core.knowledge.store import EdgeStore
+    from core.knowledge.storage.store import EdgeStore
 
     return isinstance(knowledge.store, EdgeStore) and knowledge.settings.knowledge_dir is None
 

@@ -23,8 +23,8 @@ import qdrant_edge as qe
 
 from core.config import Settings
 from core.errors import StoreUnavailable
-from core.knowledge import sparse
-from core.knowledge.edge_store import DENSE, HIDDEN, KEY, SPARSE, EdgeVectorStore, copy_shard, is_shard, to_result
+from core.knowledge.embedding import sparse
+from core.knowledge.storage.edge_store import DENSE, HIDDEN, KEY, SPARSE, EdgeVectorStore, copy_shard, is_shard, to_result
 
 SHARD_DIR = "shard"  # <data>/kb/<collection>/shard
 

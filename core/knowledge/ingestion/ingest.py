@@ -1,14 +1,10 @@
-"""From parsed text to embedded chunks: LlamaIndex's ingestion pipeline with stable ids.
-
-Chunk ids are ``uuid5(doc_id, version key, chunk_index)``, so writing a version twice overwrites
-the same points and a crash mid-ingest can never leave duplicates. Embedding happens before anything
-is written: if it fails, the previous version of the document stays searchable.
+"""From parsed text to embedded chunks: LlamaIndex's ingestion pipeline with stable ids
+(``core.knowledge.storage.ids``). Embedding happens before anything is written: if it fails, the previous
+version of the document stays searchable.
 """
 
 from __future__ import annotations
 
-import hashlib
-import uuid
 from collections.abc import Sequence
 
 from llama_index.core import Document
@@ -16,27 +12,11 @@ from llama_index.core.ingestion import IngestionPipeline
 from llama_index.core.node_parser import SentenceSplitter
 from llama_index.core.schema import BaseNode, MetadataMode, TransformComponent
 
-from core.knowledge.embeddings import token_counter
+from core.knowledge.embedding.embeddings import token_counter
+from core.knowledge.storage.ids import chunk_id
 
-NAMESPACE = uuid.UUID("6f1c5a52-8d0e-4f4b-9d43-6b0a3f1f7a10")
 # Chunk text alone is embedded: a file-name prefix cost ~9% of embedding time for little recall.
 NOT_EMBEDDED = ["kind", "chunk_index", "doc_name", "file_name"]
-
-
-def document_id(kb: str, name: str) -> str:
-    """Stable id: the same file name in the same knowledge base is the same document."""
-    return str(uuid.uuid5(NAMESPACE, f"{kb}/{name.lower()}"))
-
-
-def chunk_id(doc_id: str, index: int, key: str = "") -> str:
-    """Stable id of one chunk of one version (``key``, see ``chunk_key``) of a document."""
-    return str(uuid.uuid5(NAMESPACE, f"{doc_id}:{key}:{index}" if key else f"{doc_id}:{index}"))
-
-
-def chunk_key(content_hash: str, kb) -> str:
-    """Names one version of a document's chunks: its content, the knowledge base's chunking and
-    embedder. A new version is written beside the old one (other ids), hidden until committed."""
-    return hashlib.sha256(f"{content_hash}:{kb.chunk_size}:{kb.chunk_overlap}:{kb.embedder}".encode()).hexdigest()[:16]
 
 
 class NumberChunks(TransformComponent):

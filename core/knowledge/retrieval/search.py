@@ -1,19 +1,20 @@
-"""Retrieval over a knowledge base: hybrid (dense + BM25, RRF-fused) or dense only,
-plus the sentences of each passage that best match a query or an answer."""
+"""Retrieval over a knowledge base: hybrid (dense + BM25, RRF-fused) or dense only, with the
+sentences of each passage closest to the query marked (``core.knowledge.retrieval.sentences``).
+
+Each function reads through the ``KnowledgeService`` it is given (``service``: its store, its
+lock, the knowledge base's embedder), as recovery and uploads do; it is not imported here, so
+that retrieval sits below the service like them.
+"""
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 
 import numpy as np
 from llama_index.core import VectorStoreIndex
 from llama_index.core.vector_stores.types import VectorStoreQueryMode
 
-from core.knowledge import support
-from core.knowledge.service import KnowledgeService
-
-_SENTENCE_END = re.compile(r"((?<=[.!?。！？])[ \t]+|\n+)")
+from core.knowledge.retrieval.sentences import closeness, mark
 
 
 @dataclass
@@ -28,7 +29,7 @@ class Hit:
     sentences: list[tuple[str, bool]] = field(default_factory=list)
 
 
-def search(service: KnowledgeService, kb: str, query: str, top_k: int | None = None, mode: str | None = None) -> list[Hit]:
+def search(service, kb: str, query: str, top_k: int | None = None, mode: str | None = None) -> list[Hit]:
     """Top-k passages for ``query``; ``mode`` overrides the knowledge base's own mode."""
     info = service.get_kb(kb)
     query = (query or "").strip()
@@ -60,49 +61,18 @@ def search(service: KnowledgeService, kb: str, query: str, top_k: int | None = N
             dense_score=None if dense is None else float(dense),
             sparse_rank=meta.get("sparse_rank"),
         ))
-    mark_sentences(service.embedder, query, hits)
+    _mark_closest(service.embedder, query, hits)
     return hits
 
 
-def split_sentences(text: str) -> list[str]:
-    """Sentences and lines of ``text``, each keeping the whitespace that follows it, so that
-    joining them gives back the text exactly (line breaks included)."""
-    parts = _SENTENCE_END.split(text)
-    out: list[str] = []
-    for i in range(0, len(parts), 2):
-        sentence = parts[i] + (parts[i + 1] if i + 1 < len(parts) else "")
-        if sentence.strip():
-            out.append(sentence)
-        elif out:
-            out[-1] += sentence
-    return out
+def _mark_closest(embedder, query: str, hits: list[Hit]) -> None:
+    """Mark, in each hit, the sentences closest to ``query`` (its highlights on the pages)."""
+    marks = mark([h.text for h in hits], lambda sentences: closeness(embedder, query, sentences))
+    for hit, marked in zip(hits, marks):
+        hit.sentences = marked
 
 
-def mark_sentences(embedder, reference: str, hits: list[Hit], question: str | None = None) -> None:
-    """Mark, in each hit, the sentences closest to ``reference``: a query, or an answer (then pass
-    the ``question``, and a sentence is marked only if it supports the answer by
-    ``core.knowledge.support``: close enough and stating the answer's numbers and names).
-
-    The best sentence of a hit is marked if it clears ``support.FLOOR`` (set so that off-topic
-    passages get no highlight); others within ``support.MARGIN`` of it too.
-    """
-    all_sentences = [split_sentences(h.text) for h in hits]
-    flat = [s for sents in all_sentences for s in sents]
-    if not flat:
-        return
-    if question is None:
-        scores = support.closeness(embedder, reference, flat)
-    else:
-        scores = [-1.0 if sc is None else sc for sc in support.supporting(embedder, reference, flat, question)]
-    pos = 0
-    for hit, sents in zip(hits, all_sentences):
-        mine = scores[pos:pos + len(sents)]
-        pos += len(sents)
-        best = max(mine, default=0.0)
-        hit.sentences = [(s, best >= support.FLOOR and sc >= best - support.MARGIN) for s, sc in zip(sents, mine)]
-
-
-def gold_passages(service: KnowledgeService, kb: str, doc_name: str, query: str, top_k: int) -> list[Hit]:
+def gold_passages(service, kb: str, doc_name: str, query: str, top_k: int) -> list[Hit]:
     """The ``top_k`` chunks of one named document closest to ``query`` (the evaluation's oracle:
     retrieval that always finds the right document). Empty when no such document exists."""
     doc = next((d for d in service.documents(kb) if d.name == doc_name), None)
@@ -117,5 +87,5 @@ def gold_passages(service: KnowledgeService, kb: str, doc_name: str, query: str,
     order = np.argsort(-cosines)[:top_k]
     hits = [Hit(doc_id=doc.doc_id, doc_name=doc.name, chunk_index=int(chunks[i]["chunk_index"]), text=chunks[i]["text"],
                 score=float(cosines[i]), dense_score=float(cosines[i])) for i in order]
-    mark_sentences(service.embedder, query, hits)
+    _mark_closest(service.embedder, query, hits)
     return hits

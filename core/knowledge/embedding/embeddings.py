@@ -68,7 +68,7 @@ def load_embedder(settings: Settings, recorded: str | None = None):
             return _load_int8(settings, name)
         if backend != TORCH:
             raise ConfigError(f"Unknown embedder backend '{backend}' (use '{INT8}' or '{TORCH}').")
-        from core.knowledge.torch_embedder import TorchEmbedding
+        from core.knowledge.embedding.torch_embedder import TorchEmbedding
 
         device = None if settings.models.device == "auto" else settings.models.device
         return TorchEmbedding(
@@ -81,7 +81,7 @@ def load_embedder(settings: Settings, recorded: str | None = None):
 
 
 def _load_int8(settings: Settings, name: str):
-    from core.knowledge.onnx_embedder import OnnxEmbedding, cache_path, export_int8
+    from core.knowledge.embedding.onnx_embedder import OnnxEmbedding, cache_path, export_int8
 
     model_dir = Path(embedder_path(name))
     if not model_dir.is_dir():

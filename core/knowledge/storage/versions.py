@@ -16,9 +16,9 @@ from pathlib import Path
 
 from core.errors import KnowledgeBaseError
 from core.db import now
-from core.knowledge.catalog import DocumentInfo
-from core.knowledge.embeddings import parse_identity
-from core.knowledge.ingest import build_nodes, document_id
+from core.knowledge.storage.catalog import DocumentInfo
+from core.knowledge.embedding.embeddings import parse_identity
+from core.knowledge.storage.ids import document_id
 
 VERSION_COPY = " - version "  # KB names allow only letters, digits, spaces, '.', '-', '_'
 
@@ -122,8 +122,7 @@ def rebuild(service, name: str, version: str, progress: Callable[[float, str], N
             progress(i / max(len(docs), 1), f"Rebuilding version {version[:8]}: {doc_name} ({i + 1} of {len(docs)})")
             kept = json.loads(archive_path(service.kb_dir(info), content_hash).read_text(encoding="utf-8"))
             doc_id = document_id(copy, doc_name)
-            nodes = build_nodes(service.embedder_for(target), doc_id, doc_name, kept["kind"], kept["text"],
-                                target.chunk_size, target.chunk_overlap)
+            nodes = service.embed_document(target, doc_id, doc_name, kept["kind"], kept["text"])
             row = DocumentInfo(doc_id, doc_name, kept["kind"], kept["size_bytes"], len(nodes), now(), content_hash)
             service.write_document(target, row, nodes, kept["text"])
         rebuilt = service.catalog.record_version(copy)

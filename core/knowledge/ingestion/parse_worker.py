@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 from core.errors import RejectedFile
-from core.knowledge.readers import extract
+from core.knowledge.ingestion.readers import extract
 
 
 def handle(request: dict) -> dict:
