@@ -103,3 +103,34 @@ def test_headless_command_runs_on_an_older_knowledge_base_version(tmp_path, monk
     knowledge.close()
     assert main(["--kb-version", old[:6], "--arms", "rag", "--limit", "1", "--max-new-tokens", "8"]) == 0
     assert f"knowledge base {DEMO_KB} v{old}" in capsys.readouterr().out
+
+
+def test_a_batch_embedded_once_per_question_changes_no_score_and_no_marked_sentence(engine, kb, monkeypatch):
+    """The support check and the scorer ask for the same batches again (the question beside the same
+    passage sentences, per answer sentence and per arm): a question's ``BatchMemo`` embeds each once.
+    The run is the same, to the last sentence marked, as with every batch embedded each time."""
+    import core.compare.engine
+    import core.eval.run
+    from core.knowledge.embedding.embeddings import BatchMemo
+
+    memos: list[BatchMemo] = []
+
+    class Counted(BatchMemo):
+        def __init__(self, embedder):
+            super().__init__(embedder)
+            memos.append(self)
+
+    class EveryTime(BatchMemo):  # what the code did before: every batch embedded
+        def get_text_embedding_batch(self, texts, **kwargs):
+            return self.embedder.get_text_embedding_batch(list(texts), **kwargs)
+
+    decoding = Decoding(max_new_tokens=16)
+    for module in (core.compare.engine, core.eval.run):
+        monkeypatch.setattr(module, "BatchMemo", Counted)
+    once = run_eval(engine, kb, ITEMS[:2], ["rag", "oracle"], decoding=decoding)
+    for module in (core.compare.engine, core.eval.run):
+        monkeypatch.setattr(module, "BatchMemo", EveryTime)
+    every = run_eval(engine, kb, ITEMS[:2], ["rag", "oracle"], decoding=decoding)
+    strip = lambda run: [{a: s.model_dump(exclude={"wall_s", "ttft_s"}) for a, s in r.arms.items()} for r in run.results]  # noqa: E731
+    assert strip(once) == strip(every)
+    assert sum(m.asked for m in memos) > sum(m.embedded for m in memos) > 0  # batches were asked for again, and saved

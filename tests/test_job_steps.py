@@ -116,7 +116,7 @@ def test_the_supervisor_queues_a_jobs_next_step_itself_and_runs_it_next(tmp_path
     other = store.submit("finetune", "queued earlier than the evaluation", {})
     ran = []
 
-    def run_one(s, job_id, data_dir, lane):
+    def run_one(s, job_id, data_dir, lane, nice):
         ran.append(job_id)
         s.finish(job_id, "done", result={"adapter_id": "a-1"})
 

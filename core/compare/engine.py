@@ -25,6 +25,7 @@ from core.compare.support import mark_sentences
 from core.config import Settings
 from core.errors import LabError
 from core.finetune.adapters import AdapterInfo, AdapterRegistry, changed_since_training
+from core.knowledge.embedding.embeddings import BatchMemo
 from core.knowledge.retrieval.search import Hit, gold_passages, search
 from core.knowledge.service import KnowledgeService
 from core.models.generation import Decoding, Request, generate_batch
@@ -180,13 +181,14 @@ class CompareEngine:
     def _explain(self, result: Comparison, require_support: bool = False) -> None:
         """Mark, in each open-book arm's sources, the sentences its answer rests on, and which
         passages it cited; with ``require_support``, withhold an answer that rests on none."""
+        embedder = BatchMemo(self.knowledge.embedder)  # the arms often read the same passages
         for a in result.arms.values():
             if not ARMS_BY_NAME[a.arm].open_book or not a.sources or a.abstained or a.unavailable:
                 continue
             a.citations = citations(a.text, len(a.sources))
             hits = [Hit(doc_id="", doc_name=s.doc_name, chunk_index=s.chunk_index, text=s.text, score=s.score) for s in a.sources]
             if a.text and not is_abstention(a.text):
-                mark_sentences(self.knowledge.embedder, a.text, hits, question=result.question)
+                mark_sentences(embedder, a.text, hits, question=result.question)
                 for s, h in zip(a.sources, hits):
                     s.sentences = h.sentences
                 if require_support and not any(marked for s in a.sources for _, marked in s.sentences):

@@ -16,6 +16,7 @@ from core.compare.results import Source
 from core.eval.items import TestItem
 from core.eval import metrics as m
 from core.compare import support
+from core.knowledge.embedding.embeddings import BatchMemo
 from core.knowledge.retrieval.search import search
 from core.knowledge.retrieval.sentences import FLOOR, split_sentences
 from core.models.abstention import is_abstention
@@ -102,8 +103,9 @@ def _grounded(embedder, answer: str, passages: list[str], question: str = "") ->
     return supported / len(sentences)
 
 
-def score(engine: CompareEngine, kb: str, item: TestItem, arm, top_k: int) -> ArmScore:
-    embedder = engine.knowledge.embedder
+def score(engine: CompareEngine, kb: str, item: TestItem, arm, top_k: int, embedder=None) -> ArmScore:
+    """``embedder``: the knowledge base's, or a ``BatchMemo`` over it shared by a question's arms."""
+    embedder = embedder or engine.knowledge.embedder
     s = ArmScore(text=arm.text, wall_s=arm.wall_s, ttft_s=arm.ttft_s, prompt_tokens=arm.prompt_tokens,
                  completion_tokens=arm.completion_tokens, sources=[src.doc_name for src in arm.sources],
                  passages=arm.sources, withheld=arm.withheld)
@@ -155,8 +157,10 @@ def run_eval(engine: CompareEngine, kb: str, items: list[TestItem], arms: list[s
             break
         comparison = engine.answer(item.question, kb, arms, adapter_id, decoding, top_k, gold_source=item.source,
                                    require_support=require_support)
+        embedder = BatchMemo(engine.knowledge.embedder)  # one question's arms: the same passages, scored once
         run.results.append(QuestionResult(item=item, arms={
-            a: score(engine, kb, item, comparison.arms[a], top_k) for a in arms if not comparison.arms[a].unavailable}))
+            a: score(engine, kb, item, comparison.arms[a], top_k, embedder)
+            for a in arms if not comparison.arms[a].unavailable}))
         if progress:
             progress(i + 1, len(items))
     run.seconds = time.perf_counter() - started

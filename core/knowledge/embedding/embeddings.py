@@ -104,3 +104,29 @@ def token_counter(embedder) -> Callable[[str], list[int]]:
     tokenizer = copy.copy(embedder.tokenizer)
     tokenizer.model_max_length = 10**9  # counting only: silence the "longer than max length" warning
     return lambda text: tokenizer.encode(text, add_special_tokens=False)
+
+
+class BatchMemo:
+    """One answer's embeddings: a batch asked for again is not embedded again.
+
+    The support check embeds the question beside the same passage sentences once per answer
+    sentence and once per open-book arm (the RAG and hybrid arms usually read the same passages),
+    and the evaluation does it again to score each answer. Keyed on the whole batch, never on one
+    text: a text's vector can differ in its last bits from one batch to another (other lengths pad
+    it differently), so only an identical batch is answered from here, with exactly what embedding
+    it again gives, and no support decision can move. Lives as long as one answer (or one scored
+    question): nothing is kept across questions.
+    """
+
+    def __init__(self, embedder):
+        self.embedder = embedder
+        self._seen: dict[tuple[str, ...], list[list[float]]] = {}
+        self.asked = self.embedded = 0  # batches asked for, batches embedded (tests, benchmarks)
+
+    def get_text_embedding_batch(self, texts: list[str], **kwargs) -> list[list[float]]:
+        key = tuple(texts)
+        self.asked += 1
+        if key not in self._seen:
+            self.embedded += 1
+            self._seen[key] = self.embedder.get_text_embedding_batch(list(texts), **kwargs)
+        return [list(v) for v in self._seen[key]]
