@@ -249,3 +249,48 @@ def test_the_answers_show_yes_no_and_the_expected_count_only_on_a_tight_budget()
 
 def test_money_has_cents_from_a_dollar_up_and_two_significant_figures_below():
     assert [usd(x) for x in (1, 1234.5, 0.5, 0.0012345)] == ["$1.00", "$1,234.50", "$0.5", "$0.0012"]
+
+
+def latency(p50: float, hit=None) -> ArmSummary:
+    return ArmSummary(latency_p50_s=p50, hit=hit)
+
+
+@pytest.mark.parametrize("needs, summary, economics, points, reason", [
+    (dict(knowledge_changes_often=True), {}, econ(), (2, 1, -2),
+     "Your documents change often: RAG answers from an edit as soon as it is re-indexed, while an adapter goes stale "
+     "and must be retrained (about $1.00 of training each time)."),
+    (dict(knowledge_changes_often=True), {}, None, (2, 1, -2),
+     "Your documents change often: RAG answers from an edit as soon as it is re-indexed, while an adapter goes stale "
+     "and must be retrained."),
+    (dict(knowledge_changes_often=False), {}, None, (0, 1, 1),
+     "Your documents are stable, so an adapter trained on them stays current."),
+    (dict(must_cite_sources=True), {}, None, (2, 2, -2),
+     "Answers must cite sources: RAG and the hybrid show the passages they read, the fine-tuned model cannot say where "
+     "a fact came from."),
+    (dict(must_cite_sources=True), {"rag": latency(1.0, (0.8, 0.7, 0.9))}, None, (2, 2, -2),
+     "Answers must cite sources: RAG and the hybrid show the passages they read, the fine-tuned model cannot say where "
+     "a fact came from. RAG retrieved the right document for 80% of questions."),
+    (dict(tone_and_style_matter=True), {}, None, (0, 2, 2),
+     "Tone and style matter: fine-tuning teaches the model your house style, retrieval only changes what it reads."),
+    (dict(realtime_latency=True), {"rag": latency(0.4), "finetuned": latency(0.9)}, None, (2, 0, 0),
+     "Answers must be fast: RAG answered in 0.40 s (median) against 0.90 s for the fine-tuned model."),
+    (dict(realtime_latency=True), {"rag": latency(0.4)}, None, (0, 0, 2),
+     "Answers must be fast: a fine-tuned model needs no search and reads a short prompt."),
+    (dict(stable_training_data=True), {}, None, (0, 1, 1),
+     "You have plenty of stable examples, which fine-tuning needs."),
+    (dict(stable_training_data=False), {}, None, (0, -1, -1),
+     "Without plenty of stable examples, fine-tuning risks learning them by heart (overfitting) instead of the domain."),
+])
+def test_each_answered_need_gives_its_points_and_says_why(needs, summary, economics, points, reason):
+    rec = recommend(Needs(**needs), summary, economics)
+    assert rec.points == dict(zip(("rag", "hybrid", "finetuned"), map(float, points)))
+    assert rec.reasons == [reason]
+
+
+def test_the_not_yet_clear_caveat_reaches_the_recommendation_and_names_the_best_estimate():
+    rec = recommend(Needs(), {"base": scored((0.45, 0.1, 0.9)), "rag": scored((0.4, 0.35, 0.45)),
+                              "finetuned": scored((0.1, 0.0, 0.2))})
+    assert rec.verdict is None and (
+        "It is not yet clear that any set-up answers well: the best, the base model states the key fact in 45% of the "
+        "questions (95% interval 10%–90%), below the 50% that counts as answering well. More test questions would tell."
+        in rec.caveats)
