@@ -294,3 +294,45 @@ def test_finishing_without_a_result_keeps_the_one_recorded_and_deleting_twice_is
     store.folder(j).rename(tmp_path / "elsewhere")  # its folder already gone
     store.delete(j)
     assert store.list() == []
+
+
+def test_a_job_id_is_its_day_and_eight_random_hex_digits(tmp_path):
+    import re
+
+    from core.db import now
+
+    ids = {JobStore(tmp_path).submit("eval", "x", {}).id for _ in range(3)}
+    assert len(ids) == 3 and all(re.fullmatch(r"\d{8}-[0-9a-f]{8}", i) for i in ids)
+    assert all(i.startswith(now()[:10].replace("-", "")) for i in ids)
+
+
+def test_fail_without_a_note_and_the_whole_traceback_in_the_log(tmp_path):
+    import traceback
+
+    store = JobStore(tmp_path)
+    j = store.submit("eval", "x", {}).id
+    try:
+        raise KeyError("rag")
+    except KeyError as exc:
+        store.fail(j, exc)
+        written = "".join(traceback.format_exception(exc)).rstrip("\n")
+    assert store.get(j).message == "failed: 'rag'"
+    assert written in store.read_log(j)
+
+
+def test_a_bad_line_in_the_metrics_does_not_hide_the_lines_after_it_and_notes_survive_a_cut_to_step_0(tmp_path):
+    store = JobStore(tmp_path)
+    j = store.submit("finetune", "t", {}).id
+    with (store.folder(j) / "metrics.jsonl").open("w") as fh:
+        fh.write('{"step": 1}\n{"step": 2, "tra\n{"note": "resumed"}\n{"step": 2}\n')
+    assert store.metrics(j) == [{"step": 1}, {"note": "resumed"}, {"step": 2}]
+    store.keep_metrics_up_to(j, 0)  # resumed with no checkpoint: every step goes, notes stay
+    assert store.metrics(j) == [{"note": "resumed"}]
+
+
+def test_the_log_is_read_back_to_its_last_200_lines_by_default(tmp_path):
+    store = JobStore(tmp_path)
+    j = store.submit("finetune", "t", {}).id
+    store.log(j, "\n".join(f"line {i}" for i in range(250)))
+    lines = store.read_log(j).split("\n")
+    assert len(lines) == 200 and lines[-1] == "line 249" and lines[0] == "line 50"
