@@ -294,3 +294,8 @@ def test_the_not_yet_clear_caveat_reaches_the_recommendation_and_names_the_best_
         "It is not yet clear that any set-up answers well: the best, the base model states the key fact in 45% of the "
         "questions (95% interval 10%–90%), below the 50% that counts as answering well. More test questions would tell."
         in rec.caveats)
+
+
+def test_an_interval_that_reaches_the_threshold_exactly_gives_no_verdict():
+    assert no_reliable_arm({"rag": scored((0.3, 0.1, 0.5))}) is None  # 50% is answering well
+    assert no_reliable_arm({"rag": scored((0.3, 0.1, 0.49))}) is not None

@@ -161,3 +161,21 @@ def test_bootstrap_skips_missing_values_and_its_defaults_are_the_documented_ones
     wide, narrow = m.bootstrap_ci(values, level=0.99), m.bootstrap_ci(values, level=0.5)
     assert wide[1] < narrow[1] < 0.465 < narrow[2] < wide[2]
     assert narrow == pytest.approx((0.465, 0.39875, 0.53375))  # the middle half of the resampled means
+
+
+def test_a_phrasing_that_carries_its_own_negation_is_stated_after_another_negator():
+    assert m.states_fact("You may not use it without a licence.", "without a licence")
+    assert not m.states_fact("It does not work with a licence.", "with a licence")
+
+
+def test_polarity_reads_only_the_first_sentence_and_a_question_asked_in_the_negative():
+    q = "Are rbash's restrictions still active inside a shell script it runs?"
+    assert m.polarity("No. Rbash's restrictions are still active inside a shell script it runs. It says so.", q) == "echo"
+    negative = "Are rbash's restrictions not active inside a shell script it runs?"
+    assert m.polarity("No, rbash's restrictions are not active inside a shell script it runs.", negative) == "no"
+    assert m.polarity("Yes, rbash's restrictions are not active inside a shell script it runs.", negative) == "echo"
+
+
+def test_a_question_that_is_not_yes_no_is_judged_on_its_key_facts_even_if_the_reference_opens_with_no():
+    assert m.judge("What should I say to the offer?", True, ["decline"], "No.", "No, decline it.") == "wrong"
+    assert m.judge("What should I say to the offer?", True, ["decline"], "Decline it.", "No, decline it.") == "right"

@@ -336,3 +336,28 @@ def test_the_log_is_read_back_to_its_last_200_lines_by_default(tmp_path):
     store.log(j, "\n".join(f"line {i}" for i in range(250)))
     lines = store.read_log(j).split("\n")
     assert len(lines) == 200 and lines[-1] == "line 249" and lines[0] == "line 50"
+
+
+def test_a_store_on_a_new_folder_makes_it_and_keeps_its_records_in_jobs_db(tmp_path):
+    data = tmp_path / "new" / "data"
+    store = JobStore(data)
+    j = store.submit("eval", "x", {"arms": ["rag"]}).id
+    assert (data / "jobs.db").is_file() and (data / "jobs" / j).is_dir()  # where other processes look for them
+    assert (data / "jobs" / j / "config.json").read_text().startswith('{\n  "arms": [')  # indented for a reader
+    store.finish(j, "done")
+    store.delete(j)
+    with pytest.raises(JobError, match=r"^There is no job"):
+        store.get(j)
+    running = store.submit("eval", "y", {})
+    with pytest.raises(JobError, match=r"^Cancel the job before deleting it\.$"):
+        store.delete(running.id)
+
+
+def test_pid_alive_only_asks_and_never_signals_the_process():
+    child = subprocess.Popen(["sleep", "30"])
+    try:
+        assert pid_alive(child.pid)
+        assert child.poll() is None  # still running
+    finally:
+        child.kill()
+        child.wait()
