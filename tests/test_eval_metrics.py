@@ -164,7 +164,7 @@ def test_bootstrap_skips_missing_values_and_its_defaults_are_the_documented_ones
 
 
 def test_a_phrasing_that_carries_its_own_negation_is_stated_after_another_negator():
-    assert m.states_fact("You may not use it without a licence.", "without a licence")
+    assert m.states_fact("You may not sell without a licence.", "without a licence")
     assert not m.states_fact("It does not work with a licence.", "with a licence")
 
 
