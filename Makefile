@@ -11,7 +11,7 @@ QUIET := 2>&1 | { grep -v "is ignored: it is neither a file nor a directory" || 
 OFFLINE_ENV := HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: install run test bench bench-smoke clean-data lock
+.PHONY: install run test bench bench-smoke clean-data lock mutants
 
 # Installs come from the lock file: the exact versions the suite passed on. requirements*.txt say what
 # works (ranges); `make lock` resolves them again into requirements.lock (commit both).
@@ -49,6 +49,18 @@ bench: install
 SMOKE_BENCHES := $(sort $(wildcard bench/*.py))
 bench-smoke: install
 	for b in $(SMOKE_BENCHES); do echo "== $$b --smoke"; $(OFFLINE_ENV) OMP_WAIT_POLICY=PASSIVE $(PY) $$b --smoke; done
+
+# Mutation testing of the modules that decide (scorer, support check, decision, job store): which mutants
+# of them the fast tests let through (docs/MUTANTS.md; settings in pyproject.toml). mutmut is installed on
+# demand, pinned here and not in the lock: it pulls seven packages (a terminal UI and a syntax-tree library
+# among them) that neither the app nor the suite uses; -c keeps what it shares with the lock at the lock's
+# versions. Results are kept in mutants/ and reused while the code and tests are unchanged.
+MUTMUT := mutmut==3.8.1 coverage==7.18.0 libcst==1.9.0 setproctitle==1.3.8 textual==8.2.8 mdit-py-plugins==0.7.0 \
+	linkify-it-py==2.2.0
+mutants: install
+	$(PIP) -c requirements.lock $(MUTMUT) $(QUIET)
+	$(OFFLINE_ENV) $(VENV)/bin/mutmut run
+	$(VENV)/bin/mutmut results
 
 clean-data:
 	rm -rf data
