@@ -183,6 +183,10 @@ def test_the_votes_are_read_only_when_there_are_enough_and_someone_leads():
         assert rec.reasons == [] and rec.caveats[-1] == (
             f"Only {votes.votes} stakeholder vote{'s' * (votes.votes != 1)} so far: at least {MIN_VOTES} are needed to "
             "say which answers the room preferred (blind mode on the Compare page).")
+    none_ahead = recommend(Needs(), {}, votes=VoteSummary(votes=10, voters=2))  # enough votes, no set-up above another
+    assert none_ahead.reasons == [] and none_ahead.caveats[-1] == (
+        "The 10 stakeholder votes so far put no set-up above another, so they do not say which answers the room "
+        "preferred.")
     clear = VoteSummary(votes=10, voters=1, standings=[standing("rag", 0.7, 0.6, 0.8), standing("hybrid", 0.3, 0.2, 0.4)])
     rec = recommend(Needs(), {}, votes=clear)
     assert rec.choice == "rag" and rec.reasons == [

@@ -167,7 +167,7 @@ def test_requeue_resumes_interrupted_or_failed_resumable_jobs_only(tmp_path):
 
     evaluation = store.submit("eval", "e", {})
     store.finish(evaluation.id, "interrupted")
-    with pytest.raises(JobError, match="evaluation cannot be resumed: run it again."):
+    with pytest.raises(JobError, match="^An evaluation cannot be resumed: run it again.$"):
         store.requeue(evaluation.id)
     unknown = store.submit("no-such-kind", "u", {})
     store.finish(unknown.id, "failed")

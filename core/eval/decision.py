@@ -229,9 +229,13 @@ def _room(votes: VoteSummary, choice: str, reasons: list, caveats: list) -> None
     """What the stakeholders' blind votes say next to the choice: a reason when the room preferred the
     chosen arm, a caveat when it preferred another or when the votes are too few to read."""
     top = votes.preferred
-    if not votes.enough or top is None:
+    if not votes.enough:
         caveats.append(f"Only {votes.votes} stakeholder vote{'s' * (votes.votes != 1)} so far: at least {MIN_VOTES} "
                        "are needed to say which answers the room preferred (blind mode on the Compare page).")
+        return
+    if top is None:
+        caveats.append(f"The {votes.votes} stakeholder votes so far put no set-up above another, so they do not say "
+                       "which answers the room preferred.")
         return
     who = f"{votes.votes} blind votes from {votes.voters} voter{'s' * (votes.voters != 1)}"
     rate = f"preferred to another set-up {pct(top.win_rate)} of the time, 95% interval {pct(top.low)}–{pct(top.high)}"

@@ -198,7 +198,8 @@ class JobStore:
 
         job = self.get(job_id)
         if job.kind in KINDS and not KINDS[job.kind].resumable:
-            raise JobError(f"A {KINDS[job.kind].label} cannot be resumed: run it again.")
+            label = KINDS[job.kind].label
+            raise JobError(f"{'An' if label[:1] in 'aeiou' else 'A'} {label} cannot be resumed: run it again.")
         if job.status not in ("interrupted", "failed"):
             raise JobError(f"Job '{job.name}' is {job.status}; only interrupted or failed jobs can be resumed.")
         self.update(job_id, status="queued", cancel_requested=0, finished_at=None, message="Resuming from the last checkpoint.")
