@@ -33,8 +33,14 @@ install: $(VENV)/.installed
 run: install
 	$(if $(OFFLINE),$(OFFLINE_ENV)) $(PY) -m streamlit run app.py
 
+# The suite runs in TEST_WORKERS processes (pytest-xdist), a test file per process (its module fixtures: one app
+# server, one trained adapter), each with one OpenMP thread, job workers and app servers they start too. Measured on
+# 2 cores, the same 677 tests: 1,402 s serially with torch's 2 threads, 718 s like this: most tests wait on a
+# process start, an import or a browser, and two 2-thread torch processes at once wait for each other's threads at
+# every barrier (see bench/contention.py) where 1-thread ones do not.
+TEST_WORKERS ?= 2
 test: install
-	$(OFFLINE_ENV) $(PY) -m pytest
+	$(OFFLINE_ENV) OMP_NUM_THREADS=1 $(PY) -m pytest -n $(TEST_WORKERS) --dist loadfile
 
 bench: install
 	$(OFFLINE_ENV) $(PY) bench/ingest.py

@@ -42,8 +42,8 @@ def build(config_dir: str, dtype: str):
     from transformers.initialization import no_init_weights
 
     config = AutoConfig.from_pretrained(config_dir)
-    with no_init_weights():
-        model = AutoModelForCausalLM.from_config(config, dtype={"fp32": torch.float32, "bf16": torch.bfloat16}[dtype])
+    with no_init_weights():  # int8 is built in fp32 and quantized, as the app's loader does (core.models.precision.cast)
+        model = AutoModelForCausalLM.from_config(config, dtype=torch.bfloat16 if dtype == "bf16" else torch.float32)
     # Skipping the initialisation skips the tying too (init_weights does both): without it a tied shape carries a
     # second vocabulary matrix (measured: +0.6 GB resident for Qwen2.5-0.5B in fp32).
     model.tie_weights()
@@ -57,6 +57,10 @@ def build(config_dir: str, dtype: str):
             else:
                 p.fill_(0.0 if name.endswith("bias") else 1.0)
     assert all(torch.isfinite(b).all() for b in model.buffers()), "a buffer was left uninitialised"
+    if dtype == "int8":
+        from core.models.precision import cast
+
+        cast(model, "int8")
     return model.eval()
 
 

@@ -1,6 +1,6 @@
 """Speed and memory measured, not extrapolated, on the model shapes users pick.
 
-Run: .venv/bin/python bench/shapes.py [--shapes qwen2.5-1.5b,llama-3.2-1b] [--dtypes fp32,bf16] [--tokens 48]
+Run: .venv/bin/python bench/shapes.py [--shapes qwen2.5-1.5b,llama-3.2-1b] [--dtypes fp32,bf16,int8] [--tokens 48]
      [--repeats 2] [--no-train] [--out bench/shapes_measured.json]
 ``--smoke``: a tiny shape built in code (2 layers, hidden 64, vocabulary 1,000), both dtypes, 4 tokens, one run
 each, nothing written unless --out is given; tests/test_bench_smoke.py runs it.
@@ -26,7 +26,7 @@ Timed parts run --repeats times and keep the best (the machines are shared). Pro
 shape's vocabulary; the engine decodes each answer's text at every step (streaming) with the bundled tokenizer,
 ids folded into its vocabulary: the text means nothing, its cost is the app's.
 Writes --out after each measurement (default bench/shapes_measured.json, which the Models page shows).
-Last line: ratio=<bf16 over fp32 engine decoding tok/s at 4 rows, for the largest shape measured at both>
+Last line: ratio=<bf16 (else int8) over fp32 engine decoding tok/s at 4 rows, for the largest shape measured at both>
 """
 
 from __future__ import annotations
@@ -141,7 +141,7 @@ def table(results: list[dict]) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--shapes", help="comma-separated, e.g. qwen2.5-1.5b,SmolLM2-360M (default: all in bench/shapes/)")
-    parser.add_argument("--dtypes", default="fp32,bf16", help="comma-separated: fp32, bf16")
+    parser.add_argument("--dtypes", default="fp32,bf16", help="comma-separated: fp32, bf16, int8")
     parser.add_argument("--tokens", type=int, default=48, help="new tokens per answer (decoding and the four arms)")
     parser.add_argument("--repeats", type=int, default=2, help="runs of each timed part; the best is kept")
     parser.add_argument("--no-train", action="store_true", help="leave out the LoRA training step")
@@ -151,8 +151,8 @@ def main() -> None:
         parser.set_defaults(**SMOKE)
     args = parser.parse_args()
     dtypes = [d.strip() for d in args.dtypes.split(",") if d.strip()]
-    if not dtypes or set(dtypes) - {"fp32", "bf16"}:
-        parser.error(f"--dtypes takes fp32 and/or bf16, not {args.dtypes!r}")
+    if not dtypes or set(dtypes) - {"fp32", "bf16", "int8"}:
+        parser.error(f"--dtypes takes fp32, bf16 and/or int8, not {args.dtypes!r}")
     if args.tokens < 2 or args.repeats < 1:
         parser.error("--tokens must be at least 2 and --repeats at least 1")
     out = args.out if args.out or args.smoke else MEASURED_FILE
@@ -208,16 +208,18 @@ def main() -> None:
     if out is not None:
         print(f"written: {out}")
     by = {(r["repo_id"], r["dtype"]): r for r in results}
-    both = [r for r in results if r["dtype"] == "fp32" and (r["repo_id"], "bf16") in by]
-    if not both:
-        print("ratio=n/a (no shape measured at both fp32 and bf16)")
+    for other in ("bf16", "int8"):  # bf16 where it was measured; int8 on a CPU where bf16 was left out
+        both = [r for r in results if r["dtype"] == "fp32" and (r["repo_id"], other) in by]
+        if both:
+            break
+    else:
+        print("ratio=n/a (no shape measured at both fp32 and a lower precision)")
         return
     largest = max(both, key=lambda r: r["parameters"])
-    bf16 = by[(largest["repo_id"], "bf16")]
+    low = by[(largest["repo_id"], other)]
     print(f"engine decoding at 4 rows, {largest['repo_id']}: fp32 {largest['engine_tok_s_4']:.1f} tok/s, "
-          f"bf16 {bf16['engine_tok_s_4']:.1f} tok/s")
-    print(f"ratio={bf16['engine_tok_s_4'] / largest['engine_tok_s_4']:.2f}")
-
+          f"{other} {low['engine_tok_s_4']:.1f} tok/s")
+    print(f"ratio={low['engine_tok_s_4'] / largest['engine_tok_s_4']:.2f}")
 
 if __name__ == "__main__":
     main()
