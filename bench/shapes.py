@@ -25,7 +25,9 @@ and its figures mean nothing), at torch's default thread count:
 Timed parts run --repeats times and keep the best (the machines are shared). Prompts are random token ids below the
 shape's vocabulary; the engine decodes each answer's text at every step (streaming) with the bundled tokenizer,
 ids folded into its vocabulary: the text means nothing, its cost is the app's.
-Writes --out after each measurement (default bench/shapes_measured.json, which the Models page shows).
+Writes --out after each measurement (default bench/shapes_measured.json, which the Models page shows), keeping the
+figures an earlier run wrote there on the same machine with the same settings for the pairs this run does not measure
+(each row says the date it was measured); --fresh starts the file over.
 Last line: ratio=<bf16 (else int8) over fp32 engine decoding tok/s at 4 rows, for the largest shape measured at both>
 """
 
@@ -126,6 +128,24 @@ def write(path: Path, record: dict) -> None:
     partial.replace(path)
 
 
+def earlier(path: Path | None, record: dict, measuring: set[tuple[str, str]]) -> list[dict]:
+    """The figures an earlier run wrote to ``path`` on the same machine with the same settings, but for the
+    (shape, dtype) pairs this run measures: a run of a few shapes adds to the file instead of replacing it
+    (a full run takes hours on 2 cores). Anything else (another machine, other settings, a damaged file): none."""
+    if path is None or not path.is_file():
+        return []
+    try:
+        old = json.loads(path.read_text(encoding="utf-8"))
+        same = (old["machine"]["cpu"], old["machine"]["cores"], old["settings"]["tokens"], old["settings"]["repeats"]) == (
+            record["machine"]["cpu"], record["machine"]["cores"], record["settings"]["tokens"], record["settings"]["repeats"])
+        kept = [r for r in old["results"] if (r["repo_id"], r["dtype"]) not in measuring] if same else []
+    except (OSError, ValueError, KeyError, TypeError):
+        return []
+    for r in kept:
+        r.setdefault("measured", old.get("date"))
+    return kept
+
+
 def table(results: list[dict]) -> None:
     print(f"{'shape':36} {'dtype':5} {'params':>7} {'memory':>7} {'prompt':>7} {'loop 1':>7} {'loop 4':>7} "
           f"{'engine 1':>8} {'engine 4':>8} {'4 arms':>7} {'peak':>7} {'LoRA':>7}")
@@ -146,6 +166,7 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=2, help="runs of each timed part; the best is kept")
     parser.add_argument("--no-train", action="store_true", help="leave out the LoRA training step")
     parser.add_argument("--out", type=Path, help="results file (default bench/shapes_measured.json; with --smoke, none unless given)")
+    parser.add_argument("--fresh", action="store_true", help="drop the figures an earlier run left in --out")
     parser.add_argument("--smoke", action="store_true", help=f"a tiny shape built in code, {SMOKE}: seconds")
     if "--smoke" in sys.argv[1:]:
         parser.set_defaults(**SMOKE)
@@ -170,6 +191,10 @@ def main() -> None:
                   "settings": {"tokens": args.tokens, "repeats": args.repeats, "long_prompt": LONG, "short_prompt": SHORT,
                                "train_batch": f"{TRAIN_ROWS} x {TRAIN_LEN} tokens, loss on {TRAIN_ANSWER}"},
                   "load_average_start": os.getloadavg(), "results": [], "failures": []}
+        if not args.fresh:
+            record["results"] = earlier(out, record, {(r, d) for r in shapes for d in dtypes})
+            if record["results"]:
+                print(f"kept {len(record['results'])} figures of an earlier run in {out} (--fresh drops them)")
         start_method = "fork" if args.smoke else "spawn"
         tokenizer = in_own_process(save_tokenizer, str(Path(tmp) / "tokenizer"), start_method)
         if "error" in tokenizer:
@@ -185,7 +210,7 @@ def main() -> None:
                 measured = in_own_process(measure, job, start_method)
                 took = time.perf_counter() - started
                 if "value" in measured:
-                    record["results"].append(measured["value"])
+                    record["results"].append({**measured["value"], "measured": record["date"]})
                     print(f"  {repo_id} {dtype}: measured in {took:.0f} s", flush=True)
                 else:
                     record["failures"].append({"repo_id": repo_id, "dtype": dtype, "error": measured["error"]})

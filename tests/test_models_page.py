@@ -191,5 +191,22 @@ def test_the_suggestions_show_measured_figures_with_their_machine_and_date(tmp_p
 def test_without_measurements_every_suggested_figure_is_an_estimate_labelled_so(tmp_path):
     at, table = open_suggestions(tmp_path / "absent.json")
     assert set(table["figures"]) == {"estimates"}
-    assert table["tok/s, one answer, fp32 / bf16"].str.endswith("(est.) / —").all()
+    assert table["tok/s, one answer, fp32"].str.endswith("(est.)").all()
     assert not any("Measured on" in c.value for c in at.caption)
+
+
+def test_the_suggestions_show_a_part_for_each_precision_measured(tmp_path):
+    """A CPU without bf16 instructions is measured in fp32 and int8: the columns say so, no bf16 dashes."""
+    from dataclasses import asdict
+
+    path = tmp_path / "shapes_measured.json"
+    write_run(path, [asdict(figures(dtype="fp32", memory_bytes=6_200_000_000, four_arms_s=41.0)),
+                     asdict(figures(dtype="int8", memory_bytes=1_900_000_000, four_arms_s=38.5)),
+                     asdict(figures("HuggingFaceTB/SmolLM2-360M-Instruct", "fp32", memory_bytes=1_460_000_000))])
+    _, table = open_suggestions(path)
+    qwen = table.loc["Qwen/Qwen2.5-1.5B-Instruct"]
+    assert qwen["memory fp32 / int8"] == "6.2 GB / 1.9 GB"
+    assert qwen["four arms of a question, fp32 / int8"] == "41.0 s / 38.5 s"
+    assert table.loc["HuggingFaceTB/SmolLM2-360M-Instruct", "memory fp32 / int8"] == "1.5 GB / —"
+    assert table.loc["Qwen/Qwen2.5-3B-Instruct", "memory fp32 / int8"].endswith("(est.) / —")
+    assert not any("bf16" in column for column in table.columns)

@@ -57,3 +57,26 @@ def test_no_file_a_damaged_file_or_rows_of_another_version_read_as_no_measuremen
     del row["four_arms_s"]
     write_run(tmp_path / "old.json", [row, {**asdict(figures(dtype="fp32")), "memory_bytes": "a lot"}])
     assert measured_shapes(tmp_path / "old.json") is None
+
+
+def test_a_run_of_a_few_shapes_keeps_the_other_figures_of_an_earlier_run_on_the_same_machine(tmp_path, monkeypatch):
+    """bench/shapes.py adds to its file: the pairs it measures again are replaced, the others kept with their
+    date; a file from another machine or other settings (or a damaged one) is not mixed in."""
+    import importlib
+
+    monkeypatch.syspath_prepend(str(REPO_ROOT / "bench"))
+    shapes = importlib.import_module("shapes")
+    machine, settings = {"cpu": "Test CPU 9000", "cores": 2}, {"tokens": 48, "repeats": 2}
+    rows = [asdict(figures("A/one", "fp32")), asdict(figures("A/one", "int8")), asdict(figures("B/two", "fp32"))]
+    path = tmp_path / "shapes_measured.json"
+    path.write_text(json.dumps({"machine": machine, "date": "2026-12-01", "settings": settings, "results": rows}))
+    now = {"machine": machine, "settings": settings}
+
+    kept = shapes.earlier(path, now, {("A/one", "int8")})
+    assert [(r["repo_id"], r["dtype"], r["measured"]) for r in kept] == [("A/one", "fp32", "2026-12-01"),
+                                                                         ("B/two", "fp32", "2026-12-01")]
+    assert shapes.earlier(path, {"machine": {**machine, "cpu": "Another CPU"}, "settings": settings}, set()) == []
+    assert shapes.earlier(path, {"machine": machine, "settings": {**settings, "tokens": 96}}, set()) == []
+    assert shapes.earlier(tmp_path / "none.json", now, set()) == []
+    path.write_text("{not json")
+    assert shapes.earlier(path, now, set()) == []

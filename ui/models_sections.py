@@ -185,22 +185,28 @@ def download_progress(downloads: hub.HubDownloads, repo: str) -> None:
             st.rerun()
 
 
-def _both(fp32: catalog.ShapeFigures | None, bf16: catalog.ShapeFigures | None, show, fp32_estimate: str = "—") -> str:
-    """"fp32 / bf16" of one figure: measured where there is a measurement, else the estimate (fp32 only) or a dash."""
-    return f"{show(fp32) if fp32 else fp32_estimate} / {show(bf16) if bf16 else '—'}"
+def _per_dtype(figures: list[catalog.ShapeFigures | None], show, fp32_estimate: str = "—") -> str:
+    """One figure at each measured precision ("fp32 / int8"): measured where there is a measurement, else the
+    estimate (fp32 only) or a dash."""
+    return " / ".join(show(f) if f else (fp32_estimate if i == 0 else "—") for i, f in enumerate(figures))
 
 
 def suggestion_row(s: catalog.Suggestion, measured: catalog.ShapeMeasurements | None) -> dict:
-    """One suggested model: measured figures where bench/shapes.py measured its shape, estimates (marked) elsewhere."""
-    fp32, bf16 = (measured.get(s.repo_id, dtype) if measured else None for dtype in ("fp32", "bf16"))
+    """One suggested model: measured figures where bench/shapes.py measured its shape (a column part per precision
+    measured), estimates (marked, fp32) elsewhere."""
+    dtypes = measured.dtypes if measured else ["fp32"]
+    if dtypes[0] != "fp32":
+        dtypes = ["fp32", *dtypes]  # the estimates' column part
+    got = [measured.get(s.repo_id, d) if measured else None for d in dtypes]
+    per = " / ".join(dtypes)
     return {
         "model": s.repo_id, "parameters": count(s.parameters), "context": f"{s.context:,}",
         "download (est.)": size(s.download_bytes),
-        "memory fp32 / bf16": _both(fp32, bf16, lambda m: size(m.memory_bytes), f"{size(s.memory_bytes)} (est.)"),
-        "tok/s, one answer, fp32 / bf16": _both(fp32, bf16, lambda m: f"{m.engine_tok_s_1:.1f}", f"{s.tokens_per_s():.1f} (est.)"),
-        "four arms of a question, fp32 / bf16": _both(fp32, bf16, lambda m: f"{m.four_arms_s:.1f} s"),
-        "LoRA step, fp32 / bf16": _both(fp32, bf16, lambda m: "—" if m.lora_step_s is None else f"{m.lora_step_s:.1f} s"),
-        "figures": measured.label if fp32 or bf16 else "estimates",
+        f"memory {per}": _per_dtype(got, lambda m: size(m.memory_bytes), f"{size(s.memory_bytes)} (est.)"),
+        f"tok/s, one answer, {per}": _per_dtype(got, lambda m: f"{m.engine_tok_s_1:.1f}", f"{s.tokens_per_s():.1f} (est.)"),
+        f"four arms of a question, {per}": _per_dtype(got, lambda m: f"{m.four_arms_s:.1f} s"),
+        f"LoRA step, {per}": _per_dtype(got, lambda m: "—" if m.lora_step_s is None else f"{m.lora_step_s:.1f} s"),
+        "figures": measured.label if any(got) else "estimates",
         "note": s.note,
     }
 

@@ -77,7 +77,7 @@ class ShapeFigures:
     published shape). Speeds are tokens per second, summed over the rows decoded together."""
 
     repo_id: str
-    dtype: str  # "fp32" or "bf16"
+    dtype: str  # "fp32", "bf16" or "int8"
     parameters: int
     threads: int  # torch's thread count in the measuring process
     memory_bytes: int  # resident memory the weights added when the model was built
@@ -105,6 +105,13 @@ class ShapeMeasurements:
 
     def get(self, repo_id: str, dtype: str) -> ShapeFigures | None:
         return self.figures.get((repo_id, dtype))
+
+    @property
+    def dtypes(self) -> list[str]:
+        """The precisions measured for at least one shape, fp32 first (a CPU without bf16 instructions is measured
+        in fp32 and int8)."""
+        present = {d for _, d in self.figures}
+        return [d for d in ("fp32", "bf16", "int8") if d in present] + sorted(present - {"fp32", "bf16", "int8"})
 
     @property
     def label(self) -> str:
