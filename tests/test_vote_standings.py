@@ -152,3 +152,10 @@ def test_the_report_has_a_stakeholder_votes_section_only_when_given_votes():
     assert "Stakeholder votes" not in html_report(run, summary, recommend(Needs(), summary))
     empty = html_report(run, summary, recommend(Needs(), summary), votes=summarize_votes([], kb="handbook"))
     assert "No blind votes on this knowledge base yet" in empty
+
+
+def test_the_summary_counts_the_set_ups_the_votes_were_cast_on_precision_included():
+    same = [vote(["rag"]), vote(["base"], session="s2")]
+    assert summarize_votes(same, resamples=20).setups == 1
+    int8 = vote(["rag"], session="s3").model_copy(update={"dtype": "int8"})
+    assert summarize_votes([*same, int8], resamples=20).setups == 2  # same weights, another precision: other answers

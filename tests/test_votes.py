@@ -15,7 +15,8 @@ from core.votes.store import VoteStore
 def comparison(question: str = "How many paid sick days do employees get?") -> Comparison:
     fairness = Fairness(model="SmolLM2-135M", model_fingerprint="m-1a2b", kb="Lumora demo", kb_version="v7",
                         decoding={"max_new_tokens": 64, "temperature": 0.0, "seed": 0}, top_k=3, min_score=0.2,
-                        require_support=True, adapter="handbook lora", adapter_id="ad1", adapter_fingerprint="ad-77")
+                        require_support=True, adapter="handbook lora", adapter_id="ad1", adapter_fingerprint="ad-77",
+                        dtype="int8")
     c = Comparison(question=question, fairness=fairness)
     for arm in ARMS:
         c.arms[arm] = ArmAnswer(arm=arm, text=f"Ten days, says {arm} [1].")
@@ -54,6 +55,7 @@ def test_a_vote_names_arms_not_letters_and_keeps_the_set_up():
     assert v.shown == ["hybrid", "base", "rag", "finetuned"]
     assert v.answers["rag"] == "Ten days, says rag [1]."
     assert (v.kb, v.kb_version, v.model_fingerprint, v.adapter_fingerprint) == ("Lumora demo", "v7", "m-1a2b", "ad-77")
+    assert v.dtype == "int8"  # the precision the answers were made at
     assert v.decoding["max_new_tokens"] == 64 and v.comparison_id == c.id and v.require_support
 
 
@@ -134,3 +136,34 @@ def test_csv_cells_that_a_spreadsheet_would_run_as_formulas_are_made_inert_and_r
     text = data.decode("utf-8-sig")
     assert "'=HYPERLINK" in text and "'@boss" in text and "'-1+2" in text
     assert read_votes_csv(data) == [vote]
+
+
+def test_votes_from_before_the_precision_was_recorded_read_as_fp32_from_the_database_and_from_a_csv(settings):
+    """A votes.db and a CSV export written before votes recorded the precision: both open, their votes read as
+    fp32 (the only precision then), and new votes keep theirs."""
+    import csv
+    import io
+    import json
+    import sqlite3
+
+    from core.votes.store import JSON_FIELDS, SCHEMA
+
+    old_schema = SCHEMA.replace("dtype TEXT NOT NULL DEFAULT 'fp32', ", "")
+    assert old_schema != SCHEMA
+    old, new = sample_votes()
+    settings.votes_path.parent.mkdir(parents=True, exist_ok=True)
+    fields = [f for f in Vote.model_fields if f != "dtype"]
+    row = old.model_dump()
+    with sqlite3.connect(settings.votes_path) as conn:
+        conn.executescript(old_schema)
+        conn.execute(f"INSERT INTO votes ({', '.join(fields)}) VALUES ({', '.join('?' * len(fields))})",
+                     [json.dumps(row[f]) if f in JSON_FIELDS else row[f] for f in fields])
+    store = VoteStore(settings.votes_path)
+    store.add(new)
+    assert [v.dtype for v in store.list()] == ["fp32", "int8"]
+
+    rows = list(csv.reader(io.StringIO(votes_csv([old]).decode("utf-8-sig"))))
+    at = rows[0].index("dtype")
+    out = io.StringIO()
+    csv.writer(out).writerows([[c for i, c in enumerate(r) if i != at] for r in rows])  # the columns of an older export
+    assert read_votes_csv(out.getvalue().encode("utf-8")) == [old.model_copy(update={"dtype": "fp32"})]

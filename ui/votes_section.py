@@ -54,7 +54,7 @@ def votes_section(summary: VoteSummary, store: VoteStore) -> None:
     if not summary.enough:
         st.caption(f"Fewer than {MIN_VOTES} votes: read the ranking as a first impression.")
     if summary.setups > 1:
-        st.caption(f"The votes were cast on {summary.setups} different set-ups (model or adapter): the exports say which.")
+        st.caption(f"The votes were cast on {summary.setups} different set-ups (model, precision or adapter): the exports say which.")
     a = summary.agreement
     if not a.covered:
         st.caption("No voted question is in a saved evaluation of this knowledge base, so the votes and the "

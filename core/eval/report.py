@@ -171,7 +171,7 @@ def votes_html(votes: VoteSummary) -> str:
                    f"<td>{s.strength:.2f}</td><td>{s.best} of {s.shown}</td></tr>" for s in votes.standings)
     counts = (f"{votes.votes} vote{'s' * (votes.votes != 1)} from {votes.voters} voter{'s' * (votes.voters != 1)}"
               f"; {votes.all_bad} marked every answer bad"
-              + (f"; cast on {votes.setups} different set-ups (model or adapter)" if votes.setups > 1 else "") + "."
+              + (f"; cast on {votes.setups} different set-ups (model, precision or adapter)" if votes.setups > 1 else "") + "."
               + ("" if votes.enough else f" Fewer than {MIN_VOTES} votes: read the ranking as a first impression."))
     a = votes.agreement
     if a.covered:

@@ -41,7 +41,7 @@ class VoteSummary(BaseModel):
     votes: int = 0
     voters: int = 0
     all_bad: int = 0  # votes that marked every answer bad
-    setups: int = 0  # distinct model + adapter fingerprints the votes were cast on
+    setups: int = 0  # distinct model + adapter fingerprints and precisions the votes were cast on
     standings: list[Standing] = Field(default_factory=list)  # strongest first
     agreement: Agreement = Field(default_factory=Agreement)
 
@@ -103,5 +103,5 @@ def summarize_votes(votes: list[Vote], runs: list[EvalRun] = (), kb: str | None 
         votes = [v for v in votes if v.kb == kb]
     return VoteSummary(kb=kb, votes=len(votes), voters=len({v.voter_key for v in votes}),
                        all_bad=sum(v.all_bad for v in votes),
-                       setups=len({(v.model_fingerprint, v.adapter_fingerprint) for v in votes}),
+                       setups=len({(v.model_fingerprint, v.dtype, v.adapter_fingerprint) for v in votes}),
                        standings=standings(votes, resamples, seed), agreement=agreement(votes, list(runs)))

@@ -16,10 +16,11 @@ from core.compare.arms import ARM_TABLE
 from core.votes.record import Vote
 
 SCALARS = ("id", "created_at", "voter", "session_id", "comparison_id", "question", "kb", "kb_version", "model",
-           "model_fingerprint", "adapter", "adapter_id", "adapter_fingerprint", "top_k", "require_support", "all_bad")
+           "model_fingerprint", "dtype", "adapter", "adapter_id", "adapter_fingerprint", "top_k", "require_support", "all_bad")
 ARMS = tuple(a.name for a in ARM_TABLE)
 COLUMNS = (SCALARS + ("best", "decoding") + tuple(f"letter:{a}" for a in ARMS) + tuple(f"answer:{a}" for a in ARMS))
 OPTIONAL = ("adapter", "adapter_id", "adapter_fingerprint", "top_k")  # empty cell: not recorded
+ADDED_LATER = ("dtype",)  # a file exported before these columns existed reads with their defaults
 
 
 _FORMULA = ("=", "+", "-", "@", "\t", "\r")  # a spreadsheet runs a cell that starts with these as a formula
@@ -63,7 +64,7 @@ def read_votes_csv(data: bytes) -> list[Vote]:
     votes = []
     for row in csv.DictReader(io.StringIO(data.decode("utf-8-sig"))):
         letters = dict(sorted((row[f"letter:{a}"], a) for a in ARMS if row.get(f"letter:{a}")))
-        fields = {f: row[f] for f in SCALARS if not (f in OPTIONAL and row[f] == "")}
+        fields = {f: row[f] for f in SCALARS if not (f in OPTIONAL and row[f] == "") and not (f in ADDED_LATER and f not in row)}
         fields.update(question=_uncell(row["question"]), voter=_uncell(row["voter"]))
         fields.update(require_support=row["require_support"] == "True", all_bad=row["all_bad"] == "True")
         votes.append(Vote(**fields, decoding=json.loads(row["decoding"] or "{}"), letters=letters,

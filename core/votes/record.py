@@ -3,7 +3,7 @@
 A viewer picks the best answer, or several that are equally good, or says all are bad. The vote
 keeps everything needed to read it later without the app: the question, every answer shown, the
 letters they were shown under, and the set-up that gave them (knowledge-base version, model and
-adapter fingerprints, decoding settings).
+adapter fingerprints, the precision of the model's weights, decoding settings).
 """
 
 from __future__ import annotations
@@ -34,6 +34,8 @@ class Vote(BaseModel):
     kb_version: str
     model: str = ""
     model_fingerprint: str
+    dtype: str = Field("fp32", description="The base weights' precision (votes cast before it was recorded: fp32, "
+                                           "the only one then).")
     adapter: str | None = None
     adapter_id: str | None = None
     adapter_fingerprint: str | None = None
@@ -75,7 +77,7 @@ def make_vote(comparison: Comparison, letters: dict[str, str], picked: list[str]
         raise VoteError(f"The name is {len(voter)} characters long; the limit is {MAX_VOTER_CHARS}.")
     f = comparison.fairness
     return Vote(session_id=session_id, voter=voter, comparison_id=comparison.id, question=comparison.question,
-                kb=f.kb, kb_version=f.kb_version, model=f.model, model_fingerprint=f.model_fingerprint,
+                kb=f.kb, kb_version=f.kb_version, model=f.model, model_fingerprint=f.model_fingerprint, dtype=f.dtype,
                 adapter=f.adapter, adapter_id=f.adapter_id, adapter_fingerprint=f.adapter_fingerprint,
                 decoding=f.decoding, top_k=f.top_k, require_support=f.require_support,
                 answers={arm: comparison.arms[arm].text for arm in letters.values()}, letters=dict(letters),

@@ -17,7 +17,7 @@ SCHEMA = """
 CREATE TABLE IF NOT EXISTS votes (
     id TEXT PRIMARY KEY, created_at TEXT NOT NULL, session_id TEXT NOT NULL, voter TEXT NOT NULL,
     comparison_id TEXT NOT NULL, question TEXT NOT NULL, kb TEXT NOT NULL, kb_version TEXT NOT NULL,
-    model TEXT NOT NULL, model_fingerprint TEXT NOT NULL, adapter TEXT, adapter_id TEXT, adapter_fingerprint TEXT,
+    model TEXT NOT NULL, model_fingerprint TEXT NOT NULL, dtype TEXT NOT NULL DEFAULT 'fp32', adapter TEXT, adapter_id TEXT, adapter_fingerprint TEXT,
     decoding TEXT NOT NULL, top_k INTEGER, require_support INTEGER NOT NULL,
     answers TEXT NOT NULL, letters TEXT NOT NULL, best TEXT NOT NULL, all_bad INTEGER NOT NULL);
 CREATE INDEX IF NOT EXISTS votes_by_kb ON votes (kb, created_at);
@@ -31,6 +31,10 @@ class VoteStore:
 
     def __init__(self, path: Path):
         self.db = Database(Path(path), SCHEMA)
+        columns = {r["name"] for r in self.db.rows("PRAGMA table_info(votes)")}
+        if "dtype" not in columns:  # a votes.db from before the precision was recorded: its votes were all fp32
+            with self.db.write() as conn:
+                conn.execute("ALTER TABLE votes ADD COLUMN dtype TEXT NOT NULL DEFAULT 'fp32'")
 
     def add(self, vote: Vote) -> Vote:
         row = vote.model_dump()
