@@ -158,6 +158,25 @@ def table(results: list[dict]) -> None:
               + (f"{r['lora_step_s']:7.2f}" if r["lora_step_s"] is not None else f"{'—':>7}"))
 
 
+def markdown(path: Path) -> None:
+    """The figures in ``path`` as the README's table (Markdown), nothing measured."""
+    try:
+        record = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        sys.exit(f"no figures to print in {path}: {exc}")
+    m, st = record["machine"], record["settings"]
+    print(f"{m['cpu']}, {m['cores']} cores (AMX {m['flags'].get('amx_bf16')}, AVX512-BF16 {m['flags'].get('avx512_bf16')}), "
+          f"torch {m['torch']}, transformers {m['transformers']}; {st['tokens']} new tokens, best of {st['repeats']}\n")
+    print("| Shape | Precision | Weights in memory | Prompt pass (tok/s) | Decoding, plain loop 1 / 4 rows (tok/s) | "
+          "Decoding, engine 1 / 4 rows (tok/s) | Four arms of a question | Peak RSS | LoRA step | Measured |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
+    for r in record["results"]:
+        step = "—" if r["lora_step_s"] is None else f"{r['lora_step_s']:.1f} s"
+        print(f"| {r['repo_id'].split('/')[1]} | {r['dtype']} | {r['memory_bytes'] / GB:.2f} GB | {r['prompt_tok_s']:.0f} | "
+              f"{r['loop_tok_s_1']:.1f} / {r['loop_tok_s_4']:.1f} | {r['engine_tok_s_1']:.1f} / {r['engine_tok_s_4']:.1f} | "
+              f"{r['four_arms_s']:.1f} s | {r['peak_rss_bytes'] / GB:.2f} GB | {step} | {r.get('measured', record['date'])} |")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--shapes", help="comma-separated, e.g. qwen2.5-1.5b,SmolLM2-360M (default: all in bench/shapes/)")
@@ -166,6 +185,7 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=2, help="runs of each timed part; the best is kept")
     parser.add_argument("--no-train", action="store_true", help="leave out the LoRA training step")
     parser.add_argument("--out", type=Path, help="results file (default bench/shapes_measured.json; with --smoke, none unless given)")
+    parser.add_argument("--markdown", action="store_true", help="print the figures in --out as a Markdown table, measure nothing")
     parser.add_argument("--fresh", action="store_true", help="drop the figures an earlier run left in --out")
     parser.add_argument("--smoke", action="store_true", help=f"a tiny shape built in code, {SMOKE}: seconds")
     if "--smoke" in sys.argv[1:]:
@@ -177,6 +197,9 @@ def main() -> None:
     if args.tokens < 2 or args.repeats < 1:
         parser.error("--tokens must be at least 2 and --repeats at least 1")
     out = args.out if args.out or args.smoke else MEASURED_FILE
+    if args.markdown:
+        markdown(out or MEASURED_FILE)
+        return
 
     with tempfile.TemporaryDirectory() as tmp:
         if args.smoke:

@@ -167,7 +167,7 @@ def generate_batch(runtime: ModelRuntime, requests: list[Request], decoding: Dec
             with _rows_through_adapters(runtime, [names[i] for i in rows]) as extra:
                 out = model(input_ids=ids, use_cache=True, logits_to_keep=1, **{cache_kw: cache}, **extra)
             picked = _pick(out.logits[:, -1].float(), decoding, generator, [0] * len(rows), runtime.eos_ids).tolist()
-            caches[prompt] = out.past_key_values
+            caches[prompt] = cache  # filled in place (reading out.past_key_values warns: renamed in transformers 5.24)
             elapsed = time.perf_counter() - t0
             for row, token in zip(rows, picked):
                 first[row] = token
