@@ -131,13 +131,16 @@ def write(path: Path, record: dict) -> None:
 def earlier(path: Path | None, record: dict, measuring: set[tuple[str, str]]) -> list[dict]:
     """The figures an earlier run wrote to ``path`` on the same machine with the same settings, but for the
     (shape, dtype) pairs this run measures: a run of a few shapes adds to the file instead of replacing it
-    (a full run takes hours on 2 cores). Anything else (another machine, other settings, a damaged file): none."""
+    (a full run takes hours on 2 cores). Anything else (another machine or instruction set, other settings, a damaged
+    file): none."""
     if path is None or not path.is_file():
         return []
     try:
         old = json.loads(path.read_text(encoding="utf-8"))
-        same = (old["machine"]["cpu"], old["machine"]["cores"], old["settings"]["tokens"], old["settings"]["repeats"]) == (
-            record["machine"]["cpu"], record["machine"]["cores"], record["settings"]["tokens"], record["settings"]["repeats"])
+        # The same CPU name can come with other instruction sets (a cloud "AMD EPYC" is AVX2-only on one host and has
+        # AVX512-BF16 on the next): the flags are part of the machine.
+        same = all(old["machine"].get(k) == record["machine"].get(k) for k in ("cpu", "cores", "flags")) and all(
+            old["settings"][k] == record["settings"][k] for k in ("tokens", "repeats"))
         kept = [r for r in old["results"] if (r["repo_id"], r["dtype"]) not in measuring] if same else []
     except (OSError, ValueError, KeyError, TypeError):
         return []

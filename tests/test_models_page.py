@@ -177,7 +177,7 @@ def test_the_suggestions_show_measured_figures_with_their_machine_and_date(tmp_p
     write_run(path, [asdict(figures())])  # Qwen2.5-1.5B in bf16 only
     at, table = open_suggestions(path)
     measured = table.loc["Qwen/Qwen2.5-1.5B-Instruct"]
-    assert measured["figures"] == "measured on Test CPU 9000, 2026-12-07"
+    assert measured["figures"] == "measured on Test CPU 9000 (no bf16 instructions), 2026-12-07"
     assert measured["memory fp32 / bf16"] == "6.2 GB (est.) / 3.1 GB"
     assert measured["tok/s, one answer, fp32 / bf16"].endswith("(est.) / 4.2")
     assert measured["four arms of a question, fp32 / bf16"] == "— / 13.7 s"
@@ -185,7 +185,7 @@ def test_the_suggestions_show_measured_figures_with_their_machine_and_date(tmp_p
     others = table.drop(index="Qwen/Qwen2.5-1.5B-Instruct")
     assert set(others["figures"]) == {"estimates"} and others["memory fp32 / bf16"].str.contains(r"\(est\.\) / —").all()
     captions = " ".join(c.value for c in at.caption)
-    assert "Measured on Test CPU 9000 (2 cores), 2026-12-07" in captions and "48 new tokens" in captions
+    assert "Measured on Test CPU 9000 (2 cores, no bf16 instructions), 2026-12-07" in captions and "48 new tokens" in captions
 
 
 def test_without_measurements_every_suggested_figure_is_an_estimate_labelled_so(tmp_path):

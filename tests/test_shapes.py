@@ -42,11 +42,35 @@ def test_measured_figures_are_read_with_the_machine_and_date_they_come_from(tmp_
     path = tmp_path / "measured.json"
     write_run(path, [asdict(figures()), asdict(figures(dtype="fp32", memory_bytes=6_200_000_000, lora_step_s=None))])
     measured = measured_shapes(path)
-    assert measured.label == "measured on Test CPU 9000, 2026-12-07" and measured.cores == 2 and measured.tokens == 48
+    assert measured.label == "measured on Test CPU 9000 (no bf16 instructions), 2026-12-07" and measured.cores == 2 and measured.tokens == 48
     assert measured.get("Qwen/Qwen2.5-1.5B-Instruct", "bf16") == figures()
     fp32 = measured.get("Qwen/Qwen2.5-1.5B-Instruct", "fp32")
     assert fp32.memory_bytes == 6_200_000_000 and fp32.lora_step_s is None  # a run with --no-train
     assert measured.get("Qwen/Qwen2.5-3B-Instruct", "bf16") is None
+
+
+def test_the_page_reads_the_committed_run_made_on_a_cpu_like_this_one(tmp_path, monkeypatch):
+    """One run per kind of machine is kept in bench/: the one whose bf16 instructions match this CPU's is shown (they
+    change the figures several-fold), the newest where none matches; every committed run reads."""
+    def run(name, date, bf16, memory):
+        (tmp_path / name).write_text(json.dumps({
+            "machine": {"cpu": "AMD EPYC", "cores": 2, "flags": {"avx512_bf16": bf16, "amx_bf16": False}},
+            "date": date, "settings": {"tokens": 48}, "results": [asdict(figures(memory_bytes=memory))]}))
+
+    monkeypatch.setattr(catalog, "MEASURED_FILE", tmp_path / "shapes_measured.json")
+    run("shapes_measured.json", "2026-12-07", True, 3_000_000_000)
+    run("shapes_measured_avx2.json", "2026-12-06", False, 3_100_000_000)
+    with_bf16, without = measured_shapes(bf16_hardware=True), measured_shapes(bf16_hardware=False)
+    assert (with_bf16.bf16_hardware, with_bf16.get("Qwen/Qwen2.5-1.5B-Instruct", "bf16").memory_bytes) == (True, 3_000_000_000)
+    assert (without.bf16_hardware, without.get("Qwen/Qwen2.5-1.5B-Instruct", "bf16").memory_bytes) == (False, 3_100_000_000)
+    assert without.label == "measured on AMD EPYC (no bf16 instructions), 2026-12-06"
+    (tmp_path / "shapes_measured_avx2.json").unlink()
+    assert measured_shapes(bf16_hardware=False).bf16_hardware is True  # none like it: the newest there is
+    (tmp_path / "shapes_measured.json").unlink()
+    assert measured_shapes(bf16_hardware=False) is None
+
+    committed = sorted((REPO_ROOT / "bench").glob(catalog.MEASURED_FILES))
+    assert committed and all(measured_shapes(p) is not None for p in committed), committed
 
 
 def test_no_file_a_damaged_file_or_rows_of_another_version_read_as_no_measurements(tmp_path):
@@ -77,6 +101,8 @@ def test_a_run_of_a_few_shapes_keeps_the_other_figures_of_an_earlier_run_on_the_
                                                                          ("B/two", "fp32", "2026-12-01")]
     assert shapes.earlier(path, {"machine": {**machine, "cpu": "Another CPU"}, "settings": settings}, set()) == []
     assert shapes.earlier(path, {"machine": machine, "settings": {**settings, "tokens": 96}}, set()) == []
+    avx512 = {"machine": {**machine, "flags": {"avx512_bf16": True}}, "settings": settings}  # same name, other instructions
+    assert shapes.earlier(path, avx512, set()) == []
     assert shapes.earlier(tmp_path / "none.json", now, set()) == []
     path.write_text("{not json")
     assert shapes.earlier(path, now, set()) == []

@@ -211,13 +211,15 @@ def suggestion_row(s: catalog.Suggestion, measured: catalog.ShapeMeasurements | 
     }
 
 
-def suggestions(runtime: ModelRuntime | None, measured_file: Path = catalog.MEASURED_FILE) -> None:
+def suggestions(runtime: ModelRuntime | None, measured_file: Path | None = None) -> None:
     st.subheader("Suggested instruction-tuned models")
     measured = catalog.measured_shapes(measured_file)
     st.dataframe(pd.DataFrame([suggestion_row(s, measured) for s in catalog.SUGGESTED]), hide_index=True, width="stretch")
     if measured is not None:
         st.caption(
-            f"Measured on {measured.cpu} ({measured.cores} cores), {measured.date}, by `bench/shapes.py`: each model's "
+            f"Measured on {measured.cpu} ({measured.cores} cores, "
+            f"{'with' if measured.bf16_hardware else 'no'} bf16 instructions), {measured.date}, by `bench/shapes.py` "
+            "(of the runs kept in `bench/`, the one on a CPU most like this one): each model's "
             "published shape with random weights (speed and memory depend on the shape, not the values). Memory: what "
             "the weights take once loaded; tok/s: one answer through this app's engine; four arms: one demo question's "
             "base, RAG, fine-tuned and hybrid answers together (two ~550-token prompts, "

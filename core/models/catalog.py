@@ -13,7 +13,8 @@ model's published config) is an estimate, and the page says so:
   weight dominates them; a GPU is not covered by these figures.
 
 Measured figures replace the estimates where ``bench/shapes.py`` has measured a model's shape (its published
-config with random weights) and written ``bench/shapes_measured.json``: ``measured_shapes`` reads that file.
+config with random weights) and written ``bench/shapes_measured*.json``, one file per kind of machine measured (with
+bf16 instructions and without): ``measured_shapes`` reads the one that fits the machine the app runs on.
 """
 
 from __future__ import annotations
@@ -68,7 +69,8 @@ SUGGESTED = [
 ]
 
 
-MEASURED_FILE = REPO_ROOT / "bench" / "shapes_measured.json"  # written by bench/shapes.py
+MEASURED_FILE = REPO_ROOT / "bench" / "shapes_measured.json"  # bench/shapes.py's default output
+MEASURED_FILES = "shapes_measured*.json"  # every committed run, one per kind of machine (next to MEASURED_FILE)
 
 
 @dataclass(frozen=True)
@@ -102,6 +104,7 @@ class ShapeMeasurements:
     date: str
     tokens: int  # new tokens per answer in the decoding figures and the four arms
     figures: dict[tuple[str, str], ShapeFigures]
+    bf16_hardware: bool = False  # the CPU had AMX or AVX512-BF16: bf16 matmuls in hardware, not emulated
 
     def get(self, repo_id: str, dtype: str) -> ShapeFigures | None:
         return self.figures.get((repo_id, dtype))
@@ -115,15 +118,26 @@ class ShapeMeasurements:
 
     @property
     def label(self) -> str:
-        return f"measured on {self.cpu}, {self.date}"
+        return f"measured on {self.cpu} ({'with' if self.bf16_hardware else 'no'} bf16 instructions), {self.date}"
 
 
 _CONVERT = {"int": int, "float": float, "str": str, "float | None": lambda v: None if v is None else float(v)}
 
 
-def measured_shapes(path: Path = MEASURED_FILE) -> ShapeMeasurements | None:
+def measured_shapes(path: Path | None = None, bf16_hardware: bool | None = None) -> ShapeMeasurements | None:
     """The figures in ``path`` (bench/shapes.py's output), or None when there are none. A damaged file is
-    logged and read as none: the page then shows its estimates, labelled as such."""
+    logged and read as none: the page then shows its estimates, labelled as such.
+
+    Without a path: of the committed runs (``MEASURED_FILES`` beside ``MEASURED_FILE``), the newest one made on a
+    CPU like this one as far as bf16 goes (``bf16_hardware``, by default this CPU's), else the newest one: bf16
+    instructions change the figures several-fold, the rest of the CPU much less."""
+    if path is None:
+        runs = [m for p in sorted(MEASURED_FILE.parent.glob(MEASURED_FILES)) if (m := measured_shapes(p)) is not None]
+        if bf16_hardware is None and runs:
+            from core.models.precision import cpu_bf16_capable
+
+            bf16_hardware = cpu_bf16_capable()
+        return max(runs, key=lambda m: (m.bf16_hardware == bf16_hardware, m.date), default=None)
     try:
         data = json.loads(Path(path).read_text(encoding="utf-8"))
         machine = data.get("machine") or {}
@@ -134,9 +148,11 @@ def measured_shapes(path: Path = MEASURED_FILE) -> ShapeMeasurements | None:
             except (KeyError, TypeError, ValueError):  # a row of another version of the bench: skipped
                 continue
             figures[(one.repo_id, one.dtype)] = one
+        flags = machine.get("flags") or {}
         measured = ShapeMeasurements(str(machine.get("cpu") or "an unnamed CPU"), int(machine.get("cores") or 0),
                                      str(data.get("date") or "an unknown date"),
-                                     int((data.get("settings") or {}).get("tokens") or 0), figures)
+                                     int((data.get("settings") or {}).get("tokens") or 0), figures,
+                                     bool(flags.get("amx_bf16") or flags.get("avx512_bf16")))
     except FileNotFoundError:
         return None
     except (OSError, ValueError, TypeError, AttributeError) as exc:

@@ -17,7 +17,7 @@ from pathlib import Path
 from core.config import Settings
 from core.errors import ModelError
 from core.models.loader import load_base_model, model_fingerprint, quiet_peft
-from core.models.precision import precision_of, weight_bytes
+from core.models.precision import contiguous_head_input, precision_of, weight_bytes
 
 log = logging.getLogger(__name__)
 
@@ -39,6 +39,7 @@ class ModelRuntime:
         """``loaded`` = (model, tokenizer, source) skips loading (tests share one model)."""
         self.settings = settings
         self.model, self.tokenizer, self.source = loaded or load_base_model(settings)
+        contiguous_head_input(self.model)
         self.model_id = settings.models.llm
         self.fingerprint = model_fingerprint(self.model)
         self.lock = threading.RLock()
