@@ -47,7 +47,7 @@ class ModelSettings(BaseModel):
         "auto",
         description="Precision of the language model's weights: fp32; bf16 (half the memory, fast on GPUs and on CPUs with "
                     "AMX or AVX512-BF16); int8 weight-only (a quarter of the memory, needs torchao); auto: bf16 on a GPU, "
-                    "and on a bf16-capable CPU for models of 1B parameters or more, else fp32 (the bundled model stays fp32). "
+                    "and on a bf16-capable CPU for models of 300M parameters or more, else fp32 (the bundled model stays fp32). "
                     "The Models page can change it.",
     )
     hub_downloads: bool = Field(

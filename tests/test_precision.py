@@ -351,3 +351,11 @@ def test_the_output_head_gets_a_contiguous_input_in_bf16_and_the_same_logits(dty
 
 def test_the_runtime_installs_the_contiguous_head_input(runtime):
     assert getattr(runtime.model.get_output_embeddings(), "_lab_contiguous_input", False)
+
+
+def test_the_setting_and_the_page_name_the_threshold_auto_uses():
+    from core.config import ModelSettings
+    from ui.models_sections import DTYPE_HELP
+
+    said = f"{precision.AUTO_BF16_MIN_PARAMETERS / 1e6:g}M parameters"
+    assert said in ModelSettings.model_fields["dtype"].description and said in DTYPE_HELP["auto"]

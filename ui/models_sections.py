@@ -20,7 +20,7 @@ KIND, FOLDER, GGUF, HUB_ID, DEVICE, DTYPE = ("models_kind", "models_folder", "mo
                                              "models_dtype")
 DEVICES = ["auto", "cpu", "cuda"]
 DTYPE_HELP = {"auto": "auto: what this machine is good at (bf16 on a GPU, and on a CPU with AMX or AVX512-BF16 for "
-                      f"models of {precision.AUTO_BF16_MIN_PARAMETERS / 1e9:g}B parameters or more; fp32 otherwise)",
+                      f"models of {precision.AUTO_BF16_MIN_PARAMETERS / 1e6:g}M parameters or more; fp32 otherwise)",
               "fp32": "fp32: 4 bytes a weight, the reference", "bf16": "bf16: 2 bytes a weight",
               "int8": "int8: about 1 byte a weight (weight-only, torchao)"}
 SOURCE_KINDS = {"bundled": "bundled with the app", "folder": "local folder", "gguf": ".gguf file",

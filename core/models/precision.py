@@ -27,13 +27,15 @@ from core.errors import ModelError
 Precision = Literal["fp32", "bf16", "int8"]  # what a setting resolves to
 SETTINGS: tuple[str, ...] = get_args(DtypeSetting)  # auto, fp32, bf16, int8
 
-# Measured on a 2-core AMX CPU (docs: FACTS, 2026-12-06; random weights, plain decoding loop): the
-# SmolLM2-135M shape decodes one row at 27 tok/s in fp32 and 23 in bf16, while the Qwen2.5-1.5B shape
-# is 1.3-4.6x faster in bf16 and takes half the memory. Below this size auto keeps fp32. That also keeps
-# the bundled 135M model in fp32 under auto, so the demo's greedy answers stay byte-identical on every
-# install (bf16 rounds differently, and greedy answers change with it). 1e9 is a first guess between the
-# two measured sizes: bench/shapes.py measures the sizes in between, and this constant should follow it.
-AUTO_BF16_MIN_PARAMETERS = 1_000_000_000
+# Where bf16 starts to pay on a CPU with bf16 instructions, measured (bench/shapes.py, random weights of the published
+# shapes, bench/shapes_measured.json): on a 2-core AMD EPYC with AVX512-BF16 (2026-12-07) bf16 is faster than fp32
+# from the smallest shape measured on: SmolLM2-360M answers one row at 13.0 against 9.0 tok/s and the four arms of a
+# question in 9.5 against 11.6 s; Qwen2.5-0.5B 13.8 against 6.8 tok/s. On a 2-core AMX Xeon (docs: FACTS, 2026-12-06)
+# the SmolLM2-135M shape decoded one row at 27 tok/s in fp32 and 23 in bf16. Below this size auto keeps fp32, which
+# also keeps the bundled 135M model in fp32, so the demo's greedy answers stay the same on every install (bf16 rounds
+# differently, and greedy answers change with it). 300M sits between the bundled model and the smallest shape
+# measured faster in bf16.
+AUTO_BF16_MIN_PARAMETERS = 300_000_000
 
 # The x86 features that make bf16 matmuls fast (torch's names, which are also /proc/cpuinfo's).
 BF16_CPU_FEATURES = frozenset({"amx_bf16", "avx512_bf16"})
