@@ -56,6 +56,9 @@ def decode(model, forward, rows: int, prompt: int, tokens: int, profile: bool = 
     import torch
     from transformers import StaticCache
 
+    from core.models.generation import cache_kwarg
+
+    kw = cache_kwarg(model)
     generator = torch.Generator().manual_seed(0)
     ids = torch.randint(3, model.config.vocab_size, (rows, prompt), generator=generator)
     slots = prompt + tokens + 1
@@ -63,13 +66,13 @@ def decode(model, forward, rows: int, prompt: int, tokens: int, profile: bool = 
     mask = torch.ones(rows, slots, dtype=torch.long)
     times, picked, prof = [], [], None
     with torch.inference_mode():
-        out = model(input_ids=ids, past_key_values=cache, use_cache=True, logits_to_keep=1,
+        out = model(input_ids=ids, use_cache=True, logits_to_keep=1, **{kw: cache},
                     cache_position=torch.arange(prompt))
         current = out.logits[:, -1].argmax(-1, keepdim=True)
         for slot in range(prompt, prompt + tokens):
             started = time.perf_counter()
             out = forward(input_ids=current, attention_mask=mask, position_ids=torch.full((rows, 1), slot),
-                          cache_position=torch.tensor([slot]), past_key_values=cache, use_cache=True)
+                          cache_position=torch.tensor([slot]), use_cache=True, **{kw: cache})
             current = out.logits[:, -1].argmax(-1, keepdim=True)
             times.append(time.perf_counter() - started)
             picked.append(current[:, 0].tolist())
@@ -78,13 +81,13 @@ def decode(model, forward, rows: int, prompt: int, tokens: int, profile: bool = 
             from torch.profiler import profile as profiler
 
             cache = StaticCache(config=model.config, max_cache_len=slots)
-            out = model(input_ids=ids, past_key_values=cache, use_cache=True, logits_to_keep=1,
+            out = model(input_ids=ids, use_cache=True, logits_to_keep=1, **{kw: cache},
                         cache_position=torch.arange(prompt))
             current = out.logits[:, -1].argmax(-1, keepdim=True)
             with profiler(activities=[ProfilerActivity.CPU]) as prof:
                 for slot in range(prompt, prompt + min(10, tokens)):
                     out = forward(input_ids=current, attention_mask=mask, position_ids=torch.full((rows, 1), slot),
-                                  cache_position=torch.tensor([slot]), past_key_values=cache, use_cache=True)
+                                  cache_position=torch.tensor([slot]), use_cache=True, **{kw: cache})
                     current = out.logits[:, -1].argmax(-1, keepdim=True)
     return times, picked, prof
 

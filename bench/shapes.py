@@ -173,7 +173,8 @@ def markdown(path: Path) -> None:
     print("| Shape | Precision | Weights in memory | Prompt pass (tok/s) | Decoding, plain loop 1 / 4 rows (tok/s) | "
           "Decoding, engine 1 / 4 rows (tok/s) | Four arms of a question | Peak RSS | LoRA step | Measured |")
     print("|---|---|---|---|---|---|---|---|---|---|")
-    for r in record["results"]:
+    order = {"fp32": 0, "bf16": 1, "int8": 2}
+    for r in sorted(record["results"], key=lambda r: (r["parameters"], order.get(r["dtype"], 3))):  # by size
         step = "—" if r["lora_step_s"] is None else f"{r['lora_step_s']:.1f} s"
         print(f"| {r['repo_id'].split('/')[1]} | {r['dtype']} | {r['memory_bytes'] / GB:.2f} GB | {r['prompt_tok_s']:.0f} | "
               f"{r['loop_tok_s_1']:.1f} / {r['loop_tok_s_4']:.1f} | {r['engine_tok_s_1']:.1f} / {r['engine_tok_s_4']:.1f} | "

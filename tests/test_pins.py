@@ -103,12 +103,12 @@ def test_kv_cache_exposes_per_layer_keys_and_values_and_a_static_cache_takes_the
     import torch
     from transformers import DynamicCache, StaticCache
 
-    from core.models.generation import _cache_kwarg
+    from core.models.generation import cache_kwarg
 
     model = tiny_lora_model.get_base_model()
     cache = DynamicCache()
     with torch.inference_mode():
-        out = model(input_ids=torch.tensor([[1, 2, 3]]), use_cache=True, logits_to_keep=1, **{_cache_kwarg(model): cache})
+        out = model(input_ids=torch.tensor([[1, 2, 3]]), use_cache=True, logits_to_keep=1, **{cache_kwarg(model): cache})
     layers = out.past_key_values.layers
     assert len(layers) == 2
     k, v = layers[0].keys, layers[0].values

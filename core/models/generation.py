@@ -23,7 +23,7 @@ from pydantic import BaseModel, Field
 from core.models.runtime import BASE, ModelRuntime
 
 
-def _cache_kwarg(model) -> str:
+def cache_kwarg(model) -> str:
     """The forward argument that takes the KV cache: transformers 5.24 renamed ``past_key_values`` to
     ``cache`` (the old name still works but warns on every step); both are handled so that moving the
     pin (see tests/test_pins.py) stays a small step."""
@@ -149,7 +149,7 @@ def generate_batch(runtime: ModelRuntime, requests: list[Request], decoding: Dec
         return []
     results = [Generated() for _ in requests]
     model = runtime.peft.get_base_model() if runtime.peft is not None else runtime.model
-    cache_kw = _cache_kwarg(model)
+    cache_kw = cache_kwarg(model)
     names = [r.adapter or BASE for r in requests]
     device = runtime.device
     generator = torch.Generator().manual_seed(decoding.seed)
