@@ -21,6 +21,20 @@ from core.knowledge.embedding.embeddings import load_embedder
 from core.knowledge.service import KnowledgeService
 
 
+@pytest.fixture(autouse=True)
+def main_module_restored():
+    """Streamlit's script runner (every AppTest) installs its script as ``sys.modules["__main__"]`` and never puts the
+    old one back; a later multiprocessing "spawn" in the same test process then re-runs that script in each child,
+    which dies with a NameError (seen when tests/test_store_concurrency.py ran after an AppTest in one xdist worker).
+    The app itself starts its workers with subprocess, not multiprocessing, so this is the suite's concern only."""
+    import sys
+
+    main = sys.modules.get("__main__")
+    yield
+    if main is not None:
+        sys.modules["__main__"] = main
+
+
 @pytest.fixture(scope="session")
 def embedder():
     return load_embedder(load_settings())

@@ -44,6 +44,7 @@ INT8_LIBRARY = "torchao"
 INT8_MISSING = ("int8 needs the torchao package, which is not installed: run 'make install' (or pip install torchao), "
                 "or pick fp32 or auto.")
 PRECISION_ATTR = "lab_precision"  # set on a model by cast(): the name of the precision it was put in
+CONTIGUOUS_ATTR = "lab_contiguous_input"  # set on an output head by contiguous_head_input(): its hook is installed
 
 
 def cpu_features() -> set[str]:
@@ -165,7 +166,7 @@ def contiguous_head_input(model) -> None:
     import torch
 
     head = model.get_output_embeddings() if hasattr(model, "get_output_embeddings") else None
-    if head is None or getattr(head, "_lab_contiguous_input", False):
+    if head is None or getattr(head, CONTIGUOUS_ATTR, False):
         return
 
     def contiguous(_module, args):
@@ -175,7 +176,7 @@ def contiguous_head_input(model) -> None:
         return None
 
     head.register_forward_pre_hook(contiguous)
-    head._lab_contiguous_input = True
+    setattr(head, CONTIGUOUS_ATTR, True)
 
 
 def give_back_freed_memory() -> None:
