@@ -44,12 +44,20 @@ def test_reciprocal_rank():
     assert m.reciprocal_rank(["a.md"], None) is None
 
 
+def test_all_right_or_all_wrong_gets_the_wilson_interval_not_a_point():
+    """The bootstrap cannot spread when every question scored the same: 0 of 2 right is not "0% [0%-0%]"."""
+    assert m.bootstrap_ci([0, 0]) == pytest.approx((0.0, 0.0, 0.658), abs=1e-3)
+    assert m.bootstrap_ci([0.0] * 34) == pytest.approx((0.0, 0.0, 0.1015), abs=1e-3)
+    assert m.bootstrap_ci([1, 1, 1]) == pytest.approx((1.0, 0.4385, 1.0), abs=1e-3)
+    assert m.bootstrap_ci([0.5, 0.5]) == (0.5, 0.5, 0.5)  # not a proportion: the bootstrap's own answer
+    assert m.bootstrap_ci([1, 1, 1], level=0.5)[1] > m.bootstrap_ci([1, 1, 1])[1]  # the level is honoured
+
+
 def test_bootstrap_interval_is_fixed_by_its_seed_and_brackets_the_mean():
     values = [1, 0, 1, 1, 0, 1, 0, 1, 1, 1]
     mean, low, high = m.bootstrap_ci(values, seed=3)
     assert mean == 0.7 and low < mean < high and 0 <= low and high <= 1
     assert m.bootstrap_ci(values, seed=3) == (mean, low, high)
-    assert m.bootstrap_ci([1, 1, 1]) == (1.0, 1.0, 1.0)
     empty = m.bootstrap_ci([])
     assert len(empty) == 3 and all(math.isnan(v) for v in empty)
 

@@ -28,7 +28,7 @@ MRR = ("Mean reciprocal rank: 1 when the right document comes first in the searc
        "and so on; 0 when it is missing.")
 METRICS = ("Key-fact accuracy: share of answers that state every key fact. Token F1: " + TOKEN_F1 + " Retrieval hit "
            "rate: share of questions whose source document was retrieved. Retrieval MRR: " + MRR + " Brackets: the "
-           "95% interval; with few questions it is wide.")
+           "95% interval; with few questions it is wide (all right or all wrong: the Wilson interval of that share).")
 SUPPORTED = ("A sentence of the passages states this answer's numbers and names and is about your question. It is not "
              "proof that the answer is right: a small model sometimes copies a fact that answers another question "
              "(on the demo test set, with the bundled 135M model, 3 of 42 RAG answers were wrong and still had one).")

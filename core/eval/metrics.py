@@ -183,10 +183,20 @@ def reciprocal_rank(ranked_docs: list[str], gold: str | None) -> float | None:
 
 
 def bootstrap_ci(values: list[float], n_resamples: int = 1000, seed: int = 0, level: float = 0.95) -> tuple[float, float, float]:
-    """(mean, low, high): percentile bootstrap over questions, with a fixed seed."""
+    """(mean, low, high): percentile bootstrap over questions, with a fixed seed.
+
+    Where every value is 0 or every value is 1 (no question right, or all of them), every resample has the same mean
+    and the bootstrap's interval is that point: "right on 0% [0%-0%] of 2 questions" claims a certainty two questions
+    cannot give. There the Wilson score interval of the proportion is returned instead (scipy's binomtest): 0 of 2 is
+    0% to 66%, 0 of 34 is 0% to 10%."""
     data = np.asarray([v for v in values if v is not None], dtype=float)
     if data.size == 0:
         return (float("nan"),) * 3
+    if np.all(data == data[0]) and data[0] in (0.0, 1.0):
+        from scipy.stats import binomtest
+
+        ci = binomtest(int(data.sum()), int(data.size)).proportion_ci(confidence_level=level, method="wilson")
+        return float(data[0]), float(ci.low), float(ci.high)
     rng = np.random.default_rng(seed)
     means = data[rng.integers(0, data.size, size=(n_resamples, data.size))].mean(axis=1)
     tail = (1 - level) / 2 * 100
