@@ -1,5 +1,6 @@
 """Text from users, documents and models made inert inside Markdown: shown as typed, never as a link,
-image, HTML, formatting or maths. One definition for the pages (ui.widgets) and the exports."""
+image, HTML, formatting or maths. One definition for the pages (ui.widgets) and the exports. Also how a count
+reads in a sentence (``counted``)."""
 
 from __future__ import annotations
 
@@ -25,3 +26,9 @@ def _escape_marker(m: re.Match) -> str:
     if marker[0].isdigit():  # "12." or "12)": escape the dot or bracket that follows the number
         return f"{indent}{marker}\\"
     return f"{indent}\\{marker}"
+
+
+def counted(n: int, noun: str) -> str:
+    """"1 document", "2 documents", "0 files": the count with its noun, plural by adding "s" (the nouns the pages
+    count all take it). Hand-written: a pluralisation library (inflect) would be a dependency for four words."""
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"

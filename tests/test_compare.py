@@ -72,7 +72,7 @@ def test_stale_adapter_is_reported_with_the_changed_documents(engine, kb, tiny_a
         assert engine.fairness(kb, tiny_adapter.id, SHORT, 3).notes == []
         service.ingest_files(kb, [("policy.md", POLICY.replace(b"14 days", b"30 days"))])
         f = engine.fairness(kb, tiny_adapter.id, SHORT, 3)
-        assert f.notes == ["Adapter is stale: 1 document(s) changed since training."]
+        assert f.notes == ["Adapter is stale: 1 document changed since training."]
         assert f.stale_documents == ["policy.md"]
     finally:
         lineage.write_text(original)

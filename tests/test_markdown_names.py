@@ -53,3 +53,9 @@ def test_document_names_reach_markdown_escaped_on_the_knowledge_base_page(app_en
 def test_a_plain_name_is_left_readable():
     assert md_escape("customer_service_policy.md") == "customer_service_policy.md"
     assert md_escape("Returns within 14 days (unopened).") == "Returns within 14 days (unopened)."
+
+
+def test_a_count_reads_with_its_noun_singular_for_one_only():
+    from core.markdown import counted
+
+    assert [counted(n, "document") for n in (0, 1, 2)] == ["0 documents", "1 document", "2 documents"]

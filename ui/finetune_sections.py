@@ -14,6 +14,7 @@ from core.finetune.export import FORMATS, GGUF_NOTE, export_adapter
 from core.finetune.recipe import TrainingConfig
 from core.finetune.run import FinetuneSpec
 from core.finetune.service import FinetuneService
+from core.markdown import counted
 from ui import glossary
 from ui.widgets import STATUS_ICONS, cancel_button, dataset_select, md_escape, newly_finished, report_error
 
@@ -306,7 +307,7 @@ def adapters_section(ft: FinetuneService, knowledge, settings) -> None:
         stale = changed_since_training(knowledge, lin)
         with st.container(border=True):
             badge = "" if stale is None else (
-                f" · ⏳ stale: {len(stale)} document(s) changed since its dataset was built" if stale
+                f" · ⏳ stale: {counted(len(stale), 'document')} changed since its dataset was built" if stale
                 else " · ⏳ stale: the knowledge base changed since its dataset was built")
             st.markdown(f"**{md_escape(a.name)}** `{a.fingerprint}`{badge}", help=glossary.FINGERPRINT)
             st.caption(

@@ -11,6 +11,7 @@ from core.knowledge.ingestion import bulk
 from core.knowledge.storage.catalog import KBInfo
 from core.knowledge.retrieval.search import search
 from core.knowledge.service import KnowledgeService
+from core.markdown import counted
 from core.seed import reset_demo
 from ui.widgets import md_escape, report_error, show_passage, switch_session_kb
 
@@ -90,7 +91,7 @@ def upload_section(service: KnowledgeService, kb: KBInfo) -> None:
     if results:
         added = sum(r.status in ("added", "updated") for r in results)
         rejected = sum(r.status == "rejected" for r in results)
-        summary = f"{added} file(s) indexed, {rejected} rejected, {len(results) - added - rejected} unchanged."
+        summary = f"{counted(added, 'file')} indexed, {rejected} rejected, {len(results) - added - rejected} unchanged."
         (st.warning if rejected else st.success)(summary)
         st.dataframe(
             pd.DataFrame(

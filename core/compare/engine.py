@@ -28,6 +28,7 @@ from core.finetune.adapters import AdapterInfo, AdapterRegistry, changed_since_t
 from core.knowledge.embedding.embeddings import BatchMemo
 from core.knowledge.retrieval.search import Hit, gold_passages, search
 from core.knowledge.service import KnowledgeService
+from core.markdown import counted
 from core.models.generation import Decoding, Request, generate_batch
 from core.models.runtime import ModelRuntime
 
@@ -63,7 +64,7 @@ class CompareEngine:
             elif (changed := changed_since_training(self.knowledge, lin)) is not None:
                 f.stale_documents = changed
                 f.notes.append(
-                    f"Adapter is stale: {len(changed)} document(s) changed since training." if changed
+                    f"Adapter is stale: {counted(len(changed), 'document')} changed since training." if changed
                     else "Adapter is stale: the knowledge base changed since training."
                 )
         return f

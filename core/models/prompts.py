@@ -15,6 +15,7 @@ import re
 from dataclasses import dataclass, field
 
 from core.errors import LabError
+from core.markdown import counted
 from core.models.abstention import ABSTAIN  # what the prompts tell the model to say
 
 SYSTEM_PROMPT = "You are a helpful assistant. Answer the question briefly and factually."
@@ -84,7 +85,8 @@ def build(runtime, question: str, passages: list[Passage] | None, budget: int) -
         messages, text, ids = render(question, kept)
         warnings.append(f"Passage [{kept[0].number}] was shortened to fit the model's context window.")
     if dropped:
-        warnings.insert(0, f"{dropped} passage(s) were left out to fit the model's context window.")
+        warnings.insert(0, f"{counted(dropped, 'passage')} {'was' if dropped == 1 else 'were'} left out to fit the "
+                           "model's context window.")
     if len(ids) > budget:
         q_tokens = runtime.encode(question)
         over = len(ids) - budget

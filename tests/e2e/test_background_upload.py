@@ -42,7 +42,7 @@ def test_a_large_upload_is_added_in_the_background_and_switched_in(app_url, tmp_
         expect(page.get_by_role("button", name="Cancel")).to_be_visible()
         expect(page.get_by_test_id("stMetricValue").first).to_have_text("7")  # unchanged until switched in
         shot(page, "bulk_1_running")
-        expect(page.get_by_text("25 file(s) indexed, 0 rejected, 0 unchanged.")).to_be_visible()
+        expect(page.get_by_text("25 files indexed, 0 rejected, 0 unchanged.")).to_be_visible()
         expect(page.get_by_test_id("stMetricValue").first).to_have_text("32")
         expect(page.get_by_text("being added")).to_have_count(0)
         shot(page, "bulk_2_switched_in")

@@ -48,7 +48,7 @@ def test_2_upload_a_document_and_see_it_listed(page, app_url, tmp_path):
     expect(page.get_by_test_id("stFileChipName").filter(has_text="travel_policy.md")).to_be_visible()
     expect(page.get_by_test_id("stFileChipIconSpinner")).to_have_count(0)
     page.get_by_role("button", name="Add to knowledge base").click()
-    expect(page.get_by_text("1 file(s) indexed, 0 rejected")).to_be_visible()
+    expect(page.get_by_text("1 file indexed, 0 rejected")).to_be_visible()
     # result and document tables are canvas grids: their cells exist for assistive technology, not as visible text
     expect(page.locator("[role=gridcell]", has_text="travel_policy.md").first).to_be_attached()
     page.get_by_role("tab", name="Documents", exact=True).click()
