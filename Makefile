@@ -11,7 +11,7 @@ QUIET := 2>&1 | { grep -v "is ignored: it is neither a file nor a directory" || 
 OFFLINE_ENV := HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: install run test bench bench-smoke clean-data lock mutants
+.PHONY: install run test bench bench-smoke clean-data lock mutants screenshots
 
 # Installs come from the lock file: the exact versions the suite passed on. requirements*.txt say what
 # works (ranges); `make lock` resolves them again into requirements.lock (commit both).
@@ -70,3 +70,8 @@ mutants: install
 
 clean-data:
 	rm -rf data
+
+# The README's screenshots of the pages no browser test photographs (knowledge base tabs, Models page), from the
+# real app on a fresh workspace; the others are the browser tests' own (test-artifacts/e2e/ after `make test`).
+screenshots: install
+	$(OFFLINE_ENV) $(PY) -m tests.e2e.screenshots

@@ -64,7 +64,7 @@ def test_switching_model_needs_no_restart_and_a_restart_keeps_it(page_env, tiny_
     data, other = page_env
     at = open_models_page()
     assert "SmolLM2-135M-Instruct (Q4_1 GGUF)" in headings(at)
-    assert metric(at, "Parameters") == "134.5 M" and metric(at, "Context window") == "8,192 tokens"
+    assert metric(at, "Parameters") == "134.5 M" and metric(at, "Context window, tokens") == "8,192"
     assert metric(at, "Answers on") == "CPU"
     assert adapter_rows(at) == {tiny_adapter.name: "✅ usable"}
     before = resources.runtime()

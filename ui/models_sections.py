@@ -55,7 +55,7 @@ def model_in_use(runtime: ModelRuntime, settings: Settings) -> None:
         st.caption(f"`{runtime.model_id}` · {SOURCE_KINDS[runtime.source.kind]}")
         c1, c2, c3, c4, c5, c6 = st.columns(6)
         c1.metric("Parameters", count(runtime.parameters))
-        c2.metric("Context window", f"{runtime.context_window:,} tokens")
+        c2.metric("Context window, tokens", f"{runtime.context_window:,}")
         c3.metric("Answers on", device_label(runtime), help=f"Device setting: {settings.models.device} "
                   "(auto is CUDA when torch sees a GPU, else the CPU).")
         c4.metric("Precision", runtime.dtype, help=f"Precision setting: {settings.models.dtype}. {glossary.PRECISION}")
