@@ -39,7 +39,7 @@ import torch  # noqa: E402
 
 from core.config import load_settings  # noqa: E402
 from core.knowledge.storage import edge_store  # noqa: E402
-from core.knowledge import service as service_module  # noqa: E402
+from core.knowledge.storage import documents as stored  # noqa: E402
 from core.knowledge.embedding.embeddings import load_embedder  # noqa: E402
 from core.knowledge.retrieval.search import search  # noqa: E402
 from core.knowledge.service import KnowledgeService  # noqa: E402
@@ -74,7 +74,7 @@ def operation(service: KnowledgeService) -> None:
 # running thread pool); small store writes, so that a file takes several and kills land inside one.
 torch.set_num_threads(1)
 EMBEDDER = load_embedder(load_settings())
-service_module.WRITE_BATCH = 8
+stored.WRITE_BATCH = 8
 
 
 def open_service(data: Path) -> KnowledgeService:

@@ -1,6 +1,7 @@
 """Ingestion correctness: dedup, replace, failure safety, stable ids, bad batches."""
 
 
+from core.knowledge.storage import documents as stored
 from core.knowledge.storage.ids import chunk_id, chunk_key, document_id
 from core.knowledge.retrieval.search import search
 
@@ -68,8 +69,8 @@ def test_chunk_ids_are_deterministic_so_a_repeated_write_never_duplicates(servic
 
     nodes = build_nodes(service.embedder, doc_id, "policy.md", "markdown", POLICY_V1.decode(), 200, 20)
     row = service.documents(kb)[0]
-    service._write_document(info, row, nodes, POLICY_V1.decode())
-    service._write_document(info, row, nodes, POLICY_V1.decode())
+    stored.write_pending(service, info, row, nodes, POLICY_V1.decode())
+    stored.write_pending(service, info, row, nodes, POLICY_V1.decode())
     assert point_ids(service, kb) == [chunk_id(doc_id, 0, key)]
 
 

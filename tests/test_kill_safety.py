@@ -10,6 +10,7 @@ import json
 from core.knowledge.ingestion.ingest import build_nodes
 from core.knowledge.retrieval.search import search
 from core.knowledge.service import KnowledgeService
+from core.knowledge.storage import documents as stored
 
 V1 = b"Kettle guide. The Lumora kettle boils water in four minutes."
 V2 = " ".join(f"Kettle fact {i}: the Lumora kettle now boils water in two minutes." for i in range(40)).encode()
@@ -43,7 +44,7 @@ def prepared(service, kb, name, data):
 
 def test_chunks_written_before_the_catalog_row_are_never_searchable_and_are_rolled_back(service, kb, settings, embedder, caplog):
     info, row, nodes, text = prepared(service, kb, "kettle.txt", V1)
-    service._write_document(info, row, nodes, text)  # killed before the commit
+    stored.write_pending(service, info, row, nodes, text)  # killed before the commit
     assert search(service, kb, "How fast does the Lumora kettle boil?") == []
     service = restart(service, settings, embedder)
     assert service.vector_store(info).count_version(row.doc_id) == 0
@@ -53,7 +54,7 @@ def test_chunks_written_before_the_catalog_row_are_never_searchable_and_are_roll
 
 def test_opening_a_service_repairs_nothing_until_the_owner_asks(service, kb, settings, embedder):
     info, row, nodes, text = prepared(service, kb, "kettle.txt", V1)
-    service._write_document(info, row, nodes, text)  # killed before the commit
+    stored.write_pending(service, info, row, nodes, text)  # killed before the commit
     service.close()
     again = KnowledgeService(settings, embedder=embedder)
     assert not again.is_open  # constructing opened nothing
@@ -67,7 +68,7 @@ def test_opening_a_service_repairs_nothing_until_the_owner_asks(service, kb, set
 def test_a_committed_update_that_was_not_yet_shown_is_finished_at_the_next_start(service, kb, settings, embedder):
     service.ingest_files(kb, [("kettle.txt", V1)])
     info, row, nodes, text = prepared(service, kb, "kettle.txt", V2)
-    service._write_document(info, row, nodes, text)
+    stored.write_pending(service, info, row, nodes, text)
     service.catalog.commit_document(kb, row)  # killed between the commit and showing the new chunks
     service = restart(service, settings, embedder)
     doc = service.documents(kb)[0]
@@ -81,7 +82,7 @@ def test_an_update_killed_midway_leaves_the_old_version_whole(service, kb, setti
     service.ingest_files(kb, [("kettle.txt", V1)])
     before = service.version(kb)
     info, row, nodes, text = prepared(service, kb, "kettle.txt", V2)
-    service._write_document(info, row, nodes[: len(nodes) // 2], text)
+    stored.write_pending(service, info, row, nodes[: len(nodes) // 2], text)
     service = restart(service, settings, embedder)
     [doc] = service.documents(kb)
     assert doc.content_hash == hashlib.sha256(V1).hexdigest() and service.intact(info, doc)
@@ -127,11 +128,10 @@ def test_a_document_whose_chunks_are_lost_is_re_embedded_from_its_kept_text_at_s
 
 
 def test_progress_moves_per_slice_of_chunks_within_one_large_file(service, kb, monkeypatch):
-    from core.knowledge import service as service_module
     from core.knowledge.ingestion import uploads
 
     monkeypatch.setattr(uploads, "EMBED_SLICE", 8)
-    monkeypatch.setattr(service_module, "WRITE_BATCH", 8)
+    monkeypatch.setattr(stored, "WRITE_BATCH", 8)
     big = " ".join(f"Line {i} about kettles and filters." for i in range(600)).encode()
     seen = []
     service.ingest_files(kb, [("big.txt", big)], progress=lambda f, m: seen.append((f, m)))

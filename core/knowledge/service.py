@@ -9,7 +9,6 @@ use opens it, and the process that owns the data folder calls ``recover`` once.
 from __future__ import annotations
 
 import hashlib
-import json
 import logging
 import re
 import shutil
@@ -22,21 +21,18 @@ from core.db import now
 from core.errors import KnowledgeBaseError
 from core.knowledge.embedding.embeddings import embedder_identity, load_embedder
 from core.knowledge.ingestion import bulk, uploads
+from core.knowledge.ingestion.reindex import reindex_all
 from core.knowledge.ingestion.ingest import build_nodes
 from core.knowledge.ingestion.uploads import FileResult  # noqa: F401  (callers import it from here)
-from core.knowledge.storage import recovery, store, versions
+from core.knowledge.storage import documents as stored, recovery, store, versions
 from core.knowledge.storage.catalog import Catalog, DocumentInfo, KBInfo
-from core.knowledge.storage.ids import chunk_id, chunk_key
 from core.knowledge.storage.migrate import migrate_local_mode
-from core.knowledge.storage.versions import VersionInfo, write_atomic
+from core.knowledge.storage.versions import VersionInfo
 
 log = logging.getLogger(__name__)
 Progress = Callable[[float, str], None]
 ACTIVE_KEY = "active_kb"
 COPY_KEY = "copy-of:"  # catalog meta key prefix: a scratch copy the lab made of another knowledge base
-
-
-WRITE_BATCH = 256  # chunks per store write: the store lock is free between two
 
 
 def no_progress(fraction: float, message: str) -> None:
@@ -283,10 +279,7 @@ class KnowledgeService:
 
     def chunks(self, name: str, doc_id: str, limit: int | None = None) -> list[dict]:
         """The stored chunks of one document (the first ``limit`` of them when given), in order."""
-        info = self.get_kb(name)
-        with self._lock:
-            payloads = self.vector_store(info).document_chunks(doc_id, limit)
-        return [{"chunk_index": p.get("chunk_index", 0), "text": _node_text(p)} for p in payloads]
+        return stored.chunk_texts(self, self.get_kb(name), doc_id, limit)
 
     def ingest_files(self, name: str, files: list[tuple[str, bytes]], progress: Progress = no_progress) -> list[FileResult]:
         """Add or update files; each file succeeds or fails on its own, with a reason
@@ -317,42 +310,18 @@ class KnowledgeService:
         return build_nodes(self.embedder_for(info), doc_id, name, kind, text, info.chunk_size, info.chunk_overlap)
 
     def write_document(self, info: KBInfo, row: DocumentInfo, nodes, text: str, report=None) -> None:
-        """Store one embedded document so that a kill at any point leaves either the old version
-        or the new one: the text is kept first, the chunks are written hidden beside the old
-        version's, the catalog row (with the new version hash) is the commit, and only then are
-        the new chunks shown and the old ones dropped (``recovery`` finishes that after a kill)."""
-        self._write_document(info, row, nodes, text, report)
-        with self._lock:
-            self.catalog.commit_document(info.name, row)
-            self.vector_store(info).publish(row.doc_id, chunk_key(row.content_hash, info))
-
-    def _write_document(self, info: KBInfo, row: DocumentInfo, nodes, text: str, report=None) -> None:
-        key = chunk_key(row.content_hash, info)
-        for index, node in enumerate(nodes):
-            node.id_ = chunk_id(row.doc_id, index, key)
-        versions.keep_text(self.kb_dir(info), row, text)
-        for start in range(0, len(nodes), WRITE_BATCH):
-            if report:
-                report(start, len(nodes), f"Writing {row.name}")
-            with self._lock:
-                self.vector_store(info).add(nodes[start : start + WRITE_BATCH], pending=True, key=key)
-        with self._lock:
-            write_atomic(self.text_path(info, row.doc_id), text)
+        """Store one embedded document so that a kill at any point leaves either the old version or the new one
+        (``core.knowledge.storage.documents``)."""
+        stored.write(self, info, row, nodes, text, report)
 
     def intact(self, info: KBInfo, doc: DocumentInfo) -> bool:
         """Whether the store holds exactly the catalogued version of a document, all of it searchable."""
-        vectors = self.vector_store(info)
-        with self._lock:
-            return (vectors.count_version(doc.doc_id, chunk_key(doc.content_hash, info)) == doc.chunks
-                    == vectors.count_version(doc.doc_id))
+        return stored.intact(self, info, doc)
 
     def delete_document(self, name: str, doc_id: str) -> None:
         info = self.get_kb(name)
         self.check_writable(name)
-        with self._lock:
-            self.catalog.remove_document(name, doc_id)  # the commit; recovery drops chunks left after a kill
-            self.vector_store(info).delete_chunks_from(doc_id, 0)
-            self.text_path(info, doc_id).unlink(missing_ok=True)
+        stored.remove(self, info, doc_id)
 
     def update_chunking(self, name: str, chunk_size: int, chunk_overlap: int, progress: Progress = no_progress) -> None:
         """Store new chunk settings and re-index every document with them."""
@@ -364,21 +333,7 @@ class KnowledgeService:
 
     def reindex(self, name: str, progress: Progress = no_progress) -> None:
         """Re-chunk and re-embed every document from its stored text, with the current embedder."""
-        info = self.get_kb(name)
-        self.check_writable(name)
-        if info.embedder != self.embedder_id:
-            log.info("re-indexing %r moves it from embedder %r to %r", name, info.embedder, self.embedder_id)
-            self.catalog.update_kb(name, embedder=self.embedder_id)
-            info = self.get_kb(name)
-        docs = self.catalog.documents(name)
-        for i, doc in enumerate(docs):
-            progress(i / max(len(docs), 1), f"Re-indexing {doc.name} ({i + 1} of {len(docs)})")
-            text = self.document_text(name, doc.doc_id)
-            nodes = self.embed_document(info, doc.doc_id, doc.name, doc.kind, text)
-            row = DocumentInfo(**{**doc.__dict__, "chunks": len(nodes)})
-            self.write_document(info, row, nodes, text)
-        self.catalog.record_version(name)
-        progress(1.0, "Done")
+        reindex_all(self, name, progress)
 
     def point_count(self, name: str) -> int:
         info = self.get_kb(name)
@@ -396,9 +351,3 @@ class KnowledgeService:
         with self._lock:
             return self.store.copy(info.collection, target)
 
-
-def _node_text(payload: dict) -> str:
-    try:
-        return json.loads(payload.get("_node_content", "{}")).get("text", "")
-    except json.JSONDecodeError:
-        return ""
