@@ -14,7 +14,7 @@ from core.eval.runs import RunStore
 class ArmRecord:
     arm: str
     right: float  # share of the scored questions whose key facts the arm stated (key-fact accuracy)
-    low: float  # 95% bootstrap interval
+    low: float  # 95% interval (metrics.bootstrap_ci: Wilson where every question scored the same)
     high: float
     questions: int  # answerable questions with key facts in the run
     run_id: str
