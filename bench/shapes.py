@@ -1,7 +1,7 @@
 """Speed and memory measured, not extrapolated, on the model shapes users pick.
 
 Run: .venv/bin/python bench/shapes.py [--shapes qwen2.5-1.5b,llama-3.2-1b] [--dtypes fp32,bf16,int8] [--tokens 48]
-     [--repeats 2] [--no-train] [--out bench/shapes_measured.json]
+     [--repeats 1] [--no-train] [--out bench/shapes_measured.json]
 ``--smoke``: a tiny shape built in code (2 layers, hidden 64, vocabulary 1,000), both dtypes, 4 tokens, one run
 each, nothing written unless --out is given; tests/test_bench_smoke.py runs it.
 
@@ -186,7 +186,9 @@ def main() -> None:
     parser.add_argument("--shapes", help="comma-separated, e.g. qwen2.5-1.5b,SmolLM2-360M (default: all in bench/shapes/)")
     parser.add_argument("--dtypes", default="fp32,bf16", help="comma-separated: fp32, bf16, int8")
     parser.add_argument("--tokens", type=int, default=48, help="new tokens per answer (decoding and the four arms)")
-    parser.add_argument("--repeats", type=int, default=2, help="runs of each timed part; the best is kept")
+    parser.add_argument("--repeats", type=int, default=1,
+                        help="runs of each timed part; the best is kept (the README's figures: 1, the full run took 42 "
+                             "minutes; 2 doubles it)")
     parser.add_argument("--no-train", action="store_true", help="leave out the LoRA training step")
     parser.add_argument("--out", type=Path, help="results file (default bench/shapes_measured.json; with --smoke, none unless given)")
     parser.add_argument("--markdown", action="store_true", help="print the figures in --out as a Markdown table, measure nothing")
